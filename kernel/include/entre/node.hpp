@@ -1,0 +1,79 @@
+// entre::Node: a messenger node composed from a profile. The public API of the kernel.
+//
+// Contract
+// - Node::create() reads and validates the profile, loads every plugin it names through the plugin
+//   loader, creates each plugin's root object and checks its interfaces. It either returns a node
+//   whose required plugins all loaded, or no node and the reasons (each naming the file and the
+//   check that failed). Optional plugins that fail are reported in plugins() and in the log, and
+//   the node runs without them.
+// - start() starts the event loop threads and the transports; stop() stops them. Both are
+//   idempotent. The destructor stops the node, destroys every plugin object, and only then unloads
+//   the plugin libraries.
+// - Thread safety: every public member function may be called from any thread. Events are drained
+//   from one queue (poll_event / wait_event), normally by one frontend thread.
+// - No member function throws; failures are returned as values.
+#pragma once
+
+#include <entre/events.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace entre {
+
+struct PluginStatus {
+  std::string id;
+  std::string version; // from the manifest; empty if the plugin never loaded
+  std::string kind;    // "transport", "crypto", "codec", "storage", "audio"
+  std::string summary;
+  std::filesystem::path file;
+  bool required = true;
+  bool loaded = false; // true when the plugin's root object exists
+  std::string error;   // why it did not load, when loaded is false
+};
+
+struct NodeCreateResult;
+
+class Node {
+ public:
+  static constexpr std::size_t kEventQueueLimit = 4096;
+
+  // Reads `profile_path` and composes a node from it.
+  [[nodiscard]] static NodeCreateResult create(const std::filesystem::path& profile_path);
+
+  ~Node();
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+
+  // Starts the event loop and the transports. Returns the errors of transports that failed to
+  // start (a required transport failing stops the node again and is returned as an error).
+  [[nodiscard]] std::vector<std::string> start();
+  void stop();
+  [[nodiscard]] bool running() const;
+
+  [[nodiscard]] std::string name() const;
+  [[nodiscard]] std::filesystem::path data_dir() const;
+  [[nodiscard]] std::filesystem::path profile_path() const;
+  [[nodiscard]] std::vector<PluginStatus> plugins() const;
+
+  [[nodiscard]] std::optional<Event> poll_event();
+  [[nodiscard]] std::optional<Event> wait_event(std::chrono::milliseconds timeout);
+
+  struct Impl;
+
+ private:
+  explicit Node(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+struct NodeCreateResult {
+  std::unique_ptr<Node> node;      // null when errors is not empty
+  std::vector<std::string> errors; // "file:line:column: key: message" or "<file>: <check>: <why>"
+};
+
+} // namespace entre

@@ -1,0 +1,274 @@
+#include "loader/elf_manifest.hpp"
+
+#include <elf.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string_view>
+#include <type_traits>
+
+namespace entre {
+namespace {
+
+constexpr uint64_t kMaxFileBytes = 256ull * 1024 * 1024;
+// Generous for any real plugin; they bound the work a hostile file can ask for.
+constexpr uint64_t kMaxSections = 1u << 16;
+constexpr uint64_t kMaxSymbols = 1u << 20;
+
+// True when [offset, offset + length) lies inside a buffer of `size` bytes, without overflow.
+bool in_bounds(uint64_t offset, uint64_t length, uint64_t size) {
+  return offset <= size && length <= size - offset;
+}
+
+// Copies a trivially copyable T from `bytes` at `offset`; the caller has checked the bounds.
+template <typename T> T load(std::span<const uint8_t> bytes, uint64_t offset) {
+  static_assert(std::is_trivially_copyable_v<T>);
+  T value;
+  std::memcpy(&value, bytes.data() + offset, sizeof(T));
+  return value;
+}
+
+ElfExports fail(ElfReadError error, std::string detail) {
+  ElfExports out;
+  out.error = error;
+  out.detail = std::move(detail);
+  return out;
+}
+
+const char* elf_type_name(uint16_t type) {
+  switch (type) {
+  case ET_REL:
+    return "a relocatable object (ET_REL)";
+  case ET_EXEC:
+    return "an executable (ET_EXEC)";
+  case ET_CORE:
+    return "a core dump (ET_CORE)";
+  default:
+    return "not a shared object";
+  }
+}
+
+std::optional<ElfExports> check_header(const Elf64_Ehdr& header) {
+  if (header.e_ident[EI_CLASS] != ELFCLASS64) {
+    return fail(ElfReadError::kNotElf, "not a 64-bit ELF file");
+  }
+  if (header.e_ident[EI_DATA] != ELFDATA2LSB) {
+    return fail(ElfReadError::kNotElf, "not a little-endian ELF file");
+  }
+  if (header.e_type != ET_DYN) {
+    return fail(ElfReadError::kNotElf, std::string("ELF file is ") + elf_type_name(header.e_type));
+  }
+  if (header.e_machine != EM_X86_64 && header.e_machine != EM_AARCH64) {
+    return fail(ElfReadError::kNotElf, "ELF machine " + std::to_string(header.e_machine) +
+                                           " is neither x86-64 nor aarch64");
+  }
+  if (header.e_ehsize < sizeof(Elf64_Ehdr)) {
+    return fail(ElfReadError::kMalformed, "bad ELF header size");
+  }
+  return std::nullopt;
+}
+
+struct Section {
+  uint32_t type = 0;
+  uint64_t flags = 0;
+  uint64_t addr = 0;
+  uint64_t offset = 0;
+  uint64_t size = 0;
+  uint32_t link = 0;
+  uint64_t entsize = 0;
+};
+
+// Reads the section header table; every section's file range (except SHT_NOBITS) is in bounds.
+std::optional<ElfExports> read_sections(std::span<const uint8_t> bytes, const Elf64_Ehdr& header,
+                                        std::vector<Section>& sections) {
+  const uint64_t size = bytes.size();
+  if (header.e_shoff == 0) {
+    return std::nullopt; // no section headers: nothing to read symbols from
+  }
+  if (header.e_shentsize != sizeof(Elf64_Shdr)) {
+    return fail(ElfReadError::kMalformed,
+                "unexpected section header entry size " + std::to_string(header.e_shentsize));
+  }
+  if (!in_bounds(header.e_shoff, sizeof(Elf64_Shdr), size)) {
+    return fail(ElfReadError::kMalformed, "section header table lies outside the file");
+  }
+  uint64_t count = header.e_shnum;
+  if (count == 0) {
+    // Extended numbering: the real count is in the first section header's sh_size.
+    count = load<Elf64_Shdr>(bytes, header.e_shoff).sh_size;
+  }
+  if (count > kMaxSections) {
+    return fail(ElfReadError::kMalformed, "too many sections (" + std::to_string(count) + ")");
+  }
+  // count <= 2^16 and the entry size is 64, so the product cannot overflow.
+  if (!in_bounds(header.e_shoff, count * sizeof(Elf64_Shdr), size)) {
+    return fail(ElfReadError::kMalformed, "section header table lies outside the file");
+  }
+  sections.reserve(static_cast<std::size_t>(count));
+  for (uint64_t i = 0; i < count; ++i) {
+    const auto raw = load<Elf64_Shdr>(bytes, header.e_shoff + i * sizeof(Elf64_Shdr));
+    if (raw.sh_type != SHT_NOBITS && raw.sh_type != SHT_NULL &&
+        !in_bounds(raw.sh_offset, raw.sh_size, size)) {
+      return fail(ElfReadError::kMalformed,
+                  "section " + std::to_string(i) + " lies outside the file");
+    }
+    sections.push_back(Section{raw.sh_type, raw.sh_flags, raw.sh_addr, raw.sh_offset, raw.sh_size,
+                               raw.sh_link, raw.sh_entsize});
+  }
+  return std::nullopt;
+}
+
+// Maps a virtual address range to a file offset through the allocated section containing it.
+std::optional<uint64_t> file_offset_of(const std::vector<Section>& sections, uint64_t address,
+                                       uint64_t length) {
+  for (const Section& section : sections) {
+    if (section.type == SHT_NOBITS || section.type == SHT_NULL ||
+        (section.flags & SHF_ALLOC) == 0) {
+      continue;
+    }
+    if (address < section.addr || address - section.addr >= section.size) {
+      continue;
+    }
+    const uint64_t start = address - section.addr;
+    if (!in_bounds(start, length, section.size)) {
+      return std::nullopt; // the object runs past the end of its section
+    }
+    return section.offset + start; // in bounds: section.offset + section.size <= file size
+  }
+  return std::nullopt;
+}
+
+} // namespace
+
+ElfExports read_elf_exports(std::span<const uint8_t> bytes) {
+  static constexpr uint8_t kMagic[4] = {ELFMAG0, ELFMAG1, ELFMAG2, ELFMAG3};
+  if (bytes.size() < sizeof(kMagic) || std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) != 0) {
+    return fail(ElfReadError::kNotElf, "no ELF magic");
+  }
+  if (bytes.size() < sizeof(Elf64_Ehdr)) {
+    return fail(ElfReadError::kNotElf, "truncated ELF header");
+  }
+  const auto header = load<Elf64_Ehdr>(bytes, 0);
+  if (auto failure = check_header(header)) {
+    return std::move(*failure);
+  }
+
+  std::vector<Section> sections;
+  if (auto failure = read_sections(bytes, header, sections)) {
+    return std::move(*failure);
+  }
+
+  const auto dynsym = std::find_if(sections.begin(), sections.end(),
+                                   [](const Section& s) { return s.type == SHT_DYNSYM; });
+  if (dynsym == sections.end()) {
+    return fail(ElfReadError::kNoDynamicSymbols, "no dynamic symbol table");
+  }
+  if (dynsym->entsize != sizeof(Elf64_Sym) || dynsym->size % sizeof(Elf64_Sym) != 0) {
+    return fail(ElfReadError::kMalformed, "dynamic symbol table has a bad entry size");
+  }
+  const uint64_t symbol_count = dynsym->size / sizeof(Elf64_Sym);
+  if (symbol_count > kMaxSymbols) {
+    return fail(ElfReadError::kMalformed,
+                "too many dynamic symbols (" + std::to_string(symbol_count) + ")");
+  }
+  if (dynsym->link >= sections.size() || sections[dynsym->link].type != SHT_STRTAB) {
+    return fail(ElfReadError::kMalformed, "dynamic symbol table has no string table");
+  }
+  const Section& strtab = sections[dynsym->link];
+  const auto* names = reinterpret_cast<const char*>(bytes.data() + strtab.offset);
+
+  ElfExports out;
+  out.machine = header.e_machine;
+  std::optional<Elf64_Sym> manifest_symbol;
+  // Entry 0 is the reserved null symbol.
+  for (uint64_t i = 1; i < symbol_count; ++i) {
+    const auto symbol = load<Elf64_Sym>(bytes, dynsym->offset + i * sizeof(Elf64_Sym));
+    if (symbol.st_name >= strtab.size) {
+      return fail(ElfReadError::kMalformed,
+                  "dynamic symbol " + std::to_string(i) + " has its name outside the string table");
+    }
+    const uint64_t max_length = strtab.size - symbol.st_name;
+    const char* name_start = names + symbol.st_name;
+    const void* terminator = std::memchr(name_start, '\0', static_cast<std::size_t>(max_length));
+    if (terminator == nullptr) {
+      return fail(ElfReadError::kMalformed,
+                  "dynamic symbol " + std::to_string(i) + " has an unterminated name");
+    }
+    const std::string_view name(
+        name_start, static_cast<std::size_t>(static_cast<const char*>(terminator) - name_start));
+    const unsigned binding = ELF64_ST_BIND(symbol.st_info);
+    const unsigned visibility = ELF64_ST_VISIBILITY(symbol.st_other);
+    if (name.empty() || symbol.st_shndx == SHN_UNDEF ||
+        (binding != STB_GLOBAL && binding != STB_WEAK && binding != STB_GNU_UNIQUE) ||
+        (visibility != STV_DEFAULT && visibility != STV_PROTECTED)) {
+      continue;
+    }
+    out.symbols.emplace_back(name);
+    if (name == sdk::kManifestSymbol && !manifest_symbol) {
+      manifest_symbol = symbol;
+    }
+  }
+  std::sort(out.symbols.begin(), out.symbols.end());
+  out.symbols.erase(std::unique(out.symbols.begin(), out.symbols.end()), out.symbols.end());
+
+  if (manifest_symbol) {
+    out.manifest_symbol_size = manifest_symbol->st_size;
+    if (manifest_symbol->st_size != sizeof(sdk::PluginManifest)) {
+      out.manifest_detail = std::string(sdk::kManifestSymbol) + " is " +
+                            std::to_string(manifest_symbol->st_size) + " bytes, expected " +
+                            std::to_string(sizeof(sdk::PluginManifest));
+    } else if (manifest_symbol->st_shndx == SHN_ABS || manifest_symbol->st_shndx == SHN_COMMON) {
+      out.manifest_detail = std::string(sdk::kManifestSymbol) + " is not stored in a section";
+    } else if (const auto offset = file_offset_of(sections, manifest_symbol->st_value,
+                                                  sizeof(sdk::PluginManifest))) {
+      sdk::PluginManifest manifest;
+      std::memcpy(&manifest, bytes.data() + *offset, sizeof(manifest));
+      out.manifest = manifest;
+    } else {
+      out.manifest_detail = std::string(sdk::kManifestSymbol) +
+                            " does not lie inside a section with contents in the file";
+    }
+  }
+  return out;
+}
+
+ElfExports read_elf_exports_file(const std::filesystem::path& path) {
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  if (!std::filesystem::exists(status)) {
+    return fail(ElfReadError::kCannotOpen, "no such file");
+  }
+  // Refuse directories, FIFOs and devices: a FIFO would block the reader forever.
+  if (!std::filesystem::is_regular_file(status)) {
+    return fail(ElfReadError::kCannotOpen, "not a regular file");
+  }
+  const std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"),
+                                                             &std::fclose);
+  if (!file) {
+    return fail(ElfReadError::kCannotOpen, std::string("cannot open: ") + std::strerror(errno));
+  }
+  // Read in chunks rather than trusting the size reported before reading; stop past the cap.
+  std::vector<uint8_t> bytes;
+  constexpr std::size_t kChunkBytes = 1u << 20;
+  while (bytes.size() <= kMaxFileBytes) {
+    const std::size_t used = bytes.size();
+    bytes.resize(used + kChunkBytes);
+    const std::size_t got = std::fread(bytes.data() + used, 1, kChunkBytes, file.get());
+    bytes.resize(used + got);
+    if (got < kChunkBytes) {
+      break;
+    }
+  }
+  if (std::ferror(file.get()) != 0) {
+    return fail(ElfReadError::kCannotOpen, "read error");
+  }
+  if (bytes.size() > kMaxFileBytes) {
+    return fail(ElfReadError::kMalformed, "file is larger than 256 MiB");
+  }
+  return read_elf_exports(bytes);
+}
+
+} // namespace entre

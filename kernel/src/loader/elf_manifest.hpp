@@ -1,0 +1,46 @@
+// Reading a plugin's manifest and exports from its ELF file without loading it.
+//
+// The file is untrusted input: every offset and size read from it is bounded against the file size
+// before use, and the reader never maps or executes the file. Only 64-bit little-endian ELF
+// (ET_DYN) is accepted.
+#pragma once
+
+#include <entre/sdk/plugin.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace entre {
+
+enum class ElfReadError {
+  kNone,
+  kCannotOpen, // the file does not exist or cannot be read
+  kNotElf,     // no ELF magic, wrong class/endianness/machine, not ET_DYN, or truncated
+  kMalformed,  // header fields point outside the file or contradict each other
+  kNoDynamicSymbols,
+};
+
+struct ElfExports {
+  ElfReadError error = ElfReadError::kNone;
+  std::string detail;
+  uint16_t machine = 0;                        // e_machine (EM_X86_64, EM_AARCH64) when read
+  std::vector<std::string> symbols;            // defined, exported dynamic symbols, sorted
+  std::optional<sdk::PluginManifest> manifest; // bytes of entre_plugin_manifest, if exported
+  uint64_t manifest_symbol_size = 0;           // st_size of that symbol as found
+  // Why `manifest` is empty although the symbol is exported (wrong size, not backed by file
+  // contents); empty otherwise.
+  std::string manifest_detail;
+};
+
+// Reads `bytes` (the whole file) as an ELF shared object. `symbols` lists the dynamic symbols that
+// are defined (st_shndx != SHN_UNDEF), global, weak or GNU-unique, and of default or protected
+// visibility, sorted and de-duplicated. Never throws for any input except std::bad_alloc.
+[[nodiscard]] ElfExports read_elf_exports(std::span<const uint8_t> bytes);
+// Reads the file at `path` (at most 256 MiB) and calls the above.
+[[nodiscard]] ElfExports read_elf_exports_file(const std::filesystem::path& path);
+
+} // namespace entre

@@ -1,0 +1,53 @@
+#include "node/plugin_host.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace entre {
+
+PluginHost::PluginHost(std::string plugin_id, std::unique_ptr<TomlConfigView> config,
+                       std::filesystem::path data_dir, Runtime& runtime,
+                       std::shared_ptr<spdlog::logger> logger)
+    : plugin_id_(std::move(plugin_id)), config_(std::move(config)),
+      data_dir_string_(data_dir.string()), runtime_(runtime), logger_(std::move(logger)) {}
+
+PluginHost::~PluginHost() = default;
+
+void PluginHost::log(sdk::LogLevel level, sdk::StringView message) noexcept {
+  spdlog::level::level_enum spd = spdlog::level::info;
+  switch (level) {
+  case sdk::LogLevel::kTrace:
+    spd = spdlog::level::trace;
+    break;
+  case sdk::LogLevel::kDebug:
+    spd = spdlog::level::debug;
+    break;
+  case sdk::LogLevel::kInfo:
+    spd = spdlog::level::info;
+    break;
+  case sdk::LogLevel::kWarn:
+    spd = spdlog::level::warn;
+    break;
+  case sdk::LogLevel::kError:
+    spd = spdlog::level::err;
+    break;
+  }
+  try {
+    logger_->log(spd, "[{}] {}", plugin_id_, message.str());
+  } catch (...) {
+    // Logging must never take a plugin down.
+  }
+}
+
+sdk::Status PluginHost::post_blocking(sdk::BlockingTask& task) noexcept {
+  try {
+    return runtime_.post_blocking(task);
+  } catch (const std::exception& e) {
+    return sdk::Status::error(sdk::StatusCode::kInternal, e.what());
+  }
+}
+
+sdk::AbiVersion PluginHost::kernel_abi() const noexcept {
+  return {sdk::abi_major(), sdk::abi_minor()};
+}
+
+} // namespace entre

@@ -1,0 +1,44 @@
+// The kernel's implementation of sdk::Host, one per plugin instance.
+#pragma once
+
+#include "node/runtime.hpp"
+#include "profile/config_view.hpp"
+
+#include <entre/sdk/host.hpp>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+namespace spdlog {
+class logger;
+}
+
+namespace entre {
+
+class PluginHost final : public sdk::Host {
+ public:
+  PluginHost(std::string plugin_id, std::unique_ptr<TomlConfigView> config,
+             std::filesystem::path data_dir, Runtime& runtime,
+             std::shared_ptr<spdlog::logger> logger);
+  ~PluginHost();
+
+  void log(sdk::LogLevel level, sdk::StringView message) noexcept override;
+  [[nodiscard]] const sdk::ConfigView& config() const noexcept override { return *config_; }
+  [[nodiscard]] sdk::StringView data_dir() const noexcept override { return data_dir_string_; }
+  [[nodiscard]] boost::asio::io_context& io_context() noexcept override { return runtime_.io(); }
+  sdk::Status post_blocking(sdk::BlockingTask& task) noexcept override;
+  [[nodiscard]] sdk::AbiVersion kernel_abi() const noexcept override;
+  [[nodiscard]] sdk::StringView plugin_id() const noexcept override { return plugin_id_; }
+
+  [[nodiscard]] const TomlConfigView& config_view() const { return *config_; }
+
+ private:
+  std::string plugin_id_;
+  std::unique_ptr<TomlConfigView> config_;
+  std::string data_dir_string_;
+  Runtime& runtime_;
+  std::shared_ptr<spdlog::logger> logger_;
+};
+
+} // namespace entre

@@ -1,0 +1,216 @@
+#include "loader/loader.hpp"
+#include "node/plugin_host.hpp"
+#include "node/runtime.hpp"
+
+#include <entre/sdk/transport.hpp>
+
+#include <boost/asio/ip/udp.hpp>
+#include <spdlog/spdlog.h>
+#include <toml++/toml.h>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <set>
+#include <thread>
+
+namespace entre {
+namespace {
+
+using namespace std::chrono_literals;
+
+struct Received {
+  std::string from;
+  std::vector<uint8_t> frame;
+};
+
+class Inbox final : public sdk::TransportEvents {
+ public:
+  void on_frame(sdk::StringView endpoint, sdk::ByteView frame) noexcept override {
+    std::lock_guard lock(mu_);
+    frames_.push_back({std::string(endpoint.str()), {frame.data, frame.data + frame.size}});
+    cv_.notify_all();
+  }
+  void on_link(sdk::StringView, sdk::LinkState) noexcept override {}
+  void on_discovered(sdk::StringView, sdk::ByteView) noexcept override {}
+
+  bool wait_for(std::size_t n, std::chrono::milliseconds timeout = 5s) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] { return frames_.size() >= n; });
+  }
+  std::vector<Received> frames() {
+    std::lock_guard lock(mu_);
+    return frames_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Received> frames_;
+};
+
+class UdpTransportTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    outcome_ = loader_.load("entre.transport.udp", std::filesystem::path(ENTRE_UDP_PLUGIN));
+    ASSERT_TRUE(outcome_.library) << outcome_.failure->str();
+    runtime_.start();
+  }
+  void TearDown() override {
+    runtime_.run_on_loop([&] {
+      for (auto* t : started_) {
+        t->stop();
+      }
+    });
+    runtime_.stop();
+    roots_.clear();
+    hosts_.clear();
+  }
+
+  // Creates an instance from a TOML config table; returns its status and transport.
+  sdk::Status create(const std::string& config_toml, sdk::Transport** out) {
+    auto table = std::make_shared<toml::table>(toml::parse(config_toml));
+    hosts_.push_back(std::make_unique<PluginHost>(
+        "entre.transport.udp", std::make_unique<TomlConfigView>(table, "test.toml", 0),
+        std::filesystem::temp_directory_path(), runtime_, spdlog::default_logger()));
+    sdk::Plugin* root = nullptr;
+    sdk::Status st = outcome_.library->factory()(*hosts_.back(), &root);
+    if (!st.is_ok()) {
+      return st;
+    }
+    roots_.emplace_back(root, outcome_.library);
+    *out = sdk::query<sdk::Transport>(*root, sdk::InterfaceId::kTransportV1);
+    return *out != nullptr ? sdk::Status::ok()
+                           : sdk::Status::error(sdk::StatusCode::kInternal, "no interface");
+  }
+
+  sdk::Transport* start(const std::string& config_toml, Inbox& inbox) {
+    sdk::Transport* t = nullptr;
+    EXPECT_TRUE(create(config_toml, &t).is_ok());
+    if (t == nullptr) {
+      return nullptr;
+    }
+    sdk::Status st;
+    runtime_.run_on_loop([&] { st = t->start(inbox); });
+    EXPECT_TRUE(st.is_ok()) << st.text();
+    started_.push_back(t);
+    return t;
+  }
+
+  static std::string endpoint_of(sdk::Transport* t) {
+    std::string text;
+    sdk::StringSink sink(text);
+    EXPECT_TRUE(t->local_endpoints(sink).is_ok());
+    return text;
+  }
+
+  sdk::Status send(sdk::Transport* t, const std::string& to, const std::vector<uint8_t>& bytes) {
+    sdk::Status st;
+    runtime_.run_on_loop([&] { st = t->send(sdk::StringView(to), sdk::ByteView(bytes)); });
+    return st;
+  }
+
+  PluginLoader loader_{{}};
+  LoadOutcome outcome_;
+  Runtime runtime_{2, 1};
+  std::vector<std::unique_ptr<PluginHost>> hosts_;
+  std::vector<PluginPtr<sdk::Plugin>> roots_;
+  std::vector<sdk::Transport*> started_;
+};
+
+TEST_F(UdpTransportTest, FramesCrossLoopbackBothWaysWithTheSendersEndpoint) {
+  Inbox inbox_a;
+  Inbox inbox_b;
+  auto* a = start("bind = \"127.0.0.1:0\"", inbox_a);
+  auto* b = start("bind = \"127.0.0.1:0\"", inbox_b);
+  ASSERT_TRUE(a && b);
+  const std::string ea = endpoint_of(a);
+  const std::string eb = endpoint_of(b);
+  EXPECT_EQ(ea.rfind("udp:127.0.0.1:", 0), 0u) << ea;
+  for (uint8_t i = 0; i < 20; ++i) {
+    ASSERT_TRUE(send(a, eb, {i, 1, 2, 3}).is_ok());
+  }
+  ASSERT_TRUE(send(b, ea, {42}).is_ok());
+  ASSERT_TRUE(inbox_b.wait_for(20));
+  ASSERT_TRUE(inbox_a.wait_for(1));
+  EXPECT_EQ(inbox_a.frames()[0].from, eb);
+  EXPECT_EQ(inbox_a.frames()[0].frame, std::vector<uint8_t>{42});
+  std::set<uint8_t> firsts;
+  for (const auto& r : inbox_b.frames()) {
+    EXPECT_EQ(r.from, ea);
+    firsts.insert(r.frame[0]);
+  }
+  EXPECT_EQ(firsts.size(), 20u);
+}
+
+TEST_F(UdpTransportTest, Ipv6LoopbackWorks) {
+  Inbox inbox_a;
+  Inbox inbox_b;
+  auto* a = start("bind = \"[::1]:0\"", inbox_a);
+  auto* b = start("bind = \"[::1]:0\"", inbox_b);
+  ASSERT_TRUE(a && b);
+  const std::string eb = endpoint_of(b);
+  EXPECT_EQ(eb.rfind("udp:[::1]:", 0), 0u) << eb;
+  ASSERT_TRUE(send(a, eb, {7, 7}).is_ok());
+  ASSERT_TRUE(inbox_b.wait_for(1));
+}
+
+TEST_F(UdpTransportTest, RefusesOversizedFramesAndBadEndpoints) {
+  Inbox inbox;
+  auto* a = start("bind = \"127.0.0.1:0\"\nmax_payload_bytes = 100", inbox);
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->info().max_payload_bytes, 100u);
+  EXPECT_STREQ(a->info().scheme, "udp");
+  const std::string self = endpoint_of(a);
+  EXPECT_EQ(send(a, self, std::vector<uint8_t>(101)).code, sdk::StatusCode::kOutOfRange);
+  EXPECT_TRUE(send(a, self, std::vector<uint8_t>(100)).is_ok());
+  for (const char* bad :
+       {"127.0.0.1:1", "tcp:127.0.0.1:1", "udp:", "udp:127.0.0.1", "udp:127.0.0.1:99999",
+        "udp:host.example:80", "udp:[::1:80", "udp:127.0.0.1:8x"}) {
+    EXPECT_EQ(send(a, bad, {1}).code, sdk::StatusCode::kInvalidArgument) << bad;
+  }
+  EXPECT_EQ(send(a, "udp:[::1]:9", {1}).code, sdk::StatusCode::kUnsupported);
+}
+
+TEST_F(UdpTransportTest, DropsReceivedDatagramsLargerThanItsLimit) {
+  Inbox inbox;
+  auto* a = start("bind = \"127.0.0.1:0\"\nmax_payload_bytes = 64", inbox);
+  ASSERT_TRUE(a);
+  const std::string self = endpoint_of(a);
+  const auto port = static_cast<uint16_t>(std::stoi(self.substr(self.rfind(':') + 1)));
+  boost::asio::io_context io;
+  boost::asio::ip::udp::socket raw(io, boost::asio::ip::udp::v4());
+  const boost::asio::ip::udp::endpoint to(boost::asio::ip::make_address("127.0.0.1"), port);
+  raw.send_to(boost::asio::buffer(std::vector<uint8_t>(65, 0xaa)), to);
+  raw.send_to(boost::asio::buffer(std::vector<uint8_t>(64, 0xbb)), to);
+  ASSERT_TRUE(inbox.wait_for(1));
+  std::this_thread::sleep_for(100ms);
+  const auto frames = inbox.frames();
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(frames[0].frame.size(), 64u);
+  EXPECT_EQ(frames[0].frame[0], 0xbb);
+}
+
+TEST_F(UdpTransportTest, ConfigErrorsNameTheKey) {
+  sdk::Transport* t = nullptr;
+  sdk::Status st = create("bind = \"nonsense\"", &t);
+  EXPECT_EQ(st.code, sdk::StatusCode::kInvalidArgument);
+  EXPECT_NE(st.text().find("bind"), std::string_view::npos) << st.text();
+  st = create("max_payload_bytes = 70000", &t);
+  EXPECT_NE(st.text().find("max_payload_bytes"), std::string_view::npos) << st.text();
+  st = create("bind = 7400", &t);
+  EXPECT_FALSE(st.is_ok());
+}
+
+TEST_F(UdpTransportTest, SendAfterStopIsClosed) {
+  Inbox inbox;
+  auto* a = start("bind = \"127.0.0.1:0\"", inbox);
+  ASSERT_TRUE(a);
+  runtime_.run_on_loop([&] { a->stop(); });
+  EXPECT_EQ(send(a, "udp:127.0.0.1:9", {1}).code, sdk::StatusCode::kClosed);
+}
+
+} // namespace
+} // namespace entre

@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# entre-host, driven as a user would: one case per invocation (see CMakeLists.txt).
+# Environment: ENTRE_HOST, ENTRE_SOURCE_DIR, ENTRE_LIFECYCLE_PLUGIN, ENTRE_PLUGIN_DIR.
+set -uo pipefail
+case_name=$1
+work=$(mktemp -d)
+trap 'kill -9 ${pids[*]:-} 2>/dev/null; rm -rf "$work"' EXIT
+pids=()
+export HOME="$work/home"
+mkdir -p "$HOME"
+
+fail() {
+  echo "FAIL: $*" >&2
+  for f in "$work"/*.out "$work"/*.err; do
+    [ -f "$f" ] && { echo "--- $f"; cat "$f"; }
+  done
+  exit 1
+}
+
+# start_host NAME PROFILE: runs entre-host in the background, waits for "ready" or its exit.
+start_host() {
+  local name=$1 profile=$2
+  "$ENTRE_HOST" --profile "$profile" >"$work/$name.out" 2>"$work/$name.err" &
+  local pid=$!
+  pids+=("$pid")
+  eval "${name}_pid=$pid"
+  for _ in $(seq 1 200); do
+    grep -q "ready" "$work/$name.out" && return 0
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.05
+  done
+  return 1
+}
+
+# stop_host NAME SIGNAL: sends the signal and returns the exit status.
+stop_host() {
+  local name=$1 sig=$2 pid
+  eval "pid=\$${name}_pid"
+  kill -"$sig" "$pid"
+  local status=0
+  wait "$pid" || status=$?
+  return "$status"
+}
+
+random_port() { echo $((20000 + RANDOM % 30000)); }
+
+write_node_profile() { # FILE NAME EXTRA...
+  local file=$1 name=$2
+  shift 2
+  {
+    printf '[node]\nname = "%s"\ndata_dir = "%s"\n\n' "$name" "$work/data-$name"
+    printf '[loader]\nsearch_paths = ["%s"]\n\n' "$ENTRE_PLUGIN_DIR"
+    printf '%s\n' "$@"
+  } >"$file"
+}
+
+case "$case_name" in
+default_profile_starts_and_stops_cleanly)
+  start_host node "$ENTRE_SOURCE_DIR/configs/default.toml" || fail "default profile did not start"
+  grep -q "loaded entre.transport.udp" "$work/node.out" || fail "udp transport not listed"
+  grep -q "loaded entre.codec.pcm" "$work/node.out" || fail "pcm codec not listed"
+  grep -q "listening at udp:" "$work/node.out" || fail "no endpoint shown"
+  stop_host node TERM || fail "exit status $? after SIGTERM"
+  grep -q "stopped cleanly" "$work/node.out" || fail "no clean stop"
+  [ -d "$HOME/.local/share/entre/default" ] || fail "data_dir ~ was not expanded and created"
+  ;;
+sigint_stops_cleanly)
+  port=$(random_port)
+  write_node_profile "$work/p.toml" sigint '[[plugins]]' 'id = "entre.transport.udp"' \
+    '[plugins.config]' "bind = \"127.0.0.1:$port\""
+  start_host node "$work/p.toml" || fail "did not start"
+  stop_host node INT || fail "exit status $? after SIGINT"
+  grep -q "SIGINT, stopping" "$work/node.out" || fail "SIGINT not reported"
+  grep -q "transport entre.transport.udp stopped" "$work/node.err" || fail "transport not stopped"
+  ;;
+check_accepts_every_shipped_config)
+  n=0
+  for f in "$ENTRE_SOURCE_DIR"/configs/*.toml; do
+    "$ENTRE_HOST" --profile "$f" --check >"$work/check.out" 2>"$work/check.err" ||
+      fail "$f rejected: $(cat "$work/check.err")"
+    grep -q ": ok" "$work/check.out" || fail "$f: no ok line"
+    n=$((n + 1))
+  done
+  [ "$n" -ge 5 ] || fail "only $n configs found"
+  echo "$n configs accepted"
+  ;;
+check_rejects_every_broken_profile_with_status_2)
+  n=0
+  for f in "$ENTRE_SOURCE_DIR"/tests/unit/profile/bad/*.toml; do
+    line=$(sed -n 's/^# expect-line: *//p' "$f" | head -1)
+    expect=$(sed -n 's/^# expect: *//p' "$f" | head -1)
+    status=0
+    "$ENTRE_HOST" --profile "$f" --check >"$work/check.out" 2>"$work/check.err" || status=$?
+    [ "$status" -eq 2 ] || fail "$f: exit status $status, want 2"
+    grep -qF "$(basename "$f"):$line:" "$work/check.err" || fail "$f: no error at line $line"
+    grep -qF -- "$expect" "$work/check.err" || fail "$f: message lacks: $expect"
+    n=$((n + 1))
+  done
+  [ "$n" -ge 30 ] || fail "only $n broken profiles"
+  echo "$n broken profiles rejected with status 2"
+  ;;
+objects_destroyed_before_library_unloads)
+  export ENTRE_LIFECYCLE_LOG="$work/lifecycle.log"
+  write_node_profile "$work/p.toml" life '[[plugins]]' 'id = "entre.test.lifecycle"' \
+    "file = \"$ENTRE_LIFECYCLE_PLUGIN\""
+  start_host node "$work/p.toml" || fail "did not start"
+  stop_host node TERM || fail "exit status $?"
+  got=$(tr '\n' ' ' <"$work/lifecycle.log")
+  [ "$got" = "object-created object-destroyed library-unloaded " ] || fail "lifecycle was: $got"
+  ;;
+optional_plugin_failure_keeps_node_running)
+  printf 'this is not a plugin\n' >"$work/broken.so"
+  write_node_profile "$work/p.toml" opt '[[plugins]]' 'id = "entre.codec.pcm"' \
+    '[[plugins]]' 'id = "org.example.broken"' "file = \"$work/broken.so\"" 'required = false'
+  start_host node "$work/p.toml" || fail "node did not start with an optional plugin failing"
+  grep -q "FAILED org.example.broken (optional): .*broken.so: not-a-shared-object" \
+    "$work/node.out" || fail "failure not shown with file and reason"
+  grep -q "loaded entre.codec.pcm" "$work/node.out" || fail "the good plugin was not loaded"
+  stop_host node TERM || fail "exit status $?"
+  ;;
+required_plugin_failure_refuses_to_start)
+  printf 'this is not a plugin\n' >"$work/broken.so"
+  write_node_profile "$work/p.toml" req '[[plugins]]' 'id = "org.example.broken"' \
+    "file = \"$work/broken.so\""
+  status=0
+  "$ENTRE_HOST" --profile "$work/p.toml" >"$work/node.out" 2>"$work/node.err" || status=$?
+  [ "$status" -eq 1 ] || fail "exit status $status, want 1"
+  grep -q "broken.so: not-a-shared-object" "$work/node.err" || fail "reason not named"
+  ;;
+unknown_plugin_config_key_is_refused)
+  write_node_profile "$work/p.toml" cfg '[[plugins]]' 'id = "entre.transport.udp"' \
+    '[plugins.config]' 'bnd = "127.0.0.1:0"'
+  status=0
+  "$ENTRE_HOST" --profile "$work/p.toml" >"$work/node.out" 2>"$work/node.err" || status=$?
+  [ "$status" -eq 1 ] || fail "exit status $status, want 1"
+  grep -q "p.toml:[0-9]*:[0-9]*: .*bnd.*did you mean 'bind'" "$work/node.err" ||
+    fail "no located unknown-key error with suggestion"
+  ;;
+busy_udp_port_fails_the_required_transport)
+  port=$(random_port)
+  write_node_profile "$work/a.toml" a '[[plugins]]' 'id = "entre.transport.udp"' \
+    '[plugins.config]' "bind = \"127.0.0.1:$port\""
+  write_node_profile "$work/b.toml" b '[[plugins]]' 'id = "entre.transport.udp"' \
+    '[plugins.config]' "bind = \"127.0.0.1:$port\""
+  start_host a "$work/a.toml" || fail "first node did not start"
+  status=0
+  "$ENTRE_HOST" --profile "$work/b.toml" >"$work/b.out" 2>"$work/b.err" || status=$?
+  [ "$status" -eq 1 ] || fail "second node: exit status $status, want 1"
+  grep -q "cannot bind udp:127.0.0.1:$port" "$work/b.err" || fail "bind error not explained"
+  stop_host a TERM || fail "first node exit status $?"
+  ;;
+relay_profile_is_not_a_node)
+  status=0
+  "$ENTRE_HOST" --profile "$ENTRE_SOURCE_DIR/configs/relay.toml" >"$work/node.out" \
+    2>"$work/node.err" || status=$?
+  [ "$status" -eq 1 ] || fail "exit status $status, want 1"
+  grep -q "no \[node\] table" "$work/node.err" || fail "no explanation"
+  ;;
+*)
+  fail "unknown case $case_name"
+  ;;
+esac
+echo "PASS: $case_name"

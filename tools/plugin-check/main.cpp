@@ -1,0 +1,215 @@
+// entre-plugin-check: inspect and validate an Entre plugin without running any of its code.
+//
+// Usage:
+//   entre-plugin-check [--json] FILE.so
+//
+// Reads FILE.so as an ELF file (it is never mapped or dlopen'ed, so not even its static
+// constructors run), prints the symbols it exports, then runs the same checks the kernel's loader
+// runs before loading a plugin (exports, manifest well-formed, SDK ABI, Boost version; see
+// kernel/src/loader/loader.hpp) and prints the manifest: id, version, kind, summary, SDK ABI and
+// Boost version. The loader's remaining checks (id unique among the node's plugins, id the one the
+// profile asked for) depend on a profile and are not made here.
+//
+//   --json   print one JSON object instead of text:
+//            {"file", "exports", "manifest" (or null), "kernel", "result", "error", "detail"}
+//
+// Exit status: 0 the plugin passes, 1 it fails (the text output ends with
+// "FAIL: <error-name>: <detail>", error names as in load_error_name), 2 usage error.
+#include "loader/elf_manifest.hpp"
+#include "loader/loader.hpp"
+
+#include <CLI/CLI.hpp>
+#include <boost/version.hpp>
+
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace entre {
+namespace {
+
+constexpr int kExitPass = 0;
+constexpr int kExitFail = 1;
+constexpr int kExitUsage = 2;
+
+// Length of the valid UTF-8 sequence at the start of `text` (1 to 4), or 0 if it is not one.
+std::size_t utf8_sequence_length(std::string_view text) {
+  const auto lead = static_cast<unsigned char>(text[0]);
+  std::size_t length = 0;
+  uint32_t code_point = 0;
+  if (lead < 0x80) {
+    return 1;
+  } else if ((lead & 0xe0) == 0xc0) {
+    length = 2;
+    code_point = lead & 0x1f;
+  } else if ((lead & 0xf0) == 0xe0) {
+    length = 3;
+    code_point = lead & 0x0f;
+  } else if ((lead & 0xf8) == 0xf0) {
+    length = 4;
+    code_point = lead & 0x07;
+  } else {
+    return 0;
+  }
+  if (text.size() < length) {
+    return 0;
+  }
+  for (std::size_t i = 1; i < length; ++i) {
+    const auto next = static_cast<unsigned char>(text[i]);
+    if ((next & 0xc0) != 0x80) {
+      return 0;
+    }
+    code_point = (code_point << 6) | (next & 0x3f);
+  }
+  static constexpr uint32_t kSmallest[] = {0, 0, 0x80, 0x800, 0x10000};
+  if (code_point < kSmallest[length] || code_point > 0x10ffff ||
+      (code_point >= 0xd800 && code_point <= 0xdfff)) {
+    return 0; // overlong, out of range or a surrogate
+  }
+  if (code_point >= 0x80 && code_point < 0xa0) {
+    return 0; // C1 control characters: treat like invalid so they are escaped
+  }
+  return length;
+}
+
+// Text read from an untrusted file, made safe for a terminal (json == false) or for a JSON string
+// (json == true): control characters and invalid UTF-8 are escaped, valid UTF-8 is kept.
+std::string sanitize(std::string_view text, bool json) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(text.size());
+  while (!text.empty()) {
+    const auto byte = static_cast<unsigned char>(text[0]);
+    const std::size_t length = utf8_sequence_length(text);
+    if (length > 1 || (length == 1 && byte >= 0x20 && byte != 0x7f)) {
+      if (json && (byte == '"' || byte == '\\')) {
+        out.push_back('\\');
+      }
+      out.append(text.substr(0, length));
+      text.remove_prefix(length);
+      continue;
+    }
+    if (json) {
+      out += "\\u00";
+    } else {
+      out += "\\x";
+    }
+    out.push_back(kHex[byte >> 4]);
+    out.push_back(kHex[byte & 0xf]);
+    text.remove_prefix(1);
+  }
+  return out;
+}
+
+std::string quoted(std::string_view text) { return "\"" + sanitize(text, true) + "\""; }
+
+std::string abi_string(uint32_t major, uint32_t minor) {
+  return std::to_string(major) + "." + std::to_string(minor);
+}
+
+void print_text(const std::filesystem::path& file, const ElfExports& exports,
+                const std::optional<LoadFailure>& failure) {
+  std::cout << "file: " << sanitize(file.string(), false) << "\n";
+  if (exports.error == ElfReadError::kNone) {
+    std::cout << "exports (" << exports.symbols.size() << "):\n";
+    for (const std::string& symbol : exports.symbols) {
+      std::cout << "  " << sanitize(symbol, false) << "\n";
+    }
+  }
+  if (exports.manifest) {
+    const ManifestInfo info = manifest_info(*exports.manifest);
+    std::cout << "manifest:\n"
+              << "  id:       " << sanitize(info.id, false) << "\n"
+              << "  version:  " << sanitize(info.version, false) << "\n"
+              << "  kind:     " << sdk::plugin_kind_name(info.kind) << " ("
+              << static_cast<uint32_t>(info.kind) << ")\n"
+              << "  summary:  " << sanitize(info.summary, false) << "\n"
+              << "  sdk abi:  " << abi_string(info.abi_major, info.abi_minor) << " (kernel offers "
+              << abi_string(ENTRE_SDK_ABI_MAJOR, ENTRE_SDK_ABI_MINOR) << ")\n"
+              << "  boost:    " << boost_version_string(info.boost_version) << " (kernel uses "
+              << boost_version_string(BOOST_VERSION) << ")\n";
+  }
+  if (failure) {
+    std::cout << "FAIL: " << load_error_name(failure->error) << ": "
+              << sanitize(failure->detail, false) << "\n";
+  } else {
+    std::cout << "PASS\n";
+  }
+}
+
+void print_json(const std::filesystem::path& file, const ElfExports& exports,
+                const std::optional<LoadFailure>& failure) {
+  std::cout << "{\n  \"file\": " << quoted(file.string()) << ",\n  \"exports\": [";
+  for (std::size_t i = 0; i < exports.symbols.size(); ++i) {
+    std::cout << (i == 0 ? "" : ", ") << quoted(exports.symbols[i]);
+  }
+  std::cout << "],\n  \"manifest\": ";
+  if (exports.manifest) {
+    const ManifestInfo info = manifest_info(*exports.manifest);
+    std::cout << "{\n    \"id\": " << quoted(info.id)
+              << ",\n    \"version\": " << quoted(info.version)
+              << ",\n    \"kind\": " << quoted(sdk::plugin_kind_name(info.kind))
+              << ",\n    \"kind_number\": " << static_cast<uint32_t>(info.kind)
+              << ",\n    \"summary\": " << quoted(info.summary)
+              << ",\n    \"sdk_abi\": " << quoted(abi_string(info.abi_major, info.abi_minor))
+              << ",\n    \"boost_version\": " << quoted(boost_version_string(info.boost_version))
+              << "\n  }";
+  } else {
+    std::cout << "null";
+  }
+  std::cout << ",\n  \"kernel\": {\"sdk_abi\": "
+            << quoted(abi_string(ENTRE_SDK_ABI_MAJOR, ENTRE_SDK_ABI_MINOR))
+            << ", \"boost_version\": " << quoted(boost_version_string(BOOST_VERSION)) << "}";
+  if (failure) {
+    std::cout << ",\n  \"result\": \"fail\",\n  \"error\": "
+              << quoted(load_error_name(failure->error))
+              << ",\n  \"detail\": " << quoted(failure->detail);
+  } else {
+    std::cout << ",\n  \"result\": \"pass\"";
+  }
+  std::cout << "\n}\n";
+}
+
+int run(int argc, char** argv) {
+  CLI::App app{"Lists and validates an Entre plugin's exports and manifest without running any "
+               "of its code.\nExit status: 0 pass, 1 fail, 2 usage error.",
+               "entre-plugin-check"};
+  bool json = false;
+  std::string file;
+  app.add_flag("--json", json, "Print the result as one JSON object");
+  app.add_option("FILE", file, "The plugin shared object (.so) to check")->required();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& success) {
+    return app.exit(success); // --help
+  } catch (const CLI::ParseError& error) {
+    app.exit(error);
+    return kExitUsage;
+  }
+
+  const std::filesystem::path path(file);
+  const ElfExports exports = read_elf_exports_file(path);
+  const std::optional<LoadFailure> failure = check_manifest(exports, path);
+  if (json) {
+    print_json(path, exports, failure);
+  } else {
+    print_text(path, exports, failure);
+  }
+  return failure ? kExitFail : kExitPass;
+}
+
+} // namespace
+} // namespace entre
+
+int main(int argc, char** argv) {
+  try {
+    return entre::run(argc, argv);
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "entre-plugin-check: %s\n", error.what());
+    return entre::kExitFail;
+  }
+}
