@@ -60,7 +60,7 @@ sdk::Status PcmEncoder::set_bitrate(uint32_t) noexcept {
 sdk::Status PcmEncoder::set_expected_loss(uint32_t) noexcept { return sdk::Status::ok(); }
 
 PcmDecoder::PcmDecoder(const sdk::DecoderParams& params)
-    : params_(params), last_(std::size_t{params.frame_samples} * params.channels, 0) {}
+    : last_(std::size_t{params.frame_samples} * params.channels, 0) {}
 
 sdk::Status PcmDecoder::decode(sdk::ByteView packet, int16_t* pcm) noexcept {
   const uint64_t samples = last_.size();

@@ -38,7 +38,6 @@ class PcmDecoder final : public sdk::Decoder {
 
  private:
   ~PcmDecoder() = default;
-  sdk::DecoderParams params_;
   std::vector<int16_t> last_;
   uint32_t concealed_in_a_row_ = 0;
 };

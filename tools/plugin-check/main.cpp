@@ -209,7 +209,7 @@ int main(int argc, char** argv) {
   try {
     return entre::run(argc, argv);
   } catch (const std::exception& error) {
-    std::fprintf(stderr, "entre-plugin-check: %s\n", error.what());
+    (void)std::fprintf(stderr, "entre-plugin-check: %s\n", error.what());
     return entre::kExitFail;
   }
 }

@@ -17,6 +17,9 @@ constexpr uint64_t kMaxFileBytes = 256ull * 1024 * 1024;
 // Generous for any real plugin; they bound the work a hostile file can ask for.
 constexpr uint64_t kMaxSections = 1u << 16;
 constexpr uint64_t kMaxSymbols = 1u << 20;
+// Total bytes of symbol names scanned. Names may share bytes of the string table, so without this
+// a small file could make the reader scan one long string once per symbol.
+constexpr uint64_t kMaxNameBytesScanned = 16u << 20;
 
 // True when [offset, offset + length) lies inside a buffer of `size` bytes, without overflow.
 bool in_bounds(uint64_t offset, uint64_t length, uint64_t size) {
@@ -183,6 +186,7 @@ ElfExports read_elf_exports(std::span<const uint8_t> bytes) {
   ElfExports out;
   out.machine = header.e_machine;
   std::optional<Elf64_Sym> manifest_symbol;
+  uint64_t name_bytes_scanned = 0; // never above kMaxNameBytesScanned
   // Entry 0 is the reserved null symbol.
   for (uint64_t i = 1; i < symbol_count; ++i) {
     const auto symbol = load<Elf64_Sym>(bytes, dynsym->offset + i * sizeof(Elf64_Sym));
@@ -190,15 +194,19 @@ ElfExports read_elf_exports(std::span<const uint8_t> bytes) {
       return fail(ElfReadError::kMalformed,
                   "dynamic symbol " + std::to_string(i) + " has its name outside the string table");
     }
-    const uint64_t max_length = strtab.size - symbol.st_name;
+    const uint64_t scan_length =
+        std::min(strtab.size - symbol.st_name, kMaxNameBytesScanned - name_bytes_scanned);
     const char* name_start = names + symbol.st_name;
-    const void* terminator = std::memchr(name_start, '\0', static_cast<std::size_t>(max_length));
+    const void* terminator = std::memchr(name_start, '\0', static_cast<std::size_t>(scan_length));
     if (terminator == nullptr) {
       return fail(ElfReadError::kMalformed,
-                  "dynamic symbol " + std::to_string(i) + " has an unterminated name");
+                  name_bytes_scanned + scan_length >= kMaxNameBytesScanned
+                      ? std::string("dynamic symbol names are too long")
+                      : "dynamic symbol " + std::to_string(i) + " has an unterminated name");
     }
     const std::string_view name(
         name_start, static_cast<std::size_t>(static_cast<const char*>(terminator) - name_start));
+    name_bytes_scanned += name.size() + 1;
     const unsigned binding = ELF64_ST_BIND(symbol.st_info);
     const unsigned visibility = ELF64_ST_VISIBILITY(symbol.st_other);
     if (name.empty() || symbol.st_shndx == SHN_UNDEF ||

@@ -161,6 +161,8 @@ class PluginLoader {
   // The search path for a node: the profile's paths, then each entry of $ENTRE_PLUGIN_PATH
   // (':'-separated), then <dir of the running executable>/../lib/entre/plugins, then the install
   // prefix's plugin directory. Non-existent directories are kept (they simply match nothing).
+  // Paths are lexically normalised and de-duplicated (first occurrence kept); empty
+  // $ENTRE_PLUGIN_PATH entries are ignored.
   [[nodiscard]] static std::vector<std::filesystem::path>
   default_search_paths(const std::vector<std::filesystem::path>& profile_paths);
 

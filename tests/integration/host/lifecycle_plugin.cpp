@@ -26,7 +26,7 @@ void record(const char* what) {
 __attribute__((destructor)) void on_unload() { record("library-unloaded"); }
 
 class Plugin final : public sdk::Plugin, public sdk::Codec {
-public:
+ public:
   void* query_interface(sdk::InterfaceId id) noexcept override {
     return id == sdk::InterfaceId::kCodecV1 ? static_cast<sdk::Codec*>(this) : nullptr;
   }
@@ -46,7 +46,7 @@ public:
     return sdk::Status::error(sdk::StatusCode::kUnsupported, "lifecycle: no decoder");
   }
 
-private:
+ private:
   ~Plugin() override = default;
 };
 

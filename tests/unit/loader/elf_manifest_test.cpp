@@ -385,6 +385,114 @@ TEST(ElfReader, HiddenAndUndefinedSymbolsAreNotExports) {
             std::vector<std::string>{"entre_plugin_manifest"});
 }
 
+// A minimal ELF shared object built by hand: null section, .dynsym, .dynstr and one allocated
+// data section at address kDataAddress. Lets a test state exactly what the file contains.
+struct MiniElf {
+  static constexpr uint64_t kDataAddress = 0x10000;
+  std::string names = std::string(1, '\0'); // the .dynstr contents; offset 0 is ""
+  std::vector<Elf64_Sym> symbols = {Elf64_Sym{}};
+  Bytes data;
+
+  uint32_t add_name(std::string_view name) {
+    const auto offset = static_cast<uint32_t>(names.size());
+    names.append(name);
+    names.push_back('\0');
+    return offset;
+  }
+  // A defined, exported object in the data section.
+  void add_object(std::string_view name, const void* contents, std::size_t size) {
+    Elf64_Sym symbol{};
+    symbol.st_name = add_name(name);
+    symbol.st_info = ELF64_ST_INFO(STB_GLOBAL, STT_OBJECT);
+    symbol.st_shndx = 3;
+    symbol.st_value = kDataAddress + data.size();
+    symbol.st_size = size;
+    const auto* bytes = static_cast<const uint8_t*>(contents);
+    data.insert(data.end(), bytes, bytes + size);
+    symbols.push_back(symbol);
+  }
+
+  [[nodiscard]] Bytes build() const {
+    Bytes out(sizeof(Elf64_Ehdr));
+    const auto append = [&out](const void* p, std::size_t n) {
+      const auto* b = static_cast<const uint8_t*>(p);
+      out.insert(out.end(), b, b + n);
+      out.resize((out.size() + 7) / 8 * 8);
+    };
+    const uint64_t names_offset = out.size();
+    append(names.data(), names.size());
+    const uint64_t symbols_offset = out.size();
+    append(symbols.data(), symbols.size() * sizeof(Elf64_Sym));
+    const uint64_t data_offset = out.size();
+    append(data.data(), data.size());
+
+    std::vector<Elf64_Shdr> sections(4);
+    sections[1].sh_type = SHT_DYNSYM;
+    sections[1].sh_flags = SHF_ALLOC;
+    sections[1].sh_offset = symbols_offset;
+    sections[1].sh_size = symbols.size() * sizeof(Elf64_Sym);
+    sections[1].sh_link = 2;
+    sections[1].sh_entsize = sizeof(Elf64_Sym);
+    sections[2].sh_type = SHT_STRTAB;
+    sections[2].sh_flags = SHF_ALLOC;
+    sections[2].sh_offset = names_offset;
+    sections[2].sh_size = names.size();
+    sections[3].sh_type = SHT_PROGBITS;
+    sections[3].sh_flags = SHF_ALLOC;
+    sections[3].sh_addr = kDataAddress;
+    sections[3].sh_offset = data_offset;
+    sections[3].sh_size = data.size();
+    const uint64_t sections_offset = out.size();
+    append(sections.data(), sections.size() * sizeof(Elf64_Shdr));
+
+    Elf64_Ehdr header{};
+    const uint8_t ident[] = {0x7f, 'E', 'L', 'F', ELFCLASS64, ELFDATA2LSB, EV_CURRENT};
+    std::copy(std::begin(ident), std::end(ident), std::begin(header.e_ident));
+    header.e_type = ET_DYN;
+    header.e_machine = kHostMachine;
+    header.e_version = EV_CURRENT;
+    header.e_ehsize = sizeof(Elf64_Ehdr);
+    header.e_shoff = sections_offset;
+    header.e_shentsize = sizeof(Elf64_Shdr);
+    header.e_shnum = static_cast<uint16_t>(sections.size());
+    std::memcpy(out.data(), &header, sizeof(header));
+    return out;
+  }
+};
+
+TEST(ElfReader, HandBuiltFileIsReadExactly) {
+  MiniElf elf;
+  sdk::PluginManifest manifest{};
+  std::memcpy(manifest.magic, sdk::kManifestMagic, sizeof(manifest.magic));
+  std::strcpy(manifest.id, "org.example.mini");
+  const uint64_t factory_address = 0x1234;
+  elf.add_object("zeta", &factory_address, sizeof(factory_address));
+  elf.add_object("entre_plugin_manifest", &manifest, sizeof(manifest));
+  elf.add_object("alpha", &factory_address, sizeof(factory_address));
+  elf.add_object("alpha", &factory_address, sizeof(factory_address)); // listed once
+  const ElfExports exports = read_elf_exports(elf.build());
+  ASSERT_EQ(exports.error, ElfReadError::kNone) << exports.detail;
+  EXPECT_EQ(exports.symbols, (std::vector<std::string>{"alpha", "entre_plugin_manifest", "zeta"}));
+  ASSERT_TRUE(exports.manifest.has_value()) << exports.manifest_detail;
+  EXPECT_EQ(std::memcmp(&*exports.manifest, &manifest, sizeof(manifest)), 0);
+}
+
+TEST(ElfReader, SymbolNameScanningIsBounded) {
+  // Many symbols naming the same long string: a naive reader scans it once per symbol.
+  MiniElf elf;
+  const uint32_t long_name = elf.add_name(std::string(1 << 20, 'a'));
+  for (int i = 0; i < 64; ++i) {
+    Elf64_Sym symbol{};
+    symbol.st_name = long_name;
+    symbol.st_info = ELF64_ST_INFO(STB_GLOBAL, STT_OBJECT);
+    symbol.st_shndx = SHN_ABS;
+    elf.symbols.push_back(symbol);
+  }
+  const ElfExports exports = read_elf_exports(elf.build());
+  EXPECT_EQ(exports.error, ElfReadError::kMalformed);
+  EXPECT_NE(exports.detail.find("too long"), std::string::npos) << exports.detail;
+}
+
 // Checks what must hold for any answer, then returns it.
 void expect_consistent(const ElfExports& exports) {
   if (exports.error != ElfReadError::kNone) {
@@ -460,6 +568,27 @@ TEST(ElfReader, RandomByteFlipsNeverCrash) {
   // Sanity: the mutations neither always nor never broke the file.
   EXPECT_GT(still_good, 0);
   EXPECT_LT(still_good, 4000);
+}
+
+TEST(ElfReader, RandomByteFlipsOnAHandBuiltFileNeverCrash) {
+  // A small file is almost all structure, so nearly every flip lands on something the reader
+  // interprets.
+  MiniElf elf;
+  sdk::PluginManifest manifest{};
+  std::memcpy(manifest.magic, sdk::kManifestMagic, sizeof(manifest.magic));
+  const uint64_t value = 1;
+  elf.add_object("entre_plugin_factory", &value, sizeof(value));
+  elf.add_object("entre_plugin_manifest", &manifest, sizeof(manifest));
+  const Bytes original = elf.build();
+  std::mt19937_64 random(0xf11b);
+  for (int i = 0; i < 4000; ++i) {
+    Bytes bytes = original;
+    const int flips = 1 + static_cast<int>(random() % 4);
+    for (int f = 0; f < flips; ++f) {
+      bytes[random() % bytes.size()] ^= static_cast<uint8_t>(1u << (random() % 8));
+    }
+    expect_consistent(read_elf_exports(bytes));
+  }
 }
 
 TEST(ElfReader, RandomHeadersAfterTheMagicNeverCrash) {

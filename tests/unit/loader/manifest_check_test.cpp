@@ -4,6 +4,7 @@
 #include "loader/elf_manifest.hpp"
 #include "loader/loader.hpp"
 
+#include <algorithm>
 #include <gtest/gtest.h>
 
 #include <boost/version.hpp>
@@ -27,11 +28,11 @@ constexpr uint16_t kHostMachine = EM_AARCH64;
 constexpr uint16_t kOtherMachine = EM_X86_64;
 #endif
 
-const std::filesystem::path kFile = "plugins/entre-example-codec.so";
+const std::filesystem::path plugin_file = "plugins/entre-example-codec.so";
 
 template <std::size_t N> void set_text(char (&array)[N], const char* text) {
   std::memset(array, 0, N);
-  std::strncpy(array, text, N);
+  std::memcpy(array, text, std::min(N, std::strlen(text)));
 }
 
 // What the reader returns for a well-built plugin.
@@ -56,11 +57,11 @@ ElfExports good_exports() {
 
 // The error check_manifest reports, or nullopt.
 std::optional<LoadError> error_of(const ElfExports& exports) {
-  const auto failure = check_manifest(exports, kFile);
+  const auto failure = check_manifest(exports, plugin_file);
   if (!failure) {
     return std::nullopt;
   }
-  EXPECT_EQ(failure->file, kFile);
+  EXPECT_EQ(failure->file, plugin_file);
   EXPECT_FALSE(failure->detail.empty());
   return failure->error;
 }
@@ -104,7 +105,7 @@ TEST(ManifestCheck, UnreadableManifestIsBad) {
   exports.manifest.reset();
   exports.manifest_symbol_size = 100;
   exports.manifest_detail = "entre_plugin_manifest is 100 bytes, expected 288";
-  const auto failure = check_manifest(exports, kFile);
+  const auto failure = check_manifest(exports, plugin_file);
   ASSERT_TRUE(failure);
   EXPECT_EQ(failure->error, LoadError::kBadManifest);
   EXPECT_EQ(failure->detail, exports.manifest_detail);
@@ -141,13 +142,13 @@ TEST(ManifestCheck, AbiMajorMismatchNamesBothVersions) {
   ElfExports exports = good_exports();
   exports.manifest->abi_major = ENTRE_SDK_ABI_MAJOR + 1;
   exports.manifest->abi_minor = 0;
-  const auto failure = check_manifest(exports, kFile);
+  const auto failure = check_manifest(exports, plugin_file);
   ASSERT_TRUE(failure);
   EXPECT_EQ(failure->error, LoadError::kAbiMajorMismatch);
   EXPECT_EQ(failure->detail, "plugin built for SDK ABI " + std::to_string(ENTRE_SDK_ABI_MAJOR + 1) +
                                  ".0, kernel offers " + std::to_string(ENTRE_SDK_ABI_MAJOR) + "." +
                                  std::to_string(ENTRE_SDK_ABI_MINOR));
-  EXPECT_EQ(failure->str(), kFile.string() + ": abi-major-mismatch: " + failure->detail);
+  EXPECT_EQ(failure->str(), plugin_file.string() + ": abi-major-mismatch: " + failure->detail);
 
   exports.manifest->abi_major = ENTRE_SDK_ABI_MAJOR - 1;
   EXPECT_EQ(error_of(exports), LoadError::kAbiMajorMismatch);
@@ -165,7 +166,7 @@ TEST(ManifestCheck, AbiMinorMayBeOlderButNotNewer) {
 TEST(ManifestCheck, BoostVersionMustMatchExactly) {
   ElfExports exports = good_exports();
   exports.manifest->boost_version = 100000;
-  const auto failure = check_manifest(exports, kFile);
+  const auto failure = check_manifest(exports, plugin_file);
   ASSERT_TRUE(failure);
   EXPECT_EQ(failure->error, LoadError::kBoostMismatch);
   EXPECT_NE(failure->detail.find("Boost 1.0.0"), std::string::npos) << failure->detail;
