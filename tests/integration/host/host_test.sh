@@ -118,6 +118,46 @@ optional_plugin_failure_keeps_node_running)
   grep -q "loaded entre.codec.pcm" "$work/node.out" || fail "the good plugin was not loaded"
   stop_host node TERM || fail "exit status $?"
   ;;
+every_loader_failure_is_named_and_optional_ones_are_skipped)
+  # Each broken fixture as an optional plugin of one node. The fixtures that fail a manifest check
+  # abort in their static constructors, so the node surviving proves none was mapped.
+  printf 'this is not a plugin\n' >"$work/text.so"
+  entries=('[[plugins]]' 'id = "entre.fixture.good"' "file = \"$ENTRE_FIXTURE_DIR/entre-fixture-good.so\"")
+  add() { # ID FILE
+    entries+=('[[plugins]]' "id = \"$1\"" "file = \"$2\"" 'required = false')
+  }
+  add entre.fixture.text "$work/text.so"
+  add entre.fixture.absent "$work/absent.so"
+  add entre.fixture.no-manifest "$ENTRE_FIXTURE_DIR/entre-fixture-no-manifest.so"
+  add entre.fixture.no-factory "$ENTRE_FIXTURE_DIR/entre-fixture-no-factory.so"
+  add entre.fixture.bad-magic "$ENTRE_FIXTURE_DIR/entre-fixture-bad-magic.so"
+  add entre.fixture.abi-major "$ENTRE_FIXTURE_DIR/entre-fixture-abi-major.so"
+  add entre.fixture.abi-minor "$ENTRE_FIXTURE_DIR/entre-fixture-abi-minor.so"
+  add entre.fixture.boost-version "$ENTRE_FIXTURE_DIR/entre-fixture-boost-version.so"
+  add entre.fixture.second-good "$ENTRE_FIXTURE_DIR/entre-fixture-duplicate.so"
+  add entre.fixture.wrong-id "$ENTRE_FIXTURE_DIR/entre-fixture-hand.so"
+  add entre.fixture.factory-fails "$ENTRE_FIXTURE_DIR/entre-fixture-factory-fails.so"
+  add entre.fixture.no-interface "$ENTRE_FIXTURE_DIR/entre-fixture-no-interface.so"
+  write_node_profile "$work/p.toml" opt "${entries[@]}"
+  start_host node "$work/p.toml" || fail "node did not start"
+  grep -q "loaded entre.fixture.good" "$work/node.out" || fail "the good plugin was not loaded"
+  for expect in "entre.fixture.text (optional): .*text.so: not-a-shared-object" \
+    "entre.fixture.absent (optional): .*absent.so: file-not-found" \
+    "entre.fixture.no-manifest (optional): .*no-manifest.so: missing-manifest" \
+    "entre.fixture.no-factory (optional): .*no-factory.so: missing-factory" \
+    "entre.fixture.bad-magic (optional): .*bad-magic.so: bad-manifest" \
+    "entre.fixture.abi-major (optional): .*abi-major.so: abi-major-mismatch" \
+    "entre.fixture.abi-minor (optional): .*abi-minor.so: abi-minor-newer" \
+    "entre.fixture.boost-version (optional): .*boost-version.so: boost-version-mismatch" \
+    "entre.fixture.second-good (optional): .*duplicate.so: duplicate-id" \
+    "entre.fixture.wrong-id (optional): .*hand.so: id-mismatch" \
+    "entre.fixture.factory-fails (optional): .*factory-fails.so: factory-failed" \
+    "entre.fixture.no-interface (optional): .*no-interface.so: interface-missing"; do
+    grep -q "FAILED $expect" "$work/node.out" || fail "missing: $expect"
+  done
+  [ "$(grep -c '^  FAILED' "$work/node.out")" -eq 12 ] || fail "not exactly 12 failures"
+  stop_host node TERM || fail "exit status $?"
+  ;;
 required_plugin_failure_refuses_to_start)
   printf 'this is not a plugin\n' >"$work/broken.so"
   write_node_profile "$work/p.toml" req '[[plugins]]' 'id = "org.example.broken"' \
