@@ -12,6 +12,8 @@
 // it stays mapped until the last object is destroyed.
 #pragma once
 
+#include "loader/plugin_id.hpp"
+
 #include <entre/sdk/plugin.hpp>
 
 #include <cstdint>
@@ -69,10 +71,6 @@ struct LoadFailure {
 };
 
 struct ElfExports;
-
-// True for a well-formed plugin id: lower-case [a-z0-9] segments joined by '.', '-' or '_', with
-// at least one '.', at most kPluginIdBytes - 1 characters ("entre.transport.udp").
-[[nodiscard]] bool is_valid_plugin_id(std::string_view id);
 
 // BOOST_VERSION-style number as "major.minor.patch": 107400 -> "1.74.0".
 [[nodiscard]] std::string boost_version_string(uint32_t version);

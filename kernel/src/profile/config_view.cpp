@@ -4,6 +4,7 @@
 // table itself is never modified, so lookups need no lock; the set of keys asked for and the
 // cache of location strings are shared mutable state and sit behind one mutex.
 #include "profile/config_view.hpp"
+#include "profile/toml_words.hpp"
 
 #include <toml++/toml.h>
 
@@ -14,32 +15,6 @@
 namespace entre {
 
 namespace {
-
-std::string_view type_phrase(const toml::node& node) {
-  switch (node.type()) {
-  case toml::node_type::string:
-    return "a string";
-  case toml::node_type::integer:
-    return "an integer";
-  case toml::node_type::floating_point:
-    return "a floating-point number";
-  case toml::node_type::boolean:
-    return "a boolean";
-  case toml::node_type::table:
-    return "a table";
-  case toml::node_type::array:
-    return "an array";
-  case toml::node_type::date:
-    return "a date";
-  case toml::node_type::time:
-    return "a time";
-  case toml::node_type::date_time:
-    return "a date-time";
-  case toml::node_type::none:
-    break;
-  }
-  return "nothing";
-}
 
 // The outcome of looking a dotted key up: the node, or why there is none.
 struct Lookup {
@@ -118,7 +93,7 @@ struct TomlConfigView::Impl {
     if (found.blocker != nullptr) {
       status = sdk::Status::error(sdk::StatusCode::kInvalidArgument,
                                   full_key(found.blocker_key) + ": expected a table, found " +
-                                      std::string(type_phrase(*found.blocker)) + " (" +
+                                      std::string(toml_type_phrase(*found.blocker)) + " (" +
                                       location_text(*found.blocker) + ")");
       return nullptr;
     }
@@ -134,7 +109,7 @@ struct TomlConfigView::Impl {
                                        std::string_view expected) const {
     return sdk::Status::error(sdk::StatusCode::kInvalidArgument,
                               full_key(key) + ": expected " + std::string(expected) + ", found " +
-                                  std::string(type_phrase(node)) + " (" + location_text(node) +
+                                  std::string(toml_type_phrase(node)) + " (" + location_text(node) +
                                   ")");
   }
 
@@ -155,7 +130,7 @@ struct TomlConfigView::Impl {
         status = sdk::Status::error(
             sdk::StatusCode::kInvalidArgument,
             full_key(key) + "[" + std::to_string(i) + "]: expected a string, found " +
-                std::string(type_phrase(element)) + " (" + location_text(element) + ")");
+                std::string(toml_type_phrase(element)) + " (" + location_text(element) + ")");
         return nullptr;
       }
     }

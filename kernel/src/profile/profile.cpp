@@ -7,6 +7,9 @@
 // thrown, and sorted into file order at the end.
 #include "profile/profile.hpp"
 
+#include "loader/plugin_id.hpp"
+#include "profile/toml_words.hpp"
+
 #include <toml++/toml.h>
 
 #include <arpa/inet.h>
@@ -29,7 +32,6 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr std::size_t kMaxNodeNameBytes = 64;
-constexpr std::size_t kMaxPluginIdBytes = 63;
 
 template <typename T> struct Choice {
   std::string_view name;
@@ -83,33 +85,6 @@ constexpr std::array<std::string_view, 12> kRelayKeys{"listen",
                                                       "idle_timeout_ms",
                                                       "udp_reflect_port"};
 
-// "a string", "an integer", ...: TOML types in plain words.
-std::string_view type_phrase(const toml::node& node) {
-  switch (node.type()) {
-  case toml::node_type::string:
-    return "a string";
-  case toml::node_type::integer:
-    return "an integer";
-  case toml::node_type::floating_point:
-    return "a floating-point number";
-  case toml::node_type::boolean:
-    return "a boolean";
-  case toml::node_type::table:
-    return "a table";
-  case toml::node_type::array:
-    return "an array";
-  case toml::node_type::date:
-    return "a date";
-  case toml::node_type::time:
-    return "a time";
-  case toml::node_type::date_time:
-    return "a date-time";
-  case toml::node_type::none:
-    break;
-  }
-  return "nothing";
-}
-
 std::string single_quoted(std::string_view text) {
   std::string out;
   out.reserve(text.size() + 2);
@@ -141,30 +116,6 @@ std::string id_suggestion_suffix(std::string_view id, const std::vector<std::str
 }
 
 std::vector<std::string> to_strings(KeyList keys) { return {keys.begin(), keys.end()}; }
-
-bool is_valid_plugin_id(std::string_view id) {
-  if (id.empty() || id.size() > kMaxPluginIdBytes) {
-    return false;
-  }
-  bool has_dot = false;
-  bool previous_was_separator = true; // no separator at the start
-  for (const char c : id) {
-    const bool segment_char = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-    if (segment_char) {
-      previous_was_separator = false;
-      continue;
-    }
-    if (c != '.' && c != '-' && c != '_') {
-      return false;
-    }
-    if (previous_was_separator) {
-      return false; // leading or doubled separator
-    }
-    has_dot = has_dot || c == '.';
-    previous_was_separator = true;
-  }
-  return has_dot && !previous_was_separator;
-}
 
 bool is_ip_address(const std::string& text) {
   unsigned char buffer[16];
@@ -297,7 +248,7 @@ class Checker {
   }
   void type_error(const toml::node& node, std::string key, std::string_view expected) {
     fail(at(node.source()), std::move(key),
-         "expected " + std::string(expected) + ", found " + std::string(type_phrase(node)));
+         "expected " + std::string(expected) + ", found " + std::string(toml_type_phrase(node)));
   }
   void missing(const Scope& scope, std::string_view name) {
     fail(scope.where, scope.key(name),
@@ -869,6 +820,33 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
 }
 
 } // namespace
+
+// "a string", "an integer", ...: TOML types in plain words.
+std::string_view toml_type_phrase(const toml::node& node) {
+  switch (node.type()) {
+  case toml::node_type::string:
+    return "a string";
+  case toml::node_type::integer:
+    return "an integer";
+  case toml::node_type::floating_point:
+    return "a floating-point number";
+  case toml::node_type::boolean:
+    return "a boolean";
+  case toml::node_type::table:
+    return "a table";
+  case toml::node_type::array:
+    return "an array";
+  case toml::node_type::date:
+    return "a date";
+  case toml::node_type::time:
+    return "a time";
+  case toml::node_type::date_time:
+    return "a date-time";
+  case toml::node_type::none:
+    break;
+  }
+  return "nothing";
+}
 
 std::string ProfileError::str() const {
   std::string out;
