@@ -1,0 +1,21 @@
+// A generic conformance suite for crypto-suite plugins, driven through the SDK interface only.
+// entre-plugin-check --conformance runs it against a plugin file; the crypto plugin's own tests run
+// it too. Each check is independent and reports what it expected and what it saw.
+#pragma once
+
+#include <entre/sdk/crypto.hpp>
+
+#include <string>
+#include <vector>
+
+namespace entre {
+
+struct ConformanceCheck {
+  std::string name;
+  bool passed = false;
+  std::string detail; // why it failed; empty on success
+};
+
+[[nodiscard]] std::vector<ConformanceCheck> run_crypto_conformance(sdk::CryptoSuite& suite);
+
+} // namespace entre
