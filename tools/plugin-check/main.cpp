@@ -1,7 +1,7 @@
 // entre-plugin-check: inspect and validate an Entre plugin without running any of its code.
 //
 // Usage:
-//   entre-plugin-check [--json] FILE.so
+//   entre-plugin-check [--json] [--conformance] FILE.so
 //
 // Reads FILE.so as an ELF file (it is never mapped or dlopen'ed, so not even its static
 // constructors run), prints the symbols it exports, then runs the same checks the kernel's loader
@@ -13,13 +13,22 @@
 //   --json   print one JSON object instead of text:
 //            {"file", "exports", "manifest" (or null), "kernel", "result", "error", "detail"}
 //
+//   --conformance   then load the plugin (now its code runs) and run the conformance suite of its
+//                   kind through the SDK interface only: round trips, tampering, replays, wrong
+//                   keys. Crypto suites have one so far; other kinds exit 2.
+//
 // Exit status: 0 the plugin passes, 1 it fails (the text output ends with
 // "FAIL: <error-name>: <detail>", error names as in load_error_name), 2 usage error.
+#include "conformance/crypto_conformance.hpp"
 #include "loader/elf_manifest.hpp"
 #include "loader/loader.hpp"
+#include "node/plugin_host.hpp"
+#include "node/runtime.hpp"
 
 #include <CLI/CLI.hpp>
 #include <boost/version.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 
 #include <cstdint>
 #include <cstdio>
@@ -174,13 +183,67 @@ void print_json(const std::filesystem::path& file, const ElfExports& exports,
   std::cout << "\n}\n";
 }
 
+// Loads the plugin for real (its code runs from here on) and runs the conformance suite of its
+// kind through the SDK interface only.
+int run_conformance(const std::filesystem::path& path) {
+  PluginLoader loader({});
+  LoadOutcome outcome = loader.load("", path);
+  if (!outcome.library) {
+    std::cout << "FAIL: " << outcome.failure->str() << '\n';
+    return kExitFail;
+  }
+  const ManifestInfo& manifest = outcome.library->manifest();
+  if (manifest.kind != sdk::PluginKind::kCrypto) {
+    std::cout << "conformance: no suite for " << sdk::plugin_kind_name(manifest.kind)
+              << " plugins yet (crypto only)\n";
+    return kExitUsage;
+  }
+  Runtime runtime(1, 1);
+  auto logger = std::make_shared<spdlog::logger>(
+      "entre-plugin-check", std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
+  const std::filesystem::path data_dir = std::filesystem::temp_directory_path();
+  PluginHost host(manifest.id, std::make_unique<TomlConfigView>(nullptr, path.string(), 0),
+                  data_dir, runtime, logger);
+  sdk::Plugin* root = nullptr;
+  const sdk::Status st = outcome.library->factory()(host, &root);
+  if (!st.is_ok() || root == nullptr) {
+    std::cout << "FAIL: " << load_error_name(LoadError::kFactoryFailed) << ": " << st.text()
+              << '\n';
+    return kExitFail;
+  }
+  PluginPtr<sdk::Plugin> plugin(root, outcome.library);
+  auto* suite = sdk::query<sdk::CryptoSuite>(*plugin, sdk::InterfaceId::kCryptoSuiteV1);
+  if (suite == nullptr) {
+    std::cout << "FAIL: " << load_error_name(LoadError::kInterfaceMissing)
+              << ": no crypto suite interface v1\n";
+    return kExitFail;
+  }
+  std::size_t failed = 0;
+  const std::vector<ConformanceCheck> checks = run_crypto_conformance(*suite);
+  for (const auto& check : checks) {
+    std::cout << (check.passed ? "  pass  " : "  FAIL  ") << check.name;
+    if (!check.passed) {
+      std::cout << ": " << check.detail;
+      ++failed;
+    }
+    std::cout << '\n';
+  }
+  std::cout << "conformance (crypto): " << checks.size() - failed << " passed, " << failed
+            << " failed\n";
+  return failed == 0 ? kExitPass : kExitFail;
+}
+
 int run(int argc, char** argv) {
   CLI::App app{"Lists and validates an Entre plugin's exports and manifest without running any "
                "of its code.\nExit status: 0 pass, 1 fail, 2 usage error.",
                "entre-plugin-check"};
   bool json = false;
   std::string file;
+  bool conformance = false;
   app.add_flag("--json", json, "Print the result as one JSON object");
+  app.add_flag("--conformance", conformance,
+               "After the checks pass, load the plugin and run its kind's conformance suite "
+               "(this runs plugin code)");
   app.add_option("FILE", file, "The plugin shared object (.so) to check")->required();
   try {
     app.parse(argc, argv);
@@ -199,7 +262,10 @@ int run(int argc, char** argv) {
   } else {
     print_text(path, exports, failure);
   }
-  return failure ? kExitFail : kExitPass;
+  if (failure) {
+    return kExitFail;
+  }
+  return conformance ? run_conformance(path) : kExitPass;
 }
 
 } // namespace
