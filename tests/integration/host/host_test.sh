@@ -59,6 +59,7 @@ default_profile_starts_and_stops_cleanly)
   start_host node "$ENTRE_SOURCE_DIR/configs/default.toml" || fail "default profile did not start"
   grep -q "loaded entre.transport.udp" "$work/node.out" || fail "udp transport not listed"
   grep -q "loaded entre.codec.pcm" "$work/node.out" || fail "pcm codec not listed"
+  grep -q "loaded entre.crypto.sodium .*(crypto)" "$work/node.out" || fail "crypto suite not listed"
   grep -q "listening at udp:" "$work/node.out" || fail "no endpoint shown"
   stop_host node TERM || fail "exit status $? after SIGTERM"
   grep -q "stopped cleanly" "$work/node.out" || fail "no clean stop"
