@@ -35,9 +35,6 @@ const char* machine_name(uint16_t machine) {
   }
 }
 
-bool is_id_char(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
-bool is_id_separator(char c) { return c == '.' || c == '-' || c == '_'; }
-
 // Text from the file, safe to put in a message: non-printable bytes become \xNN.
 std::string printable(std::string_view text) {
   std::string out;
@@ -184,25 +181,6 @@ std::string LoadFailure::str() const {
   out += ": ";
   out += detail;
   return out;
-}
-
-bool is_valid_plugin_id(std::string_view id) {
-  if (id.empty() || id.size() >= sdk::kPluginIdBytes) {
-    return false;
-  }
-  bool has_dot = false;
-  bool after_separator = true; // the id may not start with a separator
-  for (const char c : id) {
-    if (is_id_char(c)) {
-      after_separator = false;
-    } else if (is_id_separator(c) && !after_separator) {
-      has_dot = has_dot || c == '.';
-      after_separator = true;
-    } else {
-      return false;
-    }
-  }
-  return has_dot && !after_separator;
 }
 
 std::string boost_version_string(uint32_t version) {
