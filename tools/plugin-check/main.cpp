@@ -15,11 +15,17 @@
 //
 //   --conformance   then load the plugin (now its code runs) and run the conformance suite of its
 //                   kind through the SDK interface only: round trips, tampering, replays, wrong
-//                   keys. Crypto suites have one so far; other kinds exit 2.
+//                   keys. Transport, crypto and storage plugins have one; other kinds exit 2.
+//                   A storage plugin gets a fresh temporary data directory (removed
+//                   afterwards), is opened with the suite id "entre-conformance-v1", and must
+//                   start empty. A transport is created from --transport-config TOML (default
+//                   bind = "127.0.0.1:0") on a running event loop.
 //
 // Exit status: 0 the plugin passes, 1 it fails (the text output ends with
 // "FAIL: <error-name>: <detail>", error names as in load_error_name), 2 usage error.
 #include "conformance/crypto_conformance.hpp"
+#include "conformance/storage_conformance.hpp"
+#include "conformance/transport_conformance.hpp"
 #include "loader/elf_manifest.hpp"
 #include "loader/loader.hpp"
 #include "node/plugin_host.hpp"
@@ -35,8 +41,13 @@
 #include <filesystem>
 #include <iostream>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
+#include <system_error>
+#include <vector>
+
+#include <stdlib.h>
 
 namespace entre {
 namespace {
@@ -183,9 +194,50 @@ void print_json(const std::filesystem::path& file, const ElfExports& exports,
   std::cout << "\n}\n";
 }
 
+// Prints each check and the summary line the tests look for; returns the exit status.
+int report(const char* kind, const std::vector<ConformanceCheck>& checks) {
+  std::size_t failed = 0;
+  for (const auto& check : checks) {
+    std::cout << (check.passed ? "  pass  " : "  FAIL  ") << check.name;
+    if (!check.passed) {
+      std::cout << ": " << check.detail;
+      ++failed;
+    }
+    std::cout << '\n';
+  }
+  std::cout << "conformance (" << kind << "): " << checks.size() - failed << " passed, " << failed
+            << " failed\n";
+  return failed == 0 ? kExitPass : kExitFail;
+}
+
+// A fresh private directory under the system's temporary directory, removed on destruction, so
+// that a storage plugin under test writes only there.
+class TemporaryDirectory {
+ public:
+  TemporaryDirectory() {
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "entre-plugin-check-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) {
+      throw std::runtime_error("cannot create a temporary directory in " +
+                               std::filesystem::temp_directory_path().string());
+    }
+    path_ = pattern;
+  }
+  ~TemporaryDirectory() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  TemporaryDirectory(const TemporaryDirectory&) = delete;
+  TemporaryDirectory& operator=(const TemporaryDirectory&) = delete;
+  [[nodiscard]] const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
 // Loads the plugin for real (its code runs from here on) and runs the conformance suite of its
 // kind through the SDK interface only.
-int run_conformance(const std::filesystem::path& path) {
+int run_conformance(const std::filesystem::path& path, const std::string& transport_config) {
   PluginLoader loader({});
   LoadOutcome outcome = loader.load("", path);
   if (!outcome.library) {
@@ -193,15 +245,36 @@ int run_conformance(const std::filesystem::path& path) {
     return kExitFail;
   }
   const ManifestInfo& manifest = outcome.library->manifest();
-  if (manifest.kind != sdk::PluginKind::kCrypto) {
+  if (manifest.kind == sdk::PluginKind::kTransport) {
+    // The factory makes its own started instances, bound to loopback, on a running loop; it is
+    // destroyed before the loop stops.
+    Runtime runtime(2, 1);
+    runtime.start();
+    auto logger = std::make_shared<spdlog::logger>(
+        "entre-plugin-check", std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
+    std::vector<ConformanceCheck> checks;
+    {
+      PluginTransportFactory factory(outcome.library, runtime, transport_config, logger);
+      checks = run_transport_conformance(factory);
+    }
+    runtime.stop();
+    return report("transport", checks);
+  }
+  if (manifest.kind != sdk::PluginKind::kCrypto && manifest.kind != sdk::PluginKind::kStorage) {
     std::cout << "conformance: no suite for " << sdk::plugin_kind_name(manifest.kind)
-              << " plugins yet (crypto only)\n";
+              << " plugins yet (transport, crypto and storage)\n";
     return kExitUsage;
+  }
+  // Declared before the plugin, so that it outlives the plugin's files.
+  std::optional<TemporaryDirectory> scratch;
+  std::filesystem::path data_dir = std::filesystem::temp_directory_path();
+  if (manifest.kind == sdk::PluginKind::kStorage) {
+    scratch.emplace();
+    data_dir = scratch->path();
   }
   Runtime runtime(1, 1);
   auto logger = std::make_shared<spdlog::logger>(
       "entre-plugin-check", std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
-  const std::filesystem::path data_dir = std::filesystem::temp_directory_path();
   PluginHost host(manifest.id, std::make_unique<TomlConfigView>(nullptr, path.string(), 0),
                   data_dir, runtime, logger);
   sdk::Plugin* root = nullptr;
@@ -212,25 +285,28 @@ int run_conformance(const std::filesystem::path& path) {
     return kExitFail;
   }
   PluginPtr<sdk::Plugin> plugin(root, outcome.library);
+  if (manifest.kind == sdk::PluginKind::kStorage) {
+    auto* storage = sdk::query<sdk::Storage>(*plugin, sdk::InterfaceId::kStorageV1);
+    if (storage == nullptr) {
+      std::cout << "FAIL: " << load_error_name(LoadError::kInterfaceMissing)
+                << ": no storage interface v1\n";
+      return kExitFail;
+    }
+    const sdk::Status opened = storage->open(sdk::StringView(kStorageConformanceSuiteId));
+    if (!opened.is_ok()) {
+      std::cout << "FAIL: open: " << sdk::status_code_name(opened.code) << ": " << opened.text()
+                << '\n';
+      return kExitFail;
+    }
+    return report("storage", run_storage_conformance(*storage));
+  }
   auto* suite = sdk::query<sdk::CryptoSuite>(*plugin, sdk::InterfaceId::kCryptoSuiteV1);
   if (suite == nullptr) {
     std::cout << "FAIL: " << load_error_name(LoadError::kInterfaceMissing)
               << ": no crypto suite interface v1\n";
     return kExitFail;
   }
-  std::size_t failed = 0;
-  const std::vector<ConformanceCheck> checks = run_crypto_conformance(*suite);
-  for (const auto& check : checks) {
-    std::cout << (check.passed ? "  pass  " : "  FAIL  ") << check.name;
-    if (!check.passed) {
-      std::cout << ": " << check.detail;
-      ++failed;
-    }
-    std::cout << '\n';
-  }
-  std::cout << "conformance (crypto): " << checks.size() - failed << " passed, " << failed
-            << " failed\n";
-  return failed == 0 ? kExitPass : kExitFail;
+  return report("crypto", run_crypto_conformance(*suite));
 }
 
 int run(int argc, char** argv) {
@@ -244,6 +320,10 @@ int run(int argc, char** argv) {
   app.add_flag("--conformance", conformance,
                "After the checks pass, load the plugin and run its kind's conformance suite "
                "(this runs plugin code)");
+  std::string transport_config = "bind = \"127.0.0.1:0\"";
+  app.add_option("--transport-config", transport_config,
+                 "With --conformance on a transport: its config table as TOML (default binds "
+                 "to loopback)");
   app.add_option("FILE", file, "The plugin shared object (.so) to check")->required();
   try {
     app.parse(argc, argv);
@@ -265,7 +345,7 @@ int run(int argc, char** argv) {
   if (failure) {
     return kExitFail;
   }
-  return conformance ? run_conformance(path) : kExitPass;
+  return conformance ? run_conformance(path, transport_config) : kExitPass;
 }
 
 } // namespace

@@ -3,18 +3,13 @@
 // it too. Each check is independent and reports what it expected and what it saw.
 #pragma once
 
+#include "conformance/conformance.hpp"
+
 #include <entre/sdk/crypto.hpp>
 
-#include <string>
 #include <vector>
 
 namespace entre {
-
-struct ConformanceCheck {
-  std::string name;
-  bool passed = false;
-  std::string detail; // why it failed; empty on success
-};
 
 [[nodiscard]] std::vector<ConformanceCheck> run_crypto_conformance(sdk::CryptoSuite& suite);
 

@@ -32,6 +32,7 @@ class Pair {
             [this](auto d) { datagrams_at_b.push_back(d); }) {}
 
   ReliableLink& a() { return a_; }
+  void set_loss(double loss) { path_.loss = loss; }
   ReliableLink& b() { return b_; }
   uint64_t now() const { return now_; }
 
@@ -197,6 +198,11 @@ TEST(ReliableLink, BacksOffOnTimeoutsDuringAPartitionAndRecoversAfter) {
   EXPECT_GE(pair.a().stats().timeouts, 4u);
   EXPECT_GT(pair.a().stats().rto_ms, 1000u);
   EXPECT_TRUE(pair.got_a_to_b.empty());
+  pair.set_loss(0); // the partition heals: the next retransmission gets through
+  pair.run(pair.now() + 120000);
+  ASSERT_EQ(pair.got_a_to_b.size(), 1u);
+  EXPECT_EQ(pair.got_a_to_b[0], message(0));
+  EXPECT_TRUE(pair.a().idle());
 }
 
 TEST(ReliableLink, DropsAndCountsMalformedPackets) {

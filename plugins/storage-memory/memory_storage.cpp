@@ -1,0 +1,663 @@
+#include "memory_storage.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <exception>
+#include <new>
+#include <string_view>
+#include <type_traits>
+
+namespace entre::plugins::memory {
+
+namespace {
+
+using sdk::Status;
+using sdk::StatusCode;
+
+Status fail(StatusCode code, std::string_view text) { return Status::error(code, text); }
+
+template <typename T> T failure(StatusCode code, std::string_view text) {
+  if constexpr (std::is_same_v<T, Status>) {
+    return Status::error(code, text);
+  } else {
+    return T::fail(code, text);
+  }
+}
+
+// Runs `body`, turning any exception into a Status (or a failed Result). Every write below does
+// its allocations before it changes anything, so an exception leaves the data as it was.
+template <typename F> auto guarded(const F& body) noexcept -> decltype(body()) {
+  using R = decltype(body());
+  try {
+    return body();
+  } catch (const std::bad_alloc&) {
+    return failure<R>(StatusCode::kUnavailable, "memory: out of memory");
+  } catch (const std::exception& e) {
+    return failure<R>(StatusCode::kInternal, e.what()); // no allocation here
+  }
+}
+
+// ---- Argument checks (the limits of storage.hpp) --------------------------------------------
+
+Status check_view(const void* data, uint64_t size, const char* what) {
+  if (data == nullptr && size > 0) {
+    return fail(StatusCode::kInvalidArgument, std::string("memory: null ") + what);
+  }
+  return Status::ok();
+}
+
+Status check_contact_key(sdk::ByteView key) {
+  if (key.size == 0 || key.size > sdk::kMaxContactKeyBytes) {
+    return fail(StatusCode::kInvalidArgument, "memory: contact key must be 1 to 1024 bytes");
+  }
+  return check_view(key.data, key.size, "contact key");
+}
+
+Status check_value(const void* data, uint64_t size, const char* what) {
+  if (size > sdk::kMaxStoredValueBytes) {
+    return fail(StatusCode::kOutOfRange,
+                std::string("memory: ") + what + " is larger than kMaxStoredValueBytes");
+  }
+  return check_view(data, size, what);
+}
+
+Status check_value(sdk::ByteView value, const char* what) {
+  return check_value(value.data, value.size, what);
+}
+
+Status check_value(sdk::StringView value, const char* what) {
+  return check_value(value.data, value.size, what);
+}
+
+Status check_id(const uint8_t* id) {
+  if (id == nullptr) {
+    return fail(StatusCode::kInvalidArgument, "memory: null message id");
+  }
+  return Status::ok();
+}
+
+Status check_setting_key(sdk::StringView key) {
+  if (key.size == 0 || key.size > sdk::kMaxSettingKeyBytes) {
+    return fail(StatusCode::kInvalidArgument, "memory: setting key must be 1 to 256 bytes");
+  }
+  return check_view(key.data, key.size, "setting key");
+}
+
+bool suite_id_well_formed(std::string_view id) {
+  if (id.empty() || id.size() > sdk::kMaxSuiteIdBytes) {
+    return false;
+  }
+  return std::all_of(id.begin(), id.end(), [](char c) { return c >= 0x21 && c <= 0x7e; });
+}
+
+Status check_direction(sdk::MessageDirection direction) {
+  if (direction != sdk::MessageDirection::kOutgoing &&
+      direction != sdk::MessageDirection::kIncoming) {
+    return fail(StatusCode::kInvalidArgument, "memory: unknown message direction");
+  }
+  return Status::ok();
+}
+
+template <typename... S> Status first_error(const S&... statuses) {
+  Status result = Status::ok();
+  ((result.is_ok() && !statuses.is_ok() ? (void)(result = statuses) : (void)0), ...);
+  return result;
+}
+
+std::vector<uint8_t> bytes(sdk::ByteView view) {
+  return view.size == 0 ? std::vector<uint8_t>()
+                        : std::vector<uint8_t>(view.data, view.data + view.size);
+}
+
+std::string text(sdk::StringView view) {
+  return view.size == 0 ? std::string() : std::string(view.data, view.size);
+}
+
+std::array<uint8_t, sdk::kMessageIdBytes> message_id(const uint8_t* id) {
+  std::array<uint8_t, sdk::kMessageIdBytes> out{};
+  std::memcpy(out.data(), id, out.size());
+  return out;
+}
+
+sdk::ByteView view(const std::vector<uint8_t>& v) { return {v.data(), v.size()}; }
+sdk::StringView view(const std::string& s) { return {s.data(), s.size()}; }
+
+} // namespace
+
+// ---- Opening and transactions -----------------------------------------------------------------
+
+void* MemoryStorage::query_interface(sdk::InterfaceId id) noexcept {
+  return id == sdk::InterfaceId::kStorageV1 ? static_cast<sdk::Storage*>(this) : nullptr;
+}
+
+Status MemoryStorage::open(sdk::StringView suite_id) noexcept {
+  return guarded([&]() -> Status {
+    const std::string_view suite = suite_id.data == nullptr ? std::string_view() : suite_id.str();
+    if (!suite_id_well_formed(suite)) {
+      return fail(StatusCode::kInvalidArgument,
+                  "memory: suite id must be 1 to 32 printable ASCII characters");
+    }
+    if (suite_id_ && *suite_id_ != suite) {
+      return fail(StatusCode::kPermissionDenied, "memory: store belongs to suite '" + *suite_id_ +
+                                                     "', not '" + std::string(suite) + "'");
+    }
+    suite_id_ = std::string(suite);
+    return Status::ok();
+  });
+}
+
+uint32_t MemoryStorage::schema_version() const noexcept {
+  return suite_id_ ? kMemorySchemaVersion : 0;
+}
+
+Status MemoryStorage::ready() const noexcept {
+  return suite_id_ ? Status::ok() : fail(StatusCode::kClosed, "memory: storage is not open");
+}
+
+Status MemoryStorage::begin() noexcept {
+  return guarded([&]() -> Status {
+    Status st = ready();
+    if (!st.is_ok()) {
+      return st;
+    }
+    if (snapshot_) {
+      return fail(StatusCode::kInvalidArgument, "memory: a transaction is already open");
+    }
+    snapshot_.emplace(data_);
+    return Status::ok();
+  });
+}
+
+Status MemoryStorage::commit() noexcept {
+  Status st = ready();
+  if (!st.is_ok()) {
+    return st;
+  }
+  if (!snapshot_) {
+    return fail(StatusCode::kInvalidArgument, "memory: commit without begin");
+  }
+  snapshot_.reset();
+  return Status::ok();
+}
+
+Status MemoryStorage::rollback() noexcept {
+  Status st = ready();
+  if (!st.is_ok()) {
+    return st;
+  }
+  if (!snapshot_) {
+    return fail(StatusCode::kInvalidArgument, "memory: rollback without begin");
+  }
+  data_ = std::move(*snapshot_); // moving maps does not allocate
+  snapshot_.reset();
+  return Status::ok();
+}
+
+// ---- Settings ---------------------------------------------------------------------------------
+
+Status MemoryStorage::put_setting(sdk::StringView key, sdk::ByteView value) noexcept {
+  return guarded([&]() -> Status {
+    const Status st =
+        first_error(ready(), check_setting_key(key), check_value(value, "setting value"));
+    if (!st.is_ok()) {
+      return st;
+    }
+    Bytes copy = bytes(value);
+    data_.settings[text(key)] = std::move(copy); // the move assignment cannot fail
+    return Status::ok();
+  });
+}
+
+Status MemoryStorage::get_setting(sdk::StringView key, sdk::ByteSink& value_out) noexcept {
+  return guarded([&]() -> Status {
+    const Status st = first_error(ready(), check_setting_key(key));
+    if (!st.is_ok()) {
+      return st;
+    }
+    const auto found = data_.settings.find(text(key));
+    if (found == data_.settings.end()) {
+      return fail(StatusCode::kNotFound, "memory: no such setting");
+    }
+    return value_out.append(view(found->second))
+               ? Status::ok()
+               : fail(StatusCode::kBufferTooSmall, "memory: the sink refused the setting value");
+  });
+}
+
+Status MemoryStorage::remove_setting(sdk::StringView key) noexcept {
+  return guarded([&]() -> Status {
+    const Status st = first_error(ready(), check_setting_key(key));
+    if (!st.is_ok()) {
+      return st;
+    }
+    if (data_.settings.erase(text(key)) == 0) {
+      return fail(StatusCode::kNotFound, "memory: no such setting");
+    }
+    return Status::ok();
+  });
+}
+
+// ---- Contacts ---------------------------------------------------------------------------------
+
+Status MemoryStorage::put_contact(const sdk::ContactRecord& contact) noexcept {
+  return guarded([&]() -> Status {
+    const Status st = first_error(ready(), check_contact_key(contact.public_key),
+                                  check_value(contact.display_name, "display name"),
+                                  check_value(contact.endpoint_hints, "endpoint hints"));
+    if (!st.is_ok()) {
+      return st;
+    }
+    std::string name = text(contact.display_name);
+    Bytes hints = bytes(contact.endpoint_hints);
+    Contact& stored = data_.contacts[bytes(contact.public_key)]; // last allocation
+    stored.display_name = std::move(name);
+    stored.flags = contact.flags;
+    stored.added_ms = contact.added_ms;
+    stored.endpoint_hints = std::move(hints);
+    return Status::ok();
+  });
+}
+
+Status MemoryStorage::get_contact(sdk::ByteView public_key, sdk::ContactVisitor& visitor) noexcept {
+  return guarded([&]() -> Status {
+    const Status st = first_error(ready(), check_contact_key(public_key));
+    if (!st.is_ok()) {
+      return st;
+    }
+    const auto found = data_.contacts.find(bytes(public_key));
+    if (found == data_.contacts.end()) {
+      return fail(StatusCode::kNotFound, "memory: no such contact");
+    }
+    const Contact& c = found->second;
+    (void)visitor.visit(
+        {view(found->first), view(c.display_name), c.flags, c.added_ms, view(c.endpoint_hints)});
+    return Status::ok();
+  });
+}
+
+void MemoryStorage::erase_contact_data(const Bytes& key) noexcept {
+  const auto conversation = data_.conversations.find(key);
+  if (conversation != data_.conversations.end()) {
+    for (const auto& entry : conversation->second) {
+      data_.messages.erase(entry.second);
+    }
+    data_.conversations.erase(conversation);
+  }
+  for (auto it = data_.outbox.begin(); it != data_.outbox.end();) {
+    if (it->second.contact_key == key) {
+      data_.outbox_ids.erase(it->second.id);
+      it = data_.outbox.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  auto first = data_.dedupe.lower_bound({key, MessageId{}});
+  while (first != data_.dedupe.end() && first->first.first == key) {
+    first = data_.dedupe.erase(first);
+  }
+  data_.sessions.erase(key);
+}
+
+Status MemoryStorage::remove_contact(sdk::ByteView public_key) noexcept {
+  return guarded([&]() -> Status {
+    const Status st = first_error(ready(), check_contact_key(public_key));
+    if (!st.is_ok()) {
+      return st;
+    }
+    const auto found = data_.contacts.find(bytes(public_key));
+    if (found == data_.contacts.end()) {
+      return fail(StatusCode::kNotFound, "memory: no such contact");
+    }
+    erase_contact_data(found->first);
+    data_.contacts.erase(found);
+    return Status::ok();
+  });
+}
+
+Status MemoryStorage::list_contacts(sdk::ContactVisitor& visitor) noexcept {
+  const Status st = ready();
+  if (!st.is_ok()) {
+    return st;
+  }
+  for (const auto& [key, c] : data_.contacts) {
+    if (!visitor.visit(
+            {view(key), view(c.display_name), c.flags, c.added_ms, view(c.endpoint_hints)})) {
+      break;
+    }
+  }
+  return Status::ok();
+}
+
+// ---- Messages ---------------------------------------------------------------------------------
+
+Status MemoryStorage::visit_message(const MessageId& id, const Message& message,
+                                    sdk::MessageVisitor& visitor, bool* keep_going) const noexcept {
+  sdk::MessageRecord record{};
+  std::memcpy(record.id, id.data(), id.size());
+  record.contact_key = view(message.contact_key);
+  record.direction = message.direction;
+  record.state = message.state;
+  record.order = message.order;
+  record.timestamp_ms = message.timestamp_ms;
+  record.local_ms = message.local_ms;
+  record.sealed_body = view(message.sealed_body);
+  record.path = view(message.path);
+  const bool more = visitor.visit(record);
+  if (keep_going != nullptr) {
+    *keep_going = more;
+  }
+  return Status::ok();
+}
+
+sdk::Result<uint64_t> MemoryStorage::insert_message(const sdk::MessageRecord& message) noexcept {
+  return guarded([&]() -> sdk::Result<uint64_t> {
+    const Status st = first_error(ready(), check_contact_key(message.contact_key),
+                                  check_direction(message.direction),
+                                  check_value(message.sealed_body, "message body"),
+                                  check_value(message.path, "message path"));
+    if (!st.is_ok()) {
+      return {st, 0};
+    }
+    const auto contact = data_.contacts.find(bytes(message.contact_key));
+    if (contact == data_.contacts.end()) {
+      return sdk::Result<uint64_t>::fail(StatusCode::kNotFound, "memory: no such contact");
+    }
+    const MessageId id = message_id(message.id);
+    if (data_.messages.count(id) != 0) {
+      return sdk::Result<uint64_t>::fail(StatusCode::kAlreadyExists,
+                                         "memory: a message with this id is stored");
+    }
+    const uint64_t order = contact->second.last_order + 1;
+    Message stored;
+    stored.contact_key = contact->first;
+    stored.direction = message.direction;
+    stored.state = message.state;
+    stored.order = order;
+    stored.timestamp_ms = message.timestamp_ms;
+    stored.local_ms = message.local_ms;
+    stored.sealed_body = bytes(message.sealed_body);
+    stored.path = text(message.path);
+    // An empty conversation map left behind by a failure below is harmless.
+    auto& conversation = data_.conversations[contact->first];
+    const auto inserted = data_.messages.emplace(id, std::move(stored)).first;
+    try {
+      conversation.emplace(order, id);
+    } catch (...) {
+      data_.messages.erase(inserted);
+      throw;
+    }
+    contact->second.last_order = order;
+    return sdk::Result<uint64_t>::of(order);
+  });
+}
+
+Status MemoryStorage::get_message(const uint8_t* id, sdk::MessageVisitor& visitor) noexcept {
+  const Status st = first_error(ready(), check_id(id));
+  if (!st.is_ok()) {
+    return st;
+  }
+  const auto found = data_.messages.find(message_id(id));
+  if (found == data_.messages.end()) {
+    return fail(StatusCode::kNotFound, "memory: no such message");
+  }
+  return visit_message(found->first, found->second, visitor, nullptr);
+}
+
+Status MemoryStorage::set_message_state(const uint8_t* id, uint32_t state) noexcept {
+  const Status st = first_error(ready(), check_id(id));
+  if (!st.is_ok()) {
+    return st;
+  }
+  const auto found = data_.messages.find(message_id(id));
+  if (found == data_.messages.end()) {
+    return fail(StatusCode::kNotFound, "memory: no such message");
+  }
+  found->second.state = state;
+  return Status::ok();
+}
+
+sdk::Result<uint64_t> MemoryStorage::raise_message_states(sdk::ByteView contact_key,
+                                                          sdk::MessageDirection direction,
+                                                          uint64_t up_to_order,
+                                                          uint32_t state) noexcept {
+  return guarded([&]() -> sdk::Result<uint64_t> {
+    const Status st =
+        first_error(ready(), check_contact_key(contact_key), check_direction(direction));
+    if (!st.is_ok()) {
+      return {st, 0};
+    }
+    const auto conversation = data_.conversations.find(bytes(contact_key));
+    if (conversation == data_.conversations.end()) {
+      return sdk::Result<uint64_t>::of(0);
+    }
+    uint64_t changed = 0;
+    const auto end = conversation->second.upper_bound(up_to_order);
+    for (auto it = conversation->second.begin(); it != end; ++it) {
+      Message& message = data_.messages.at(it->second);
+      if (message.direction == direction && message.state < state) {
+        message.state = state;
+        ++changed;
+      }
+    }
+    return sdk::Result<uint64_t>::of(changed);
+  });
+}
+
+Status MemoryStorage::list_messages(sdk::ByteView contact_key, uint64_t before_order,
+                                    uint32_t limit, sdk::MessageVisitor& visitor) noexcept {
+  return guarded([&]() -> Status {
+    const Status st = first_error(ready(), check_contact_key(contact_key));
+    if (!st.is_ok()) {
+      return st;
+    }
+    const auto conversation = data_.conversations.find(bytes(contact_key));
+    if (conversation == data_.conversations.end()) {
+      return Status::ok();
+    }
+    const auto& orders = conversation->second;
+    uint32_t visited = 0;
+    for (auto it = std::make_reverse_iterator(orders.lower_bound(before_order));
+         it != orders.rend() && visited < limit; ++it, ++visited) {
+      bool keep_going = true;
+      (void)visit_message(it->second, data_.messages.at(it->second), visitor, &keep_going);
+      if (!keep_going) {
+        break;
+      }
+    }
+    return Status::ok();
+  });
+}
+
+sdk::Result<uint64_t> MemoryStorage::unread_count(sdk::ByteView contact_key,
+                                                  uint32_t read_state) noexcept {
+  return guarded([&]() -> sdk::Result<uint64_t> {
+    const Status st = first_error(ready(), check_contact_key(contact_key));
+    if (!st.is_ok()) {
+      return {st, 0};
+    }
+    const auto conversation = data_.conversations.find(bytes(contact_key));
+    uint64_t count = 0;
+    if (conversation != data_.conversations.end()) {
+      for (const auto& entry : conversation->second) {
+        const Message& message = data_.messages.at(entry.second);
+        if (message.direction == sdk::MessageDirection::kIncoming && message.state < read_state) {
+          ++count;
+        }
+      }
+    }
+    return sdk::Result<uint64_t>::of(count);
+  });
+}
+
+// ---- Outbox -----------------------------------------------------------------------------------
+
+Status MemoryStorage::outbox_put(const sdk::OutboxRecord& entry) noexcept {
+  return guarded([&]() -> Status {
+    const Status st = first_error(ready(), check_contact_key(entry.contact_key),
+                                  check_value(entry.sealed_frame, "outbox frame"));
+    if (!st.is_ok()) {
+      return st;
+    }
+    const auto contact = data_.contacts.find(bytes(entry.contact_key));
+    if (contact == data_.contacts.end()) {
+      return fail(StatusCode::kNotFound, "memory: no such contact");
+    }
+    const MessageId id = message_id(entry.id);
+    if (data_.outbox_ids.count(id) != 0) {
+      return fail(StatusCode::kAlreadyExists, "memory: an outbox entry with this id is queued");
+    }
+    OutboxEntry stored;
+    stored.id = id;
+    stored.contact_key = contact->first;
+    stored.sealed_frame = bytes(entry.sealed_frame);
+    stored.queued_ms = entry.queued_ms;
+    const uint64_t order = data_.next_queue_order;
+    const auto inserted = data_.outbox.emplace(order, std::move(stored)).first;
+    try {
+      data_.outbox_ids.emplace(id, order);
+    } catch (...) {
+      data_.outbox.erase(inserted);
+      throw;
+    }
+    ++data_.next_queue_order;
+    return Status::ok();
+  });
+}
+
+Status MemoryStorage::outbox_remove(const uint8_t* id) noexcept {
+  const Status st = first_error(ready(), check_id(id));
+  if (!st.is_ok()) {
+    return st;
+  }
+  const auto found = data_.outbox_ids.find(message_id(id));
+  if (found == data_.outbox_ids.end()) {
+    return fail(StatusCode::kNotFound, "memory: no such outbox entry");
+  }
+  data_.outbox.erase(found->second);
+  data_.outbox_ids.erase(found);
+  return Status::ok();
+}
+
+Status MemoryStorage::outbox_list(sdk::OutboxVisitor& visitor) noexcept {
+  const Status st = ready();
+  if (!st.is_ok()) {
+    return st;
+  }
+  for (const auto& [order, e] : data_.outbox) {
+    sdk::OutboxRecord record{};
+    std::memcpy(record.id, e.id.data(), e.id.size());
+    record.contact_key = view(e.contact_key);
+    record.sealed_frame = view(e.sealed_frame);
+    record.queued_ms = e.queued_ms;
+    if (!visitor.visit(record)) {
+      break;
+    }
+  }
+  return Status::ok();
+}
+
+Status MemoryStorage::outbox_list_for(sdk::ByteView contact_key,
+                                      sdk::OutboxVisitor& visitor) noexcept {
+  return guarded([&]() -> Status {
+    const Status st = first_error(ready(), check_contact_key(contact_key));
+    if (!st.is_ok()) {
+      return st;
+    }
+    const Bytes key = bytes(contact_key);
+    for (const auto& [order, e] : data_.outbox) {
+      if (e.contact_key != key) {
+        continue;
+      }
+      sdk::OutboxRecord record{};
+      std::memcpy(record.id, e.id.data(), e.id.size());
+      record.contact_key = view(e.contact_key);
+      record.sealed_frame = view(e.sealed_frame);
+      record.queued_ms = e.queued_ms;
+      if (!visitor.visit(record)) {
+        break;
+      }
+    }
+    return Status::ok();
+  });
+}
+
+// ---- Dedupe set -------------------------------------------------------------------------------
+
+Status MemoryStorage::dedupe_insert(sdk::ByteView contact_key, const uint8_t* id,
+                                    int64_t received_ms) noexcept {
+  return guarded([&]() -> Status {
+    const Status st = first_error(ready(), check_contact_key(contact_key), check_id(id));
+    if (!st.is_ok()) {
+      return st;
+    }
+    Bytes key = bytes(contact_key);
+    if (data_.contacts.count(key) == 0) {
+      return fail(StatusCode::kNotFound, "memory: no such contact");
+    }
+    const bool inserted =
+        data_.dedupe.emplace(std::make_pair(std::move(key), message_id(id)), received_ms).second;
+    return inserted ? Status::ok()
+                    : fail(StatusCode::kAlreadyExists, "memory: this message was received before");
+  });
+}
+
+sdk::Result<uint64_t> MemoryStorage::dedupe_prune(int64_t older_than_ms) noexcept {
+  const Status st = ready();
+  if (!st.is_ok()) {
+    return {st, 0};
+  }
+  const auto removed =
+      std::erase_if(data_.dedupe, [&](const auto& entry) { return entry.second < older_than_ms; });
+  return sdk::Result<uint64_t>::of(static_cast<uint64_t>(removed));
+}
+
+// ---- Sessions ---------------------------------------------------------------------------------
+
+Status MemoryStorage::put_session(sdk::ByteView contact_key, sdk::ByteView sealed_state) noexcept {
+  return guarded([&]() -> Status {
+    const Status st = first_error(ready(), check_contact_key(contact_key),
+                                  check_value(sealed_state, "session state"));
+    if (!st.is_ok()) {
+      return st;
+    }
+    Bytes key = bytes(contact_key);
+    if (data_.contacts.count(key) == 0) {
+      return fail(StatusCode::kNotFound, "memory: no such contact");
+    }
+    Bytes state = bytes(sealed_state);
+    data_.sessions[std::move(key)] = std::move(state);
+    return Status::ok();
+  });
+}
+
+Status MemoryStorage::get_session(sdk::ByteView contact_key,
+                                  sdk::ByteSink& sealed_state_out) noexcept {
+  return guarded([&]() -> Status {
+    const Status st = first_error(ready(), check_contact_key(contact_key));
+    if (!st.is_ok()) {
+      return st;
+    }
+    const auto found = data_.sessions.find(bytes(contact_key));
+    if (found == data_.sessions.end()) {
+      return fail(StatusCode::kNotFound, "memory: no session for this contact");
+    }
+    return sealed_state_out.append(view(found->second))
+               ? Status::ok()
+               : fail(StatusCode::kBufferTooSmall, "memory: the sink refused the session");
+  });
+}
+
+Status MemoryStorage::remove_session(sdk::ByteView contact_key) noexcept {
+  return guarded([&]() -> Status {
+    const Status st = first_error(ready(), check_contact_key(contact_key));
+    if (!st.is_ok()) {
+      return st;
+    }
+    if (data_.sessions.erase(bytes(contact_key)) == 0) {
+      return fail(StatusCode::kNotFound, "memory: no session for this contact");
+    }
+    return Status::ok();
+  });
+}
+
+} // namespace entre::plugins::memory

@@ -1,0 +1,1169 @@
+#include "sqlite_storage.hpp"
+
+#include <cstring>
+#include <exception>
+#include <filesystem>
+#include <new>
+#include <string>
+#include <type_traits>
+
+namespace entre::plugins::sqlite {
+
+namespace {
+
+using sdk::Status;
+using sdk::StatusCode;
+
+constexpr int64_t kMaxBusyTimeoutMs = 600000;
+
+Status fail(StatusCode code, std::string_view text) { return Status::error(code, text); }
+
+Status closed() { return fail(StatusCode::kClosed, "sqlite: storage is not open"); }
+
+// Runs `body`, turning any exception into a Status (or a failed Result): nothing crosses the SDK
+// boundary.
+template <typename T> T failure(StatusCode code, std::string_view text) {
+  if constexpr (std::is_same_v<T, Status>) {
+    return Status::error(code, text);
+  } else {
+    return T::fail(code, text);
+  }
+}
+
+template <typename F> auto guarded(const F& body) noexcept -> decltype(body()) {
+  using R = decltype(body());
+  try {
+    return body();
+  } catch (const std::bad_alloc&) {
+    return failure<R>(StatusCode::kUnavailable, "sqlite: out of memory");
+  } catch (const std::exception& e) {
+    return failure<R>(StatusCode::kInternal, e.what()); // no allocation here
+  }
+}
+
+sdk::Result<uint64_t> result_of(const Status& st, uint64_t value) {
+  return st.is_ok() ? sdk::Result<uint64_t>::of(value) : sdk::Result<uint64_t>{st, 0};
+}
+
+// ---- Argument checks (the limits of storage.hpp) --------------------------------------------
+
+Status check_view(const void* data, uint64_t size, const char* what) {
+  if (data == nullptr && size > 0) {
+    return fail(StatusCode::kInvalidArgument, std::string("sqlite: null ") + what);
+  }
+  return Status::ok();
+}
+
+Status check_contact_key(sdk::ByteView key) {
+  if (key.size == 0 || key.size > sdk::kMaxContactKeyBytes) {
+    return fail(StatusCode::kInvalidArgument, "sqlite: contact key must be 1 to 1024 bytes");
+  }
+  return check_view(key.data, key.size, "contact key");
+}
+
+Status check_value(const void* data, uint64_t size, const char* what) {
+  if (size > sdk::kMaxStoredValueBytes) {
+    return fail(StatusCode::kOutOfRange,
+                std::string("sqlite: ") + what + " is larger than kMaxStoredValueBytes");
+  }
+  return check_view(data, size, what);
+}
+
+Status check_value(sdk::ByteView value, const char* what) {
+  return check_value(value.data, value.size, what);
+}
+
+Status check_value(sdk::StringView value, const char* what) {
+  return check_value(value.data, value.size, what);
+}
+
+Status check_id(const uint8_t* id) {
+  if (id == nullptr) {
+    return fail(StatusCode::kInvalidArgument, "sqlite: null message id");
+  }
+  return Status::ok();
+}
+
+Status check_setting_key(sdk::StringView key) {
+  if (key.size == 0 || key.size > sdk::kMaxSettingKeyBytes) {
+    return fail(StatusCode::kInvalidArgument, "sqlite: setting key must be 1 to 256 bytes");
+  }
+  return check_view(key.data, key.size, "setting key");
+}
+
+bool suite_id_well_formed(std::string_view id) {
+  if (id.empty() || id.size() > sdk::kMaxSuiteIdBytes) {
+    return false;
+  }
+  for (const char c : id) {
+    if (c < 0x21 || c > 0x7e) {
+      return false;
+    }
+  }
+  return true;
+}
+
+Status check_direction(sdk::MessageDirection direction) {
+  if (direction != sdk::MessageDirection::kOutgoing &&
+      direction != sdk::MessageDirection::kIncoming) {
+    return fail(StatusCode::kInvalidArgument, "sqlite: unknown message direction");
+  }
+  return Status::ok();
+}
+
+// The first failed Status of several checks.
+template <typename... S> Status first_error(const S&... statuses) {
+  Status result = Status::ok();
+  ((result.is_ok() && !statuses.is_ok() ? (void)(result = statuses) : (void)0), ...);
+  return result;
+}
+
+Status config_error(const sdk::ConfigView& config, const char* key, std::string_view what) {
+  std::string text(config.location(key).str());
+  text += text.empty() ? "" : ": ";
+  text += key;
+  text += ": ";
+  text += what;
+  return fail(StatusCode::kInvalidArgument, text);
+}
+
+// A group of statements that must succeed or fail together: a savepoint inside the caller's
+// transaction, or a write transaction of its own outside one. Undone unless commit() succeeded.
+class WriteScope {
+ public:
+  WriteScope(Connection& connection, bool in_transaction)
+      : connection_(connection), nested_(in_transaction) {}
+  ~WriteScope() {
+    if (!started_) {
+      return;
+    }
+    if (nested_) {
+      (void)connection_.exec("ROLLBACK TO entre_write; RELEASE entre_write", "rollback to");
+    } else if (connection_.in_transaction()) {
+      (void)connection_.exec("ROLLBACK", "rollback");
+    }
+  }
+  WriteScope(const WriteScope&) = delete;
+  WriteScope& operator=(const WriteScope&) = delete;
+
+  Status start() {
+    const Status st = nested_ ? connection_.exec("SAVEPOINT entre_write", "savepoint")
+                              : connection_.exec("BEGIN IMMEDIATE", "begin");
+    started_ = st.is_ok();
+    return st;
+  }
+  Status commit() {
+    const Status st = nested_ ? connection_.exec("RELEASE entre_write", "release")
+                              : connection_.exec("COMMIT", "commit");
+    if (st.is_ok()) {
+      started_ = false;
+    }
+    return st;
+  }
+
+ private:
+  Connection& connection_;
+  bool nested_;
+  bool started_ = false;
+};
+
+void copy_id(uint8_t (&to)[sdk::kMessageIdBytes], sdk::ByteView from) {
+  std::memset(to, 0, sizeof to);
+  if (from.size == sdk::kMessageIdBytes) {
+    std::memcpy(to, from.data, sizeof to);
+  }
+}
+
+} // namespace
+
+// ---- Configuration ----------------------------------------------------------------------------
+
+Status read_config(const sdk::ConfigView& config, std::string_view data_dir,
+                   SqliteConfig& out) noexcept {
+  return guarded([&]() -> Status {
+    // Read every key first, so that all of them count as known even when one is wrong.
+    const auto path = config.get_string_or("path", "entre.db");
+    const auto synchronous = config.get_string_or("synchronous", "full");
+    const auto busy = config.get_int_or("busy_timeout_ms", 5000);
+    if (!path.is_ok()) {
+      return path.status;
+    }
+    if (!synchronous.is_ok()) {
+      return synchronous.status;
+    }
+    if (!busy.is_ok()) {
+      return busy.status;
+    }
+    if (path.value.empty()) {
+      return config_error(config, "path", "must not be empty");
+    }
+    const std::filesystem::path file(std::string(path.value.str()));
+    out.path = file.is_absolute() ? file.string()
+                                  : (std::filesystem::path(std::string(data_dir)) / file).string();
+    if (synchronous.value.str() == "full") {
+      out.synchronous_full = true;
+    } else if (synchronous.value.str() == "normal") {
+      out.synchronous_full = false;
+    } else {
+      return config_error(config, "synchronous", "must be \"full\" or \"normal\"");
+    }
+    if (busy.value < 0 || busy.value > kMaxBusyTimeoutMs) {
+      return config_error(config, "busy_timeout_ms", "must be between 0 and 600000");
+    }
+    out.busy_timeout_ms = static_cast<int>(busy.value);
+    return Status::ok();
+  });
+}
+
+// ---- Opening ----------------------------------------------------------------------------------
+
+SqliteStorage::SqliteStorage(SqliteConfig config, sdk::Host* host,
+                             std::span<const Migration> migrations)
+    : config_(std::move(config)), host_(host), migrations_(migrations) {}
+
+void* SqliteStorage::query_interface(sdk::InterfaceId id) noexcept {
+  return id == sdk::InterfaceId::kStorageV1 ? static_cast<sdk::Storage*>(this) : nullptr;
+}
+
+void SqliteStorage::log(sdk::LogLevel level, std::string_view text) noexcept {
+  if (host_ != nullptr) {
+    host_->log(level, sdk::StringView(text));
+  }
+}
+
+Status SqliteStorage::open(sdk::StringView suite_id) noexcept {
+  return guarded([&]() -> Status {
+    const std::string_view suite = suite_id.data == nullptr ? std::string_view() : suite_id.str();
+    if (!suite_id_well_formed(suite)) {
+      return fail(StatusCode::kInvalidArgument,
+                  "sqlite: suite id must be 1 to 32 printable ASCII characters");
+    }
+    if (connection_.is_open()) {
+      if (suite != suite_id_) {
+        return fail(StatusCode::kPermissionDenied, "sqlite: store belongs to suite '" + suite_id_ +
+                                                       "', not '" + std::string(suite) + "'");
+      }
+      return Status::ok();
+    }
+    const Status st = open_store(suite);
+    if (!st.is_ok()) {
+      connection_.close();
+      version_ = 0;
+    }
+    return st;
+  });
+}
+
+Status SqliteStorage::open_store(std::string_view suite_id) {
+  if (!migrations_well_formed(migrations_)) {
+    return fail(StatusCode::kInternal, "sqlite: migration steps are not numbered 1, 2, 3, ...");
+  }
+  const std::string name = std::filesystem::path(config_.path).filename().string();
+  // The file is read first by the journal_mode pragma: a file that is not a database fails there.
+  std::string mode;
+  Status st = connection_.open(config_.path, config_.busy_timeout_ms);
+  if (st.is_ok()) {
+    st = connection_.query_text("PRAGMA journal_mode = WAL", mode);
+  }
+  if (!st.is_ok()) {
+    const char* reason = connection_.is_open() ? sqlite3_errmsg(connection_.handle())
+                                               : sqlite3_errstr(SQLITE_CANTOPEN);
+    return fail(st.code, "sqlite: cannot open " + name + ": " + reason);
+  }
+  if (mode != "wal") {
+    return fail(StatusCode::kUnsupported, "sqlite: cannot switch " + name + " to WAL mode");
+  }
+  st = connection_.exec(config_.synchronous_full
+                            ? "PRAGMA secure_delete = ON; PRAGMA foreign_keys = ON;"
+                              " PRAGMA synchronous = FULL"
+                            : "PRAGMA secure_delete = ON; PRAGMA foreign_keys = ON;"
+                              " PRAGMA synchronous = NORMAL",
+                        "pragmas");
+  if (!st.is_ok()) {
+    return st;
+  }
+  std::string foreign_keys;
+  std::string secure_delete;
+  if (!connection_.query_text("PRAGMA foreign_keys", foreign_keys).is_ok() || foreign_keys != "1" ||
+      !connection_.query_text("PRAGMA secure_delete", secure_delete).is_ok() ||
+      secure_delete != "1") {
+    return fail(StatusCode::kUnsupported,
+                "sqlite: this SQLite cannot enable foreign keys and secure_delete");
+  }
+  st = connection_.exec("BEGIN IMMEDIATE", "begin");
+  if (!st.is_ok()) {
+    return st;
+  }
+  st = check_and_migrate(suite_id);
+  if (st.is_ok()) {
+    st = connection_.exec("COMMIT", "commit");
+  }
+  if (!st.is_ok()) {
+    (void)connection_.exec("ROLLBACK", "rollback");
+    return st;
+  }
+  suite_id_ = std::string(suite_id);
+  return Status::ok();
+}
+
+// Runs inside open()'s transaction: creates meta on a new file, refuses another suite or a newer
+// schema, and applies the missing migration steps.
+Status SqliteStorage::check_and_migrate(std::string_view suite_id) {
+  sqlite3_stmt* stmt = nullptr;
+  Status st =
+      prepare("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'meta'", &stmt);
+  if (!st.is_ok()) {
+    return st;
+  }
+  int64_t has_meta = 0;
+  {
+    Query q(connection_.handle(), stmt);
+    const int rc = q.step();
+    if (rc != SQLITE_ROW) {
+      return connection_.status(rc, "read schema");
+    }
+    has_meta = q.column_int(0);
+  }
+
+  uint32_t version = 0;
+  if (has_meta == 0) {
+    st = prepare("SELECT count(*) FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%'", &stmt);
+    if (!st.is_ok()) {
+      return st;
+    }
+    {
+      Query q(connection_.handle(), stmt);
+      const int rc = q.step();
+      if (rc != SQLITE_ROW) {
+        return connection_.status(rc, "read schema");
+      }
+      if (q.column_int(0) != 0) {
+        return fail(StatusCode::kCorrupt,
+                    "sqlite: the file is an SQLite database but not an Entre store (no meta)");
+      }
+    }
+    st = connection_.exec(kMetaTableSql, "create meta");
+    if (!st.is_ok()) {
+      return st;
+    }
+    st = prepare("INSERT INTO meta (id, schema_version, suite_id) VALUES (1, 0, ?1)", &stmt);
+    if (!st.is_ok()) {
+      return st;
+    }
+    Query q(connection_.handle(), stmt);
+    q.bind_text(1, sdk::StringView(suite_id));
+    st = q.run("write meta");
+    if (!st.is_ok()) {
+      return st;
+    }
+  } else {
+    st = prepare("SELECT schema_version, suite_id FROM meta WHERE id = 1", &stmt);
+    if (!st.is_ok()) {
+      return st;
+    }
+    Query q(connection_.handle(), stmt);
+    const int rc = q.step();
+    if (rc != SQLITE_ROW) {
+      st = connection_.status(rc, "read meta");
+      return st.is_ok() ? fail(StatusCode::kCorrupt, "sqlite: the meta table is empty") : st;
+    }
+    const int64_t stored_version = q.column_int(0);
+    const std::string stored_suite(q.column_text(1).str());
+    if (stored_version < 0 || stored_version > UINT32_MAX || !suite_id_well_formed(stored_suite)) {
+      return fail(StatusCode::kCorrupt, "sqlite: the meta table holds malformed values");
+    }
+    if (stored_suite != suite_id) {
+      return fail(StatusCode::kPermissionDenied, "sqlite: store belongs to suite '" + stored_suite +
+                                                     "', not '" + std::string(suite_id) + "'");
+    }
+    version = static_cast<uint32_t>(stored_version);
+  }
+
+  const uint32_t latest = latest_version(migrations_);
+  if (version > latest) {
+    return fail(StatusCode::kUnsupported, "sqlite: schema version " + std::to_string(version) +
+                                              " is newer than this plugin's " +
+                                              std::to_string(latest) + "; upgrade the plugin");
+  }
+  const uint32_t from = version;
+  for (const Migration& step : migrations_) {
+    if (step.to_version <= version) {
+      continue;
+    }
+    st = connection_.exec(step.sql, "migrate to " + std::to_string(step.to_version));
+    if (!st.is_ok()) {
+      return st;
+    }
+    version = step.to_version;
+  }
+  if (version != from) {
+    st = prepare("UPDATE meta SET schema_version = ?1 WHERE id = 1", &stmt);
+    if (!st.is_ok()) {
+      return st;
+    }
+    Query q(connection_.handle(), stmt);
+    q.bind_int(1, version);
+    st = q.run("write meta");
+    if (!st.is_ok()) {
+      return st;
+    }
+    log(sdk::LogLevel::kInfo, "sqlite: schema migrated from version " + std::to_string(from) +
+                                  " to " + std::to_string(version));
+  }
+  version_ = version;
+  return Status::ok();
+}
+
+Status SqliteStorage::ready() const noexcept {
+  if (!connection_.is_open()) {
+    return closed();
+  }
+  if (in_transaction_ && !connection_.in_transaction()) {
+    return fail(StatusCode::kUnavailable,
+                "sqlite: the transaction was abandoned after an error; call rollback()");
+  }
+  return Status::ok();
+}
+
+sdk::Result<int64_t> SqliteStorage::contact_row(sdk::ByteView public_key) {
+  sqlite3_stmt* stmt = nullptr;
+  Status st = prepare("SELECT id FROM contacts WHERE public_key = ?1", &stmt);
+  if (!st.is_ok()) {
+    return {st, 0};
+  }
+  Query q(connection_.handle(), stmt);
+  q.bind_blob(1, public_key);
+  const int rc = q.step();
+  if (rc == SQLITE_ROW) {
+    return sdk::Result<int64_t>::of(q.column_int(0));
+  }
+  st = connection_.status(rc, "find contact");
+  return st.is_ok() ? sdk::Result<int64_t>::fail(StatusCode::kNotFound, "sqlite: no such contact")
+                    : sdk::Result<int64_t>{st, 0};
+}
+
+// ---- Transactions -----------------------------------------------------------------------------
+
+Status SqliteStorage::begin() noexcept {
+  return guarded([&]() -> Status {
+    if (!connection_.is_open()) {
+      return closed();
+    }
+    if (in_transaction_) {
+      return fail(StatusCode::kInvalidArgument, "sqlite: a transaction is already open");
+    }
+    const Status st = connection_.exec("BEGIN IMMEDIATE", "begin");
+    in_transaction_ = st.is_ok();
+    return st;
+  });
+}
+
+Status SqliteStorage::commit() noexcept {
+  return guarded([&]() -> Status {
+    if (!connection_.is_open()) {
+      return closed();
+    }
+    if (!in_transaction_) {
+      return fail(StatusCode::kInvalidArgument, "sqlite: commit without begin");
+    }
+    Status st = ready();
+    if (!st.is_ok()) {
+      return st;
+    }
+    st = connection_.exec("COMMIT", "commit");
+    if (st.is_ok()) {
+      in_transaction_ = false;
+    }
+    return st; // on failure the transaction is still ours to roll back
+  });
+}
+
+Status SqliteStorage::rollback() noexcept {
+  return guarded([&]() -> Status {
+    if (!connection_.is_open()) {
+      return closed();
+    }
+    if (!in_transaction_) {
+      return fail(StatusCode::kInvalidArgument, "sqlite: rollback without begin");
+    }
+    Status st = Status::ok();
+    if (connection_.in_transaction()) {
+      st = connection_.exec("ROLLBACK", "rollback");
+    }
+    if (!connection_.in_transaction()) {
+      in_transaction_ = false;
+      return Status::ok();
+    }
+    return st;
+  });
+}
+
+// ---- Settings ---------------------------------------------------------------------------------
+
+Status SqliteStorage::put_setting(sdk::StringView key, sdk::ByteView value) noexcept {
+  return guarded([&]() -> Status {
+    Status st = first_error(ready(), check_setting_key(key), check_value(value, "setting value"));
+    sqlite3_stmt* stmt = nullptr;
+    if (st.is_ok()) {
+      st = prepare("INSERT INTO settings (key, value) VALUES (?1, ?2)"
+                   " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                   &stmt);
+    }
+    if (!st.is_ok()) {
+      return st;
+    }
+    Query q(connection_.handle(), stmt);
+    q.bind_text(1, key);
+    q.bind_blob(2, value);
+    return q.run("put setting");
+  });
+}
+
+Status SqliteStorage::get_setting(sdk::StringView key, sdk::ByteSink& value_out) noexcept {
+  return guarded([&]() -> Status {
+    Status st = first_error(ready(), check_setting_key(key));
+    sqlite3_stmt* stmt = nullptr;
+    if (st.is_ok()) {
+      st = prepare("SELECT value FROM settings WHERE key = ?1", &stmt);
+    }
+    if (!st.is_ok()) {
+      return st;
+    }
+    Query q(connection_.handle(), stmt);
+    q.bind_text(1, key);
+    const int rc = q.step();
+    if (rc == SQLITE_ROW) {
+      return value_out.append(q.column_blob(0))
+                 ? Status::ok()
+                 : fail(StatusCode::kBufferTooSmall, "sqlite: the sink refused the setting value");
+    }
+    st = connection_.status(rc, "get setting");
+    return st.is_ok() ? fail(StatusCode::kNotFound, "sqlite: no such setting") : st;
+  });
+}
+
+Status SqliteStorage::remove_setting(sdk::StringView key) noexcept {
+  return guarded([&]() -> Status {
+    Status st = first_error(ready(), check_setting_key(key));
+    sqlite3_stmt* stmt = nullptr;
+    if (st.is_ok()) {
+      st = prepare("DELETE FROM settings WHERE key = ?1", &stmt);
+    }
+    if (!st.is_ok()) {
+      return st;
+    }
+    Query q(connection_.handle(), stmt);
+    q.bind_text(1, key);
+    st = q.run("remove setting");
+    if (st.is_ok() && sqlite3_changes(connection_.handle()) == 0) {
+      return fail(StatusCode::kNotFound, "sqlite: no such setting");
+    }
+    return st;
+  });
+}
+
+// ---- Contacts ---------------------------------------------------------------------------------
+
+Status SqliteStorage::put_contact(const sdk::ContactRecord& contact) noexcept {
+  return guarded([&]() -> Status {
+    Status st = first_error(ready(), check_contact_key(contact.public_key),
+                            check_value(contact.display_name, "display name"),
+                            check_value(contact.endpoint_hints, "endpoint hints"));
+    sqlite3_stmt* stmt = nullptr;
+    if (st.is_ok()) {
+      // An upsert, not INSERT OR REPLACE: replacing would delete the row and cascade.
+      st =
+          prepare("INSERT INTO contacts (public_key, display_name, flags, added_ms, endpoint_hints)"
+                  " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (public_key) DO UPDATE SET"
+                  " display_name = excluded.display_name, flags = excluded.flags,"
+                  " added_ms = excluded.added_ms, endpoint_hints = excluded.endpoint_hints",
+                  &stmt);
+    }
+    if (!st.is_ok()) {
+      return st;
+    }
+    Query q(connection_.handle(), stmt);
+    q.bind_blob(1, contact.public_key);
+    q.bind_text(2, contact.display_name);
+    q.bind_int(3, contact.flags);
+    q.bind_int(4, contact.added_ms);
+    q.bind_blob(5, contact.endpoint_hints);
+    return q.run("put contact");
+  });
+}
+
+Status SqliteStorage::get_contact(sdk::ByteView public_key, sdk::ContactVisitor& visitor) noexcept {
+  return guarded([&]() -> Status {
+    Status st = first_error(ready(), check_contact_key(public_key));
+    sqlite3_stmt* stmt = nullptr;
+    if (st.is_ok()) {
+      st = prepare("SELECT display_name, flags, added_ms, endpoint_hints FROM contacts"
+                   " WHERE public_key = ?1",
+                   &stmt);
+    }
+    if (!st.is_ok()) {
+      return st;
+    }
+    Query q(connection_.handle(), stmt);
+    q.bind_blob(1, public_key);
+    const int rc = q.step();
+    if (rc == SQLITE_ROW) {
+      const sdk::ContactRecord record{public_key, q.column_text(0),
+                                      static_cast<uint32_t>(q.column_int(1)), q.column_int(2),
+                                      q.column_blob(3)};
+      (void)visitor.visit(record);
+      return Status::ok();
+    }
+    st = connection_.status(rc, "get contact");
+    return st.is_ok() ? fail(StatusCode::kNotFound, "sqlite: no such contact") : st;
+  });
+}
+
+Status SqliteStorage::remove_contact(sdk::ByteView public_key) noexcept {
+  return guarded([&]() -> Status {
+    Status st = first_error(ready(), check_contact_key(public_key));
+    sqlite3_stmt* stmt = nullptr;
+    if (st.is_ok()) {
+      st = prepare("DELETE FROM contacts WHERE public_key = ?1", &stmt);
+    }
+    if (!st.is_ok()) {
+      return st;
+    }
+    Query q(connection_.handle(), stmt);
+    q.bind_blob(1, public_key);
+    st = q.run("remove contact");
+    if (st.is_ok() && sqlite3_changes(connection_.handle()) == 0) {
+      return fail(StatusCode::kNotFound, "sqlite: no such contact");
+    }
+    return st;
+  });
+}
+
+Status SqliteStorage::list_contacts(sdk::ContactVisitor& visitor) noexcept {
+  return guarded([&]() -> Status {
+    Status st = ready();
+    sqlite3_stmt* stmt = nullptr;
+    if (st.is_ok()) {
+      st = prepare("SELECT public_key, display_name, flags, added_ms, endpoint_hints FROM contacts"
+                   " ORDER BY public_key",
+                   &stmt);
+    }
+    if (!st.is_ok()) {
+      return st;
+    }
+    Query q(connection_.handle(), stmt);
+    int rc = SQLITE_DONE;
+    while ((rc = q.step()) == SQLITE_ROW) {
+      const sdk::ContactRecord record{q.column_blob(0), q.column_text(1),
+                                      static_cast<uint32_t>(q.column_int(2)), q.column_int(3),
+                                      q.column_blob(4)};
+      if (!visitor.visit(record)) {
+        return Status::ok();
+      }
+    }
+    return connection_.status(rc, "list contacts");
+  });
+}
+
+// ---- Messages ---------------------------------------------------------------------------------
+
+sdk::Result<uint64_t> SqliteStorage::insert_message(const sdk::MessageRecord& message) noexcept {
+  return guarded([&]() -> sdk::Result<uint64_t> {
+    Status st = first_error(ready(), check_contact_key(message.contact_key),
+                            check_direction(message.direction),
+                            check_value(message.sealed_body, "message body"),
+                            check_value(message.path, "message path"));
+    if (!st.is_ok()) {
+      return {st, 0};
+    }
+    WriteScope scope(connection_, in_transaction_);
+    st = scope.start();
+    if (!st.is_ok()) {
+      return {st, 0};
+    }
+    // Take the conversation's next order; undone with the scope if the insert fails.
+    sqlite3_stmt* stmt = nullptr;
+    st = prepare("UPDATE contacts SET last_order = last_order + 1 WHERE public_key = ?1"
+                 " RETURNING id, last_order",
+                 &stmt);
+    if (!st.is_ok()) {
+      return {st, 0};
+    }
+    int64_t contact = 0;
+    int64_t order = 0;
+    {
+      Query q(connection_.handle(), stmt);
+      q.bind_blob(1, message.contact_key);
+      int rc = q.step();
+      if (rc != SQLITE_ROW) {
+        st = connection_.status(rc, "next order");
+        return st.is_ok()
+                   ? sdk::Result<uint64_t>::fail(StatusCode::kNotFound, "sqlite: no such contact")
+                   : sdk::Result<uint64_t>{st, 0};
+      }
+      contact = q.column_int(0);
+      order = q.column_int(1);
+      rc = q.step();
+      if (rc != SQLITE_DONE) {
+        return {connection_.status(rc, "next order"), 0};
+      }
+    }
+    st = prepare("INSERT INTO messages (id, contact_id, conv_order, direction, state, timestamp_ms,"
+                 " local_ms, path, sealed_body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                 &stmt);
+    if (!st.is_ok()) {
+      return {st, 0};
+    }
+    {
+      Query q(connection_.handle(), stmt);
+      q.bind_blob(1, message.id, sdk::kMessageIdBytes);
+      q.bind_int(2, contact);
+      q.bind_int(3, order);
+      q.bind_int(4, static_cast<int64_t>(message.direction));
+      q.bind_int(5, message.state);
+      q.bind_int(6, message.timestamp_ms);
+      q.bind_int(7, message.local_ms);
+      q.bind_text(8, message.path);
+      q.bind_blob(9, message.sealed_body);
+      st = q.run("insert message");
+      if (st.code == StatusCode::kAlreadyExists) {
+        return sdk::Result<uint64_t>::fail(StatusCode::kAlreadyExists,
+                                           "sqlite: a message with this id is stored");
+      }
+      if (!st.is_ok()) {
+        return {st, 0};
+      }
+    }
+    st = scope.commit();
+    return result_of(st, static_cast<uint64_t>(order));
+  });
+}
+
+Status SqliteStorage::get_message(const uint8_t* id, sdk::MessageVisitor& visitor) noexcept {
+  return guarded([&]() -> Status {
+    Status st = first_error(ready(), check_id(id));
+    sqlite3_stmt* stmt = nullptr;
+    if (st.is_ok()) {
+      st = prepare("SELECT c.public_key, m.direction, m.state, m.conv_order, m.timestamp_ms,"
+                   " m.local_ms, m.sealed_body, m.path FROM messages m"
+                   " JOIN contacts c ON c.id = m.contact_id WHERE m.id = ?1",
+                   &stmt);
+    }
+    if (!st.is_ok()) {
+      return st;
+    }
+    Query q(connection_.handle(), stmt);
+    q.bind_blob(1, id, sdk::kMessageIdBytes);
+    const int rc = q.step();
+    if (rc == SQLITE_ROW) {
+      sdk::MessageRecord record{};
+      std::memcpy(record.id, id, sdk::kMessageIdBytes);
+      record.contact_key = q.column_blob(0);
+      record.direction = static_cast<sdk::MessageDirection>(q.column_int(1));
+      record.state = static_cast<uint32_t>(q.column_int(2));
+      record.order = static_cast<uint64_t>(q.column_int(3));
+      record.timestamp_ms = q.column_int(4);
+      record.local_ms = q.column_int(5);
+      record.sealed_body = q.column_blob(6);
+      record.path = q.column_text(7);
+      (void)visitor.visit(record);
+      return Status::ok();
+    }
+    st = connection_.status(rc, "get message");
+    return st.is_ok() ? fail(StatusCode::kNotFound, "sqlite: no such message") : st;
+  });
+}
+
+Status SqliteStorage::set_message_state(const uint8_t* id, uint32_t state) noexcept {
+  return guarded([&]() -> Status {
+    Status st = first_error(ready(), check_id(id));
+    sqlite3_stmt* stmt = nullptr;
+    if (st.is_ok()) {
+      st = prepare("UPDATE messages SET state = ?2 WHERE id = ?1", &stmt);
+    }
+    if (!st.is_ok()) {
+      return st;
+    }
+    Query q(connection_.handle(), stmt);
+    q.bind_blob(1, id, sdk::kMessageIdBytes);
+    q.bind_int(2, state);
+    st = q.run("set message state");
+    if (st.is_ok() && sqlite3_changes(connection_.handle()) == 0) {
+      return fail(StatusCode::kNotFound, "sqlite: no such message");
+    }
+    return st;
+  });
+}
+
+sdk::Result<uint64_t> SqliteStorage::raise_message_states(sdk::ByteView contact_key,
+                                                          sdk::MessageDirection direction,
+                                                          uint64_t up_to_order,
+                                                          uint32_t state) noexcept {
+  return guarded([&]() -> sdk::Result<uint64_t> {
+    Status st = first_error(ready(), check_contact_key(contact_key), check_direction(direction));
+    sqlite3_stmt* stmt = nullptr;
+    if (st.is_ok()) {
+      st = prepare("UPDATE messages SET state = ?4"
+                   " WHERE contact_id = (SELECT id FROM contacts WHERE public_key = ?1)"
+                   " AND direction = ?2 AND conv_order <= ?3 AND state < ?4",
+                   &stmt);
+    }
+    if (!st.is_ok()) {
+      return {st, 0};
+    }
+    Query q(connection_.handle(), stmt);
+    q.bind_blob(1, contact_key);
+    q.bind_int(2, static_cast<int64_t>(direction));
+    q.bind_uint(3, up_to_order);
+    q.bind_int(4, state);
+    st = q.run("raise message states");
+    return result_of(st, static_cast<uint64_t>(sqlite3_changes64(connection_.handle())));
+  });
+}
+
+Status SqliteStorage::list_messages(sdk::ByteView contact_key, uint64_t before_order,
+                                    uint32_t limit, sdk::MessageVisitor& visitor) noexcept {
+  return guarded([&]() -> Status {
+    Status st = first_error(ready(), check_contact_key(contact_key));
+    if (!st.is_ok() || limit == 0) {
+      return st;
+    }
+    sqlite3_stmt* stmt = nullptr;
+    st =
+        prepare("SELECT id, direction, state, conv_order, timestamp_ms, local_ms, sealed_body, path"
+                " FROM messages"
+                " WHERE contact_id = (SELECT id FROM contacts WHERE public_key = ?1)"
+                " AND conv_order < ?2 ORDER BY conv_order DESC LIMIT ?3",
+                &stmt);
+    if (!st.is_ok()) {
+      return st;
+    }
+    Query q(connection_.handle(), stmt);
+    q.bind_blob(1, contact_key);
+    q.bind_uint(2, before_order);
+    q.bind_int(3, limit);
+    int rc = SQLITE_DONE;
+    while ((rc = q.step()) == SQLITE_ROW) {
+      sdk::MessageRecord record{};
+      copy_id(record.id, q.column_blob(0));
+      record.contact_key = contact_key;
+      record.direction = static_cast<sdk::MessageDirection>(q.column_int(1));
+      record.state = static_cast<uint32_t>(q.column_int(2));
+      record.order = static_cast<uint64_t>(q.column_int(3));
+      record.timestamp_ms = q.column_int(4);
+      record.local_ms = q.column_int(5);
+      record.sealed_body = q.column_blob(6);
+      record.path = q.column_text(7);
+      if (!visitor.visit(record)) {
+        return Status::ok();
+      }
+    }
+    return connection_.status(rc, "list messages");
+  });
+}
+
+sdk::Result<uint64_t> SqliteStorage::unread_count(sdk::ByteView contact_key,
+                                                  uint32_t read_state) noexcept {
+  return guarded([&]() -> sdk::Result<uint64_t> {
+    Status st = first_error(ready(), check_contact_key(contact_key));
+    sqlite3_stmt* stmt = nullptr;
+    if (st.is_ok()) {
+      st = prepare("SELECT count(*) FROM messages"
+                   " WHERE contact_id = (SELECT id FROM contacts WHERE public_key = ?1)"
+                   " AND direction = 2 AND state < ?2",
+                   &stmt);
+    }
+    if (!st.is_ok()) {
+      return {st, 0};
+    }
+    Query q(connection_.handle(), stmt);
+    q.bind_blob(1, contact_key);
+    q.bind_int(2, read_state);
+    const int rc = q.step();
+    if (rc != SQLITE_ROW) {
+      return {connection_.status(rc == SQLITE_DONE ? SQLITE_INTERNAL : rc, "unread count"), 0};
+    }
+    return sdk::Result<uint64_t>::of(static_cast<uint64_t>(q.column_int(0)));
+  });
+}
+
+// ---- Outbox -----------------------------------------------------------------------------------
+
+Status SqliteStorage::outbox_put(const sdk::OutboxRecord& entry) noexcept {
+  return guarded([&]() -> Status {
+    Status st = first_error(ready(), check_contact_key(entry.contact_key),
+                            check_value(entry.sealed_frame, "outbox frame"));
+    if (!st.is_ok()) {
+      return st;
+    }
+    const sdk::Result<int64_t> contact = contact_row(entry.contact_key);
+    if (!contact.is_ok()) {
+      return contact.status;
+    }
+    sqlite3_stmt* stmt = nullptr;
+    st = prepare("INSERT INTO outbox (id, contact_id, queued_ms, sealed_frame)"
+                 " VALUES (?1, ?2, ?3, ?4)",
+                 &stmt);
+    if (!st.is_ok()) {
+      return st;
+    }
+    Query q(connection_.handle(), stmt);
+    q.bind_blob(1, entry.id, sdk::kMessageIdBytes);
+    q.bind_int(2, contact.value);
+    q.bind_int(3, entry.queued_ms);
+    q.bind_blob(4, entry.sealed_frame);
+    st = q.run("outbox put");
+    if (st.code == StatusCode::kAlreadyExists) {
+      return fail(StatusCode::kAlreadyExists, "sqlite: an outbox entry with this id is queued");
+    }
+    return st;
+  });
+}
+
+Status SqliteStorage::outbox_remove(const uint8_t* id) noexcept {
+  return guarded([&]() -> Status {
+    Status st = first_error(ready(), check_id(id));
+    sqlite3_stmt* stmt = nullptr;
+    if (st.is_ok()) {
+      st = prepare("DELETE FROM outbox WHERE id = ?1", &stmt);
+    }
+    if (!st.is_ok()) {
+      return st;
+    }
+    Query q(connection_.handle(), stmt);
+    q.bind_blob(1, id, sdk::kMessageIdBytes);
+    st = q.run("outbox remove");
+    if (st.is_ok() && sqlite3_changes(connection_.handle()) == 0) {
+      return fail(StatusCode::kNotFound, "sqlite: no such outbox entry");
+    }
+    return st;
+  });
+}
+
+Status SqliteStorage::outbox_list(sdk::OutboxVisitor& visitor) noexcept {
+  return guarded([&]() -> Status {
+    Status st = ready();
+    sqlite3_stmt* stmt = nullptr;
+    if (st.is_ok()) {
+      st = prepare("SELECT o.id, c.public_key, o.queued_ms, o.sealed_frame FROM outbox o"
+                   " JOIN contacts c ON c.id = o.contact_id ORDER BY o.queue_order",
+                   &stmt);
+    }
+    if (!st.is_ok()) {
+      return st;
+    }
+    Query q(connection_.handle(), stmt);
+    int rc = SQLITE_DONE;
+    while ((rc = q.step()) == SQLITE_ROW) {
+      sdk::OutboxRecord record{};
+      copy_id(record.id, q.column_blob(0));
+      record.contact_key = q.column_blob(1);
+      record.queued_ms = q.column_int(2);
+      record.sealed_frame = q.column_blob(3);
+      if (!visitor.visit(record)) {
+        return Status::ok();
+      }
+    }
+    return connection_.status(rc, "outbox list");
+  });
+}
+
+Status SqliteStorage::outbox_list_for(sdk::ByteView contact_key,
+                                      sdk::OutboxVisitor& visitor) noexcept {
+  return guarded([&]() -> Status {
+    Status st = first_error(ready(), check_contact_key(contact_key));
+    sqlite3_stmt* stmt = nullptr;
+    if (st.is_ok()) {
+      st = prepare("SELECT id, queued_ms, sealed_frame FROM outbox"
+                   " WHERE contact_id = (SELECT id FROM contacts WHERE public_key = ?1)"
+                   " ORDER BY queue_order",
+                   &stmt);
+    }
+    if (!st.is_ok()) {
+      return st;
+    }
+    Query q(connection_.handle(), stmt);
+    q.bind_blob(1, contact_key);
+    int rc = SQLITE_DONE;
+    while ((rc = q.step()) == SQLITE_ROW) {
+      sdk::OutboxRecord record{};
+      copy_id(record.id, q.column_blob(0));
+      record.contact_key = contact_key;
+      record.queued_ms = q.column_int(1);
+      record.sealed_frame = q.column_blob(2);
+      if (!visitor.visit(record)) {
+        return Status::ok();
+      }
+    }
+    return connection_.status(rc, "outbox list");
+  });
+}
+
+// ---- Dedupe set -------------------------------------------------------------------------------
+
+Status SqliteStorage::dedupe_insert(sdk::ByteView contact_key, const uint8_t* id,
+                                    int64_t received_ms) noexcept {
+  return guarded([&]() -> Status {
+    Status st = first_error(ready(), check_contact_key(contact_key), check_id(id));
+    if (!st.is_ok()) {
+      return st;
+    }
+    const sdk::Result<int64_t> contact = contact_row(contact_key);
+    if (!contact.is_ok()) {
+      return contact.status;
+    }
+    sqlite3_stmt* stmt = nullptr;
+    st = prepare("INSERT INTO dedupe (contact_id, id, received_ms) VALUES (?1, ?2, ?3)", &stmt);
+    if (!st.is_ok()) {
+      return st;
+    }
+    Query q(connection_.handle(), stmt);
+    q.bind_int(1, contact.value);
+    q.bind_blob(2, id, sdk::kMessageIdBytes);
+    q.bind_int(3, received_ms);
+    st = q.run("dedupe insert");
+    if (st.code == StatusCode::kAlreadyExists) {
+      return fail(StatusCode::kAlreadyExists, "sqlite: this message was received before");
+    }
+    return st;
+  });
+}
+
+sdk::Result<uint64_t> SqliteStorage::dedupe_prune(int64_t older_than_ms) noexcept {
+  return guarded([&]() -> sdk::Result<uint64_t> {
+    Status st = ready();
+    sqlite3_stmt* stmt = nullptr;
+    if (st.is_ok()) {
+      st = prepare("DELETE FROM dedupe WHERE received_ms < ?1", &stmt);
+    }
+    if (!st.is_ok()) {
+      return {st, 0};
+    }
+    Query q(connection_.handle(), stmt);
+    q.bind_int(1, older_than_ms);
+    st = q.run("dedupe prune");
+    return result_of(st, static_cast<uint64_t>(sqlite3_changes64(connection_.handle())));
+  });
+}
+
+// ---- Sessions ---------------------------------------------------------------------------------
+
+Status SqliteStorage::put_session(sdk::ByteView contact_key, sdk::ByteView sealed_state) noexcept {
+  return guarded([&]() -> Status {
+    Status st = first_error(ready(), check_contact_key(contact_key),
+                            check_value(sealed_state, "session state"));
+    if (!st.is_ok()) {
+      return st;
+    }
+    const sdk::Result<int64_t> contact = contact_row(contact_key);
+    if (!contact.is_ok()) {
+      return contact.status;
+    }
+    sqlite3_stmt* stmt = nullptr;
+    st = prepare("INSERT INTO sessions (contact_id, sealed_state) VALUES (?1, ?2)"
+                 " ON CONFLICT (contact_id) DO UPDATE SET sealed_state = excluded.sealed_state",
+                 &stmt);
+    if (!st.is_ok()) {
+      return st;
+    }
+    Query q(connection_.handle(), stmt);
+    q.bind_int(1, contact.value);
+    q.bind_blob(2, sealed_state);
+    return q.run("put session");
+  });
+}
+
+Status SqliteStorage::get_session(sdk::ByteView contact_key,
+                                  sdk::ByteSink& sealed_state_out) noexcept {
+  return guarded([&]() -> Status {
+    Status st = first_error(ready(), check_contact_key(contact_key));
+    sqlite3_stmt* stmt = nullptr;
+    if (st.is_ok()) {
+      st = prepare("SELECT s.sealed_state FROM sessions s JOIN contacts c ON c.id = s.contact_id"
+                   " WHERE c.public_key = ?1",
+                   &stmt);
+    }
+    if (!st.is_ok()) {
+      return st;
+    }
+    Query q(connection_.handle(), stmt);
+    q.bind_blob(1, contact_key);
+    const int rc = q.step();
+    if (rc == SQLITE_ROW) {
+      return sealed_state_out.append(q.column_blob(0))
+                 ? Status::ok()
+                 : fail(StatusCode::kBufferTooSmall, "sqlite: the sink refused the session");
+    }
+    st = connection_.status(rc, "get session");
+    return st.is_ok() ? fail(StatusCode::kNotFound, "sqlite: no session for this contact") : st;
+  });
+}
+
+Status SqliteStorage::remove_session(sdk::ByteView contact_key) noexcept {
+  return guarded([&]() -> Status {
+    Status st = first_error(ready(), check_contact_key(contact_key));
+    sqlite3_stmt* stmt = nullptr;
+    if (st.is_ok()) {
+      st = prepare("DELETE FROM sessions"
+                   " WHERE contact_id = (SELECT id FROM contacts WHERE public_key = ?1)",
+                   &stmt);
+    }
+    if (!st.is_ok()) {
+      return st;
+    }
+    Query q(connection_.handle(), stmt);
+    q.bind_blob(1, contact_key);
+    st = q.run("remove session");
+    if (st.is_ok() && sqlite3_changes(connection_.handle()) == 0) {
+      return fail(StatusCode::kNotFound, "sqlite: no session for this contact");
+    }
+    return st;
+  });
+}
+
+// ---- Diagnostics ------------------------------------------------------------------------------
+
+Status SqliteStorage::integrity_check() noexcept {
+  return guarded([&]() -> Status {
+    if (!connection_.is_open()) {
+      return closed();
+    }
+    return run_integrity_check(connection_);
+  });
+}
+
+ConnectionPragmas SqliteStorage::pragmas() noexcept {
+  ConnectionPragmas out;
+  if (!connection_.is_open()) {
+    return out;
+  }
+  try {
+    std::string text;
+    const auto number = [&](const char* sql) -> int64_t {
+      return connection_.query_text(sql, text).is_ok() ? std::stoll(text) : -1;
+    };
+    if (connection_.query_text("PRAGMA journal_mode", text).is_ok()) {
+      out.journal_mode = text;
+    }
+    out.secure_delete = number("PRAGMA secure_delete");
+    out.foreign_keys = number("PRAGMA foreign_keys");
+    out.synchronous = number("PRAGMA synchronous");
+    out.busy_timeout_ms = number("PRAGMA busy_timeout");
+  } catch (...) {
+    // Leave the fields that failed at -1.
+  }
+  return out;
+}
+
+Status integrity_check_file(const std::string& path) noexcept {
+  return guarded([&]() -> Status {
+    Connection connection;
+    const Status st = connection.open(path, 1000, true);
+    if (!st.is_ok()) {
+      return st;
+    }
+    return run_integrity_check(connection);
+  });
+}
+
+} // namespace entre::plugins::sqlite
