@@ -1,5 +1,7 @@
 #include "memory_storage.hpp"
 
+#include <entre/sdk/storage_checks.hpp>
+
 #include <algorithm>
 #include <cstring>
 #include <exception>
@@ -39,70 +41,8 @@ template <typename F> auto guarded(const F& body) noexcept -> decltype(body()) {
 
 // ---- Argument checks (the limits of storage.hpp) --------------------------------------------
 
-Status check_view(const void* data, uint64_t size, const char* what) {
-  if (data == nullptr && size > 0) {
-    return fail(StatusCode::kInvalidArgument, std::string("memory: null ") + what);
-  }
-  return Status::ok();
-}
-
-Status check_contact_key(sdk::ByteView key) {
-  if (key.size == 0 || key.size > sdk::kMaxContactKeyBytes) {
-    return fail(StatusCode::kInvalidArgument, "memory: contact key must be 1 to 1024 bytes");
-  }
-  return check_view(key.data, key.size, "contact key");
-}
-
-Status check_value(const void* data, uint64_t size, const char* what) {
-  if (size > sdk::kMaxStoredValueBytes) {
-    return fail(StatusCode::kOutOfRange,
-                std::string("memory: ") + what + " is larger than kMaxStoredValueBytes");
-  }
-  return check_view(data, size, what);
-}
-
-Status check_value(sdk::ByteView value, const char* what) {
-  return check_value(value.data, value.size, what);
-}
-
-Status check_value(sdk::StringView value, const char* what) {
-  return check_value(value.data, value.size, what);
-}
-
-Status check_id(const uint8_t* id) {
-  if (id == nullptr) {
-    return fail(StatusCode::kInvalidArgument, "memory: null message id");
-  }
-  return Status::ok();
-}
-
-Status check_setting_key(sdk::StringView key) {
-  if (key.size == 0 || key.size > sdk::kMaxSettingKeyBytes) {
-    return fail(StatusCode::kInvalidArgument, "memory: setting key must be 1 to 256 bytes");
-  }
-  return check_view(key.data, key.size, "setting key");
-}
-
-bool suite_id_well_formed(std::string_view id) {
-  if (id.empty() || id.size() > sdk::kMaxSuiteIdBytes) {
-    return false;
-  }
-  return std::all_of(id.begin(), id.end(), [](char c) { return c >= 0x21 && c <= 0x7e; });
-}
-
-Status check_direction(sdk::MessageDirection direction) {
-  if (direction != sdk::MessageDirection::kOutgoing &&
-      direction != sdk::MessageDirection::kIncoming) {
-    return fail(StatusCode::kInvalidArgument, "memory: unknown message direction");
-  }
-  return Status::ok();
-}
-
-template <typename... S> Status first_error(const S&... statuses) {
-  Status result = Status::ok();
-  ((result.is_ok() && !statuses.is_ok() ? (void)(result = statuses) : (void)0), ...);
-  return result;
-}
+constexpr sdk::StorageArgChecks kCheck{"memory"};
+using sdk::first_error;
 
 std::vector<uint8_t> bytes(sdk::ByteView view) {
   return view.size == 0 ? std::vector<uint8_t>()
@@ -133,7 +73,7 @@ void* MemoryStorage::query_interface(sdk::InterfaceId id) noexcept {
 Status MemoryStorage::open(sdk::StringView suite_id) noexcept {
   return guarded([&]() -> Status {
     const std::string_view suite = suite_id.data == nullptr ? std::string_view() : suite_id.str();
-    if (!suite_id_well_formed(suite)) {
+    if (!sdk::StorageArgChecks::suite_id_well_formed(suite)) {
       return fail(StatusCode::kInvalidArgument,
                   "memory: suite id must be 1 to 32 printable ASCII characters");
     }
@@ -198,7 +138,7 @@ Status MemoryStorage::rollback() noexcept {
 Status MemoryStorage::put_setting(sdk::StringView key, sdk::ByteView value) noexcept {
   return guarded([&]() -> Status {
     const Status st =
-        first_error(ready(), check_setting_key(key), check_value(value, "setting value"));
+        first_error(ready(), kCheck.setting_key(key), kCheck.value(value, "setting value"));
     if (!st.is_ok()) {
       return st;
     }
@@ -210,7 +150,7 @@ Status MemoryStorage::put_setting(sdk::StringView key, sdk::ByteView value) noex
 
 Status MemoryStorage::get_setting(sdk::StringView key, sdk::ByteSink& value_out) noexcept {
   return guarded([&]() -> Status {
-    const Status st = first_error(ready(), check_setting_key(key));
+    const Status st = first_error(ready(), kCheck.setting_key(key));
     if (!st.is_ok()) {
       return st;
     }
@@ -226,7 +166,7 @@ Status MemoryStorage::get_setting(sdk::StringView key, sdk::ByteSink& value_out)
 
 Status MemoryStorage::remove_setting(sdk::StringView key) noexcept {
   return guarded([&]() -> Status {
-    const Status st = first_error(ready(), check_setting_key(key));
+    const Status st = first_error(ready(), kCheck.setting_key(key));
     if (!st.is_ok()) {
       return st;
     }
@@ -241,9 +181,9 @@ Status MemoryStorage::remove_setting(sdk::StringView key) noexcept {
 
 Status MemoryStorage::put_contact(const sdk::ContactRecord& contact) noexcept {
   return guarded([&]() -> Status {
-    const Status st = first_error(ready(), check_contact_key(contact.public_key),
-                                  check_value(contact.display_name, "display name"),
-                                  check_value(contact.endpoint_hints, "endpoint hints"));
+    const Status st = first_error(ready(), kCheck.contact_key(contact.public_key),
+                                  kCheck.value(contact.display_name, "display name"),
+                                  kCheck.value(contact.endpoint_hints, "endpoint hints"));
     if (!st.is_ok()) {
       return st;
     }
@@ -260,7 +200,7 @@ Status MemoryStorage::put_contact(const sdk::ContactRecord& contact) noexcept {
 
 Status MemoryStorage::get_contact(sdk::ByteView public_key, sdk::ContactVisitor& visitor) noexcept {
   return guarded([&]() -> Status {
-    const Status st = first_error(ready(), check_contact_key(public_key));
+    const Status st = first_error(ready(), kCheck.contact_key(public_key));
     if (!st.is_ok()) {
       return st;
     }
@@ -300,7 +240,7 @@ void MemoryStorage::erase_contact_data(const Bytes& key) noexcept {
 
 Status MemoryStorage::remove_contact(sdk::ByteView public_key) noexcept {
   return guarded([&]() -> Status {
-    const Status st = first_error(ready(), check_contact_key(public_key));
+    const Status st = first_error(ready(), kCheck.contact_key(public_key));
     if (!st.is_ok()) {
       return st;
     }
@@ -351,10 +291,10 @@ Status MemoryStorage::visit_message(const MessageId& id, const Message& message,
 
 sdk::Result<uint64_t> MemoryStorage::insert_message(const sdk::MessageRecord& message) noexcept {
   return guarded([&]() -> sdk::Result<uint64_t> {
-    const Status st = first_error(ready(), check_contact_key(message.contact_key),
-                                  check_direction(message.direction),
-                                  check_value(message.sealed_body, "message body"),
-                                  check_value(message.path, "message path"));
+    const Status st = first_error(ready(), kCheck.contact_key(message.contact_key),
+                                  kCheck.direction(message.direction),
+                                  kCheck.value(message.sealed_body, "message body"),
+                                  kCheck.value(message.path, "message path"));
     if (!st.is_ok()) {
       return {st, 0};
     }
@@ -392,7 +332,7 @@ sdk::Result<uint64_t> MemoryStorage::insert_message(const sdk::MessageRecord& me
 }
 
 Status MemoryStorage::get_message(const uint8_t* id, sdk::MessageVisitor& visitor) noexcept {
-  const Status st = first_error(ready(), check_id(id));
+  const Status st = first_error(ready(), kCheck.id(id));
   if (!st.is_ok()) {
     return st;
   }
@@ -404,7 +344,7 @@ Status MemoryStorage::get_message(const uint8_t* id, sdk::MessageVisitor& visito
 }
 
 Status MemoryStorage::set_message_state(const uint8_t* id, uint32_t state) noexcept {
-  const Status st = first_error(ready(), check_id(id));
+  const Status st = first_error(ready(), kCheck.id(id));
   if (!st.is_ok()) {
     return st;
   }
@@ -422,7 +362,7 @@ sdk::Result<uint64_t> MemoryStorage::raise_message_states(sdk::ByteView contact_
                                                           uint32_t state) noexcept {
   return guarded([&]() -> sdk::Result<uint64_t> {
     const Status st =
-        first_error(ready(), check_contact_key(contact_key), check_direction(direction));
+        first_error(ready(), kCheck.contact_key(contact_key), kCheck.direction(direction));
     if (!st.is_ok()) {
       return {st, 0};
     }
@@ -446,7 +386,7 @@ sdk::Result<uint64_t> MemoryStorage::raise_message_states(sdk::ByteView contact_
 Status MemoryStorage::list_messages(sdk::ByteView contact_key, uint64_t before_order,
                                     uint32_t limit, sdk::MessageVisitor& visitor) noexcept {
   return guarded([&]() -> Status {
-    const Status st = first_error(ready(), check_contact_key(contact_key));
+    const Status st = first_error(ready(), kCheck.contact_key(contact_key));
     if (!st.is_ok()) {
       return st;
     }
@@ -471,7 +411,7 @@ Status MemoryStorage::list_messages(sdk::ByteView contact_key, uint64_t before_o
 sdk::Result<uint64_t> MemoryStorage::unread_count(sdk::ByteView contact_key,
                                                   uint32_t read_state) noexcept {
   return guarded([&]() -> sdk::Result<uint64_t> {
-    const Status st = first_error(ready(), check_contact_key(contact_key));
+    const Status st = first_error(ready(), kCheck.contact_key(contact_key));
     if (!st.is_ok()) {
       return {st, 0};
     }
@@ -493,8 +433,8 @@ sdk::Result<uint64_t> MemoryStorage::unread_count(sdk::ByteView contact_key,
 
 Status MemoryStorage::outbox_put(const sdk::OutboxRecord& entry) noexcept {
   return guarded([&]() -> Status {
-    const Status st = first_error(ready(), check_contact_key(entry.contact_key),
-                                  check_value(entry.sealed_frame, "outbox frame"));
+    const Status st = first_error(ready(), kCheck.contact_key(entry.contact_key),
+                                  kCheck.value(entry.sealed_frame, "outbox frame"));
     if (!st.is_ok()) {
       return st;
     }
@@ -525,7 +465,7 @@ Status MemoryStorage::outbox_put(const sdk::OutboxRecord& entry) noexcept {
 }
 
 Status MemoryStorage::outbox_remove(const uint8_t* id) noexcept {
-  const Status st = first_error(ready(), check_id(id));
+  const Status st = first_error(ready(), kCheck.id(id));
   if (!st.is_ok()) {
     return st;
   }
@@ -559,7 +499,7 @@ Status MemoryStorage::outbox_list(sdk::OutboxVisitor& visitor) noexcept {
 Status MemoryStorage::outbox_list_for(sdk::ByteView contact_key,
                                       sdk::OutboxVisitor& visitor) noexcept {
   return guarded([&]() -> Status {
-    const Status st = first_error(ready(), check_contact_key(contact_key));
+    const Status st = first_error(ready(), kCheck.contact_key(contact_key));
     if (!st.is_ok()) {
       return st;
     }
@@ -586,7 +526,7 @@ Status MemoryStorage::outbox_list_for(sdk::ByteView contact_key,
 Status MemoryStorage::dedupe_insert(sdk::ByteView contact_key, const uint8_t* id,
                                     int64_t received_ms) noexcept {
   return guarded([&]() -> Status {
-    const Status st = first_error(ready(), check_contact_key(contact_key), check_id(id));
+    const Status st = first_error(ready(), kCheck.contact_key(contact_key), kCheck.id(id));
     if (!st.is_ok()) {
       return st;
     }
@@ -615,8 +555,8 @@ sdk::Result<uint64_t> MemoryStorage::dedupe_prune(int64_t older_than_ms) noexcep
 
 Status MemoryStorage::put_session(sdk::ByteView contact_key, sdk::ByteView sealed_state) noexcept {
   return guarded([&]() -> Status {
-    const Status st = first_error(ready(), check_contact_key(contact_key),
-                                  check_value(sealed_state, "session state"));
+    const Status st = first_error(ready(), kCheck.contact_key(contact_key),
+                                  kCheck.value(sealed_state, "session state"));
     if (!st.is_ok()) {
       return st;
     }
@@ -633,7 +573,7 @@ Status MemoryStorage::put_session(sdk::ByteView contact_key, sdk::ByteView seale
 Status MemoryStorage::get_session(sdk::ByteView contact_key,
                                   sdk::ByteSink& sealed_state_out) noexcept {
   return guarded([&]() -> Status {
-    const Status st = first_error(ready(), check_contact_key(contact_key));
+    const Status st = first_error(ready(), kCheck.contact_key(contact_key));
     if (!st.is_ok()) {
       return st;
     }
@@ -649,7 +589,7 @@ Status MemoryStorage::get_session(sdk::ByteView contact_key,
 
 Status MemoryStorage::remove_session(sdk::ByteView contact_key) noexcept {
   return guarded([&]() -> Status {
-    const Status st = first_error(ready(), check_contact_key(contact_key));
+    const Status st = first_error(ready(), kCheck.contact_key(contact_key));
     if (!st.is_ok()) {
       return st;
     }

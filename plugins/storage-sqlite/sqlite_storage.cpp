@@ -1,5 +1,7 @@
 #include "sqlite_storage.hpp"
 
+#include <entre/sdk/storage_checks.hpp>
+
 #include <cstring>
 #include <exception>
 #include <filesystem>
@@ -47,76 +49,8 @@ sdk::Result<uint64_t> result_of(const Status& st, uint64_t value) {
 
 // ---- Argument checks (the limits of storage.hpp) --------------------------------------------
 
-Status check_view(const void* data, uint64_t size, const char* what) {
-  if (data == nullptr && size > 0) {
-    return fail(StatusCode::kInvalidArgument, std::string("sqlite: null ") + what);
-  }
-  return Status::ok();
-}
-
-Status check_contact_key(sdk::ByteView key) {
-  if (key.size == 0 || key.size > sdk::kMaxContactKeyBytes) {
-    return fail(StatusCode::kInvalidArgument, "sqlite: contact key must be 1 to 1024 bytes");
-  }
-  return check_view(key.data, key.size, "contact key");
-}
-
-Status check_value(const void* data, uint64_t size, const char* what) {
-  if (size > sdk::kMaxStoredValueBytes) {
-    return fail(StatusCode::kOutOfRange,
-                std::string("sqlite: ") + what + " is larger than kMaxStoredValueBytes");
-  }
-  return check_view(data, size, what);
-}
-
-Status check_value(sdk::ByteView value, const char* what) {
-  return check_value(value.data, value.size, what);
-}
-
-Status check_value(sdk::StringView value, const char* what) {
-  return check_value(value.data, value.size, what);
-}
-
-Status check_id(const uint8_t* id) {
-  if (id == nullptr) {
-    return fail(StatusCode::kInvalidArgument, "sqlite: null message id");
-  }
-  return Status::ok();
-}
-
-Status check_setting_key(sdk::StringView key) {
-  if (key.size == 0 || key.size > sdk::kMaxSettingKeyBytes) {
-    return fail(StatusCode::kInvalidArgument, "sqlite: setting key must be 1 to 256 bytes");
-  }
-  return check_view(key.data, key.size, "setting key");
-}
-
-bool suite_id_well_formed(std::string_view id) {
-  if (id.empty() || id.size() > sdk::kMaxSuiteIdBytes) {
-    return false;
-  }
-  for (const char c : id) {
-    if (c < 0x21 || c > 0x7e) {
-      return false;
-    }
-  }
-  return true;
-}
-
-Status check_direction(sdk::MessageDirection direction) {
-  if (direction != sdk::MessageDirection::kOutgoing &&
-      direction != sdk::MessageDirection::kIncoming) {
-    return fail(StatusCode::kInvalidArgument, "sqlite: unknown message direction");
-  }
-  return Status::ok();
-}
-
-// The first failed Status of several checks.
-template <typename... S> Status first_error(const S&... statuses) {
-  Status result = Status::ok();
-  ((result.is_ok() && !statuses.is_ok() ? (void)(result = statuses) : (void)0), ...);
-  return result;
-}
+constexpr sdk::StorageArgChecks kCheck{"sqlite"};
+using sdk::first_error;
 
 Status config_error(const sdk::ConfigView& config, const char* key, std::string_view what) {
   std::string text(config.location(key).str());
@@ -234,7 +168,7 @@ void SqliteStorage::log(sdk::LogLevel level, std::string_view text) noexcept {
 Status SqliteStorage::open(sdk::StringView suite_id) noexcept {
   return guarded([&]() -> Status {
     const std::string_view suite = suite_id.data == nullptr ? std::string_view() : suite_id.str();
-    if (!suite_id_well_formed(suite)) {
+    if (!sdk::StorageArgChecks::suite_id_well_formed(suite)) {
       return fail(StatusCode::kInvalidArgument,
                   "sqlite: suite id must be 1 to 32 printable ASCII characters");
     }
@@ -369,7 +303,8 @@ Status SqliteStorage::check_and_migrate(std::string_view suite_id) {
     }
     const int64_t stored_version = q.column_int(0);
     const std::string stored_suite(q.column_text(1).str());
-    if (stored_version < 0 || stored_version > UINT32_MAX || !suite_id_well_formed(stored_suite)) {
+    if (stored_version < 0 || stored_version > UINT32_MAX ||
+        !sdk::StorageArgChecks::suite_id_well_formed(stored_suite)) {
       return fail(StatusCode::kCorrupt, "sqlite: the meta table holds malformed values");
     }
     if (stored_suite != suite_id) {
@@ -502,7 +437,7 @@ Status SqliteStorage::rollback() noexcept {
 
 Status SqliteStorage::put_setting(sdk::StringView key, sdk::ByteView value) noexcept {
   return guarded([&]() -> Status {
-    Status st = first_error(ready(), check_setting_key(key), check_value(value, "setting value"));
+    Status st = first_error(ready(), kCheck.setting_key(key), kCheck.value(value, "setting value"));
     sqlite3_stmt* stmt = nullptr;
     if (st.is_ok()) {
       st = prepare("INSERT INTO settings (key, value) VALUES (?1, ?2)"
@@ -521,7 +456,7 @@ Status SqliteStorage::put_setting(sdk::StringView key, sdk::ByteView value) noex
 
 Status SqliteStorage::get_setting(sdk::StringView key, sdk::ByteSink& value_out) noexcept {
   return guarded([&]() -> Status {
-    Status st = first_error(ready(), check_setting_key(key));
+    Status st = first_error(ready(), kCheck.setting_key(key));
     sqlite3_stmt* stmt = nullptr;
     if (st.is_ok()) {
       st = prepare("SELECT value FROM settings WHERE key = ?1", &stmt);
@@ -544,7 +479,7 @@ Status SqliteStorage::get_setting(sdk::StringView key, sdk::ByteSink& value_out)
 
 Status SqliteStorage::remove_setting(sdk::StringView key) noexcept {
   return guarded([&]() -> Status {
-    Status st = first_error(ready(), check_setting_key(key));
+    Status st = first_error(ready(), kCheck.setting_key(key));
     sqlite3_stmt* stmt = nullptr;
     if (st.is_ok()) {
       st = prepare("DELETE FROM settings WHERE key = ?1", &stmt);
@@ -566,9 +501,9 @@ Status SqliteStorage::remove_setting(sdk::StringView key) noexcept {
 
 Status SqliteStorage::put_contact(const sdk::ContactRecord& contact) noexcept {
   return guarded([&]() -> Status {
-    Status st = first_error(ready(), check_contact_key(contact.public_key),
-                            check_value(contact.display_name, "display name"),
-                            check_value(contact.endpoint_hints, "endpoint hints"));
+    Status st = first_error(ready(), kCheck.contact_key(contact.public_key),
+                            kCheck.value(contact.display_name, "display name"),
+                            kCheck.value(contact.endpoint_hints, "endpoint hints"));
     sqlite3_stmt* stmt = nullptr;
     if (st.is_ok()) {
       // An upsert, not INSERT OR REPLACE: replacing would delete the row and cascade.
@@ -594,7 +529,7 @@ Status SqliteStorage::put_contact(const sdk::ContactRecord& contact) noexcept {
 
 Status SqliteStorage::get_contact(sdk::ByteView public_key, sdk::ContactVisitor& visitor) noexcept {
   return guarded([&]() -> Status {
-    Status st = first_error(ready(), check_contact_key(public_key));
+    Status st = first_error(ready(), kCheck.contact_key(public_key));
     sqlite3_stmt* stmt = nullptr;
     if (st.is_ok()) {
       st = prepare("SELECT display_name, flags, added_ms, endpoint_hints FROM contacts"
@@ -621,7 +556,7 @@ Status SqliteStorage::get_contact(sdk::ByteView public_key, sdk::ContactVisitor&
 
 Status SqliteStorage::remove_contact(sdk::ByteView public_key) noexcept {
   return guarded([&]() -> Status {
-    Status st = first_error(ready(), check_contact_key(public_key));
+    Status st = first_error(ready(), kCheck.contact_key(public_key));
     sqlite3_stmt* stmt = nullptr;
     if (st.is_ok()) {
       st = prepare("DELETE FROM contacts WHERE public_key = ?1", &stmt);
@@ -669,10 +604,10 @@ Status SqliteStorage::list_contacts(sdk::ContactVisitor& visitor) noexcept {
 
 sdk::Result<uint64_t> SqliteStorage::insert_message(const sdk::MessageRecord& message) noexcept {
   return guarded([&]() -> sdk::Result<uint64_t> {
-    Status st = first_error(ready(), check_contact_key(message.contact_key),
-                            check_direction(message.direction),
-                            check_value(message.sealed_body, "message body"),
-                            check_value(message.path, "message path"));
+    Status st = first_error(ready(), kCheck.contact_key(message.contact_key),
+                            kCheck.direction(message.direction),
+                            kCheck.value(message.sealed_body, "message body"),
+                            kCheck.value(message.path, "message path"));
     if (!st.is_ok()) {
       return {st, 0};
     }
@@ -741,7 +676,7 @@ sdk::Result<uint64_t> SqliteStorage::insert_message(const sdk::MessageRecord& me
 
 Status SqliteStorage::get_message(const uint8_t* id, sdk::MessageVisitor& visitor) noexcept {
   return guarded([&]() -> Status {
-    Status st = first_error(ready(), check_id(id));
+    Status st = first_error(ready(), kCheck.id(id));
     sqlite3_stmt* stmt = nullptr;
     if (st.is_ok()) {
       st = prepare("SELECT c.public_key, m.direction, m.state, m.conv_order, m.timestamp_ms,"
@@ -776,7 +711,7 @@ Status SqliteStorage::get_message(const uint8_t* id, sdk::MessageVisitor& visito
 
 Status SqliteStorage::set_message_state(const uint8_t* id, uint32_t state) noexcept {
   return guarded([&]() -> Status {
-    Status st = first_error(ready(), check_id(id));
+    Status st = first_error(ready(), kCheck.id(id));
     sqlite3_stmt* stmt = nullptr;
     if (st.is_ok()) {
       st = prepare("UPDATE messages SET state = ?2 WHERE id = ?1", &stmt);
@@ -800,7 +735,7 @@ sdk::Result<uint64_t> SqliteStorage::raise_message_states(sdk::ByteView contact_
                                                           uint64_t up_to_order,
                                                           uint32_t state) noexcept {
   return guarded([&]() -> sdk::Result<uint64_t> {
-    Status st = first_error(ready(), check_contact_key(contact_key), check_direction(direction));
+    Status st = first_error(ready(), kCheck.contact_key(contact_key), kCheck.direction(direction));
     sqlite3_stmt* stmt = nullptr;
     if (st.is_ok()) {
       st = prepare("UPDATE messages SET state = ?4"
@@ -824,7 +759,7 @@ sdk::Result<uint64_t> SqliteStorage::raise_message_states(sdk::ByteView contact_
 Status SqliteStorage::list_messages(sdk::ByteView contact_key, uint64_t before_order,
                                     uint32_t limit, sdk::MessageVisitor& visitor) noexcept {
   return guarded([&]() -> Status {
-    Status st = first_error(ready(), check_contact_key(contact_key));
+    Status st = first_error(ready(), kCheck.contact_key(contact_key));
     if (!st.is_ok() || limit == 0) {
       return st;
     }
@@ -865,7 +800,7 @@ Status SqliteStorage::list_messages(sdk::ByteView contact_key, uint64_t before_o
 sdk::Result<uint64_t> SqliteStorage::unread_count(sdk::ByteView contact_key,
                                                   uint32_t read_state) noexcept {
   return guarded([&]() -> sdk::Result<uint64_t> {
-    Status st = first_error(ready(), check_contact_key(contact_key));
+    Status st = first_error(ready(), kCheck.contact_key(contact_key));
     sqlite3_stmt* stmt = nullptr;
     if (st.is_ok()) {
       st = prepare("SELECT count(*) FROM messages"
@@ -891,8 +826,8 @@ sdk::Result<uint64_t> SqliteStorage::unread_count(sdk::ByteView contact_key,
 
 Status SqliteStorage::outbox_put(const sdk::OutboxRecord& entry) noexcept {
   return guarded([&]() -> Status {
-    Status st = first_error(ready(), check_contact_key(entry.contact_key),
-                            check_value(entry.sealed_frame, "outbox frame"));
+    Status st = first_error(ready(), kCheck.contact_key(entry.contact_key),
+                            kCheck.value(entry.sealed_frame, "outbox frame"));
     if (!st.is_ok()) {
       return st;
     }
@@ -922,7 +857,7 @@ Status SqliteStorage::outbox_put(const sdk::OutboxRecord& entry) noexcept {
 
 Status SqliteStorage::outbox_remove(const uint8_t* id) noexcept {
   return guarded([&]() -> Status {
-    Status st = first_error(ready(), check_id(id));
+    Status st = first_error(ready(), kCheck.id(id));
     sqlite3_stmt* stmt = nullptr;
     if (st.is_ok()) {
       st = prepare("DELETE FROM outbox WHERE id = ?1", &stmt);
@@ -971,7 +906,7 @@ Status SqliteStorage::outbox_list(sdk::OutboxVisitor& visitor) noexcept {
 Status SqliteStorage::outbox_list_for(sdk::ByteView contact_key,
                                       sdk::OutboxVisitor& visitor) noexcept {
   return guarded([&]() -> Status {
-    Status st = first_error(ready(), check_contact_key(contact_key));
+    Status st = first_error(ready(), kCheck.contact_key(contact_key));
     sqlite3_stmt* stmt = nullptr;
     if (st.is_ok()) {
       st = prepare("SELECT id, queued_ms, sealed_frame FROM outbox"
@@ -1004,7 +939,7 @@ Status SqliteStorage::outbox_list_for(sdk::ByteView contact_key,
 Status SqliteStorage::dedupe_insert(sdk::ByteView contact_key, const uint8_t* id,
                                     int64_t received_ms) noexcept {
   return guarded([&]() -> Status {
-    Status st = first_error(ready(), check_contact_key(contact_key), check_id(id));
+    Status st = first_error(ready(), kCheck.contact_key(contact_key), kCheck.id(id));
     if (!st.is_ok()) {
       return st;
     }
@@ -1050,8 +985,8 @@ sdk::Result<uint64_t> SqliteStorage::dedupe_prune(int64_t older_than_ms) noexcep
 
 Status SqliteStorage::put_session(sdk::ByteView contact_key, sdk::ByteView sealed_state) noexcept {
   return guarded([&]() -> Status {
-    Status st = first_error(ready(), check_contact_key(contact_key),
-                            check_value(sealed_state, "session state"));
+    Status st = first_error(ready(), kCheck.contact_key(contact_key),
+                            kCheck.value(sealed_state, "session state"));
     if (!st.is_ok()) {
       return st;
     }
@@ -1076,7 +1011,7 @@ Status SqliteStorage::put_session(sdk::ByteView contact_key, sdk::ByteView seale
 Status SqliteStorage::get_session(sdk::ByteView contact_key,
                                   sdk::ByteSink& sealed_state_out) noexcept {
   return guarded([&]() -> Status {
-    Status st = first_error(ready(), check_contact_key(contact_key));
+    Status st = first_error(ready(), kCheck.contact_key(contact_key));
     sqlite3_stmt* stmt = nullptr;
     if (st.is_ok()) {
       st = prepare("SELECT s.sealed_state FROM sessions s JOIN contacts c ON c.id = s.contact_id"
@@ -1101,7 +1036,7 @@ Status SqliteStorage::get_session(sdk::ByteView contact_key,
 
 Status SqliteStorage::remove_session(sdk::ByteView contact_key) noexcept {
   return guarded([&]() -> Status {
-    Status st = first_error(ready(), check_contact_key(contact_key));
+    Status st = first_error(ready(), kCheck.contact_key(contact_key));
     sqlite3_stmt* stmt = nullptr;
     if (st.is_ok()) {
       st = prepare("DELETE FROM sessions"

@@ -10,5 +10,6 @@
 #include <entre/sdk/plugin.hpp>
 #include <entre/sdk/status.hpp>
 #include <entre/sdk/storage.hpp>
+#include <entre/sdk/storage_checks.hpp>
 #include <entre/sdk/transport.hpp>
 #include <entre/sdk/version.hpp>
