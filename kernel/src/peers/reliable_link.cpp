@@ -48,6 +48,10 @@ ReliableLink::ReliableLink(ReliableLinkConfig config, PacketSink emit, MessageSi
   window_ = std::clamp<double>(config_.initial_window_packets, 2, config_.max_window_packets);
   ssthresh_ = config_.max_window_packets;
   rto_ms_ = std::clamp(config_.initial_rto_ms, config_.min_rto_ms, config_.max_rto_ms);
+  const uint32_t per_packet = config_.max_packet_bytes - static_cast<uint32_t>(kDataHeaderBytes);
+  max_fragments_ = std::min<uint32_t>(
+      kMaxFragments,
+      std::max<uint32_t>(1, (config_.max_message_bytes + per_packet - 1) / per_packet));
   stats_.rto_ms = rto_ms_;
   stats_.window_packets = static_cast<uint32_t>(window_);
 }
@@ -101,6 +105,16 @@ bool ReliableLink::send_datagram(std::span<const uint8_t> payload) {
 }
 
 void ReliableLink::pump(uint64_t now_ms) {
+  // After a timeout every outstanding packet counts as lost; they go first, oldest first, as the
+  // window allows (slow start from the reduced window), like go-back-N without resending what
+  // the selective acks have already confirmed.
+  for (auto it = outgoing_.begin();
+       lost_count_ > 0 && it != outgoing_.end() && in_flight_ < static_cast<uint32_t>(window_);
+       ++it) {
+    if (it->second.lost) {
+      transmit(it->first, it->second, now_ms);
+    }
+  }
   while (next_unsent_ < next_seq_ && in_flight_ < static_cast<uint32_t>(window_)) {
     auto it = outgoing_.find(next_unsent_);
     if (it != outgoing_.end()) {
@@ -116,6 +130,11 @@ void ReliableLink::transmit(uint64_t, Outgoing& out, uint64_t now_ms) {
   if (out.sent) {
     out.retransmitted = true;
     ++stats_.retransmissions;
+    if (out.lost) {
+      out.lost = false;
+      --lost_count_;
+      ++in_flight_;
+    }
   } else {
     out.sent = true;
     ++in_flight_;
@@ -157,8 +176,8 @@ void ReliableLink::handle_data(std::span<const uint8_t> packet, uint64_t now_ms)
   const auto seq = unwrap(get32(&packet[1]), next_expected_);
   const uint16_t count = get16(&packet[9]);
   const auto first = seq ? unwrap(get32(&packet[5]), *seq) : std::nullopt;
-  if (!seq || !first || count == 0 || *first > *seq || *seq - *first >= count ||
-      *first < deliver_from_) {
+  if (!seq || !first || count == 0 || count > max_fragments_ || *first > *seq ||
+      *seq - *first >= count || *first < deliver_from_) {
     if (seq && *seq < next_expected_) {
       ++stats_.duplicates_dropped; // an old retransmission: tell the sender again
       send_ack();
@@ -173,10 +192,26 @@ void ReliableLink::handle_data(std::span<const uint8_t> packet, uint64_t now_ms)
     send_ack();
     return;
   }
-  if (*seq >= next_expected_ + kReceiveWindowPackets) {
+  if (*first + count > next_expected_ + kReceiveWindowPackets) {
     ++stats_.out_of_window_dropped;
     send_ack();
     return;
+  }
+  // Fragments of one message must agree on where it starts and how long it is: a fragment that
+  // contradicts a stored neighbour is refused, so a forged packet cannot swallow real ones.
+  const auto before = received_.lower_bound(*seq);
+  for (auto it : {before, before == received_.begin() ? received_.end() : std::prev(before)}) {
+    if (it == received_.end()) {
+      continue;
+    }
+    const Fragment& other = it->second;
+    const bool same_message = other.first == *first && other.count == count;
+    const bool overlaps = it->first >= *first && it->first < *first + count;
+    const bool inside_other = *seq >= other.first && *seq < other.first + other.count;
+    if (!same_message && (overlaps || inside_other)) {
+      ++stats_.malformed_dropped;
+      return;
+    }
   }
   const bool in_order = *seq == next_expected_;
   received_.emplace(*seq,
@@ -287,7 +322,9 @@ void ReliableLink::acknowledge(uint64_t seq, uint64_t now_ms) {
     return;
   }
   Outgoing& out = it->second;
-  if (out.sent) {
+  if (out.lost) {
+    --lost_count_; // acked after all (the original arrived late)
+  } else if (out.sent) {
     --in_flight_;
     if (!out.retransmitted && now_ms >= out.sent_ms) {
       rtt_sample(static_cast<double>(now_ms - out.sent_ms));
@@ -329,31 +366,27 @@ void ReliableLink::on_timer(uint64_t now_ms) {
     send_ack();
   }
   bool timed_out = false;
-  uint32_t resent = 0;
-  for (auto& [seq, out] : outgoing_) {
-    if (!out.sent) {
+  for (const auto& [seq, out] : outgoing_) {
+    if (out.sent && !out.lost && now_ms >= out.sent_ms + rto_ms_) {
+      timed_out = true;
       break;
     }
-    if (now_ms >= out.sent_ms + rto_ms_ &&
-        resent >= static_cast<uint32_t>(std::max(window_, 2.0))) {
-      // Beyond the window: restart its timer instead of bursting, so that the next timer is in
-      // the future (never a busy loop), and take no RTT sample from it (Karn).
-      out.sent_ms = now_ms;
-      out.retransmitted = true;
-      continue;
-    }
-    if (now_ms >= out.sent_ms + rto_ms_) {
-      if (!timed_out) {
-        timed_out = true;
-        ++stats_.timeouts;
-        ssthresh_ = std::max(2.0, window_ / 2);
-        window_ = 2;
-        rto_ms_ = std::min(rto_ms_ * 2, config_.max_rto_ms);
-        stats_.rto_ms = rto_ms_;
-        recovery_end_seq_ = next_seq_;
+  }
+  if (timed_out) {
+    // RFC 6298 5.5-5.7 with a window: back the timer off once, collapse the window, and treat
+    // everything outstanding as lost; pump() resends it as acks reopen the window.
+    ++stats_.timeouts;
+    ssthresh_ = std::max(2.0, window_ / 2);
+    window_ = 2;
+    rto_ms_ = std::min(rto_ms_ * 2, config_.max_rto_ms);
+    stats_.rto_ms = rto_ms_;
+    recovery_end_seq_ = next_seq_;
+    for (auto& [seq, out] : outgoing_) {
+      if (out.sent && !out.lost) {
+        out.lost = true;
+        ++lost_count_;
+        --in_flight_;
       }
-      transmit(seq, out, now_ms);
-      ++resent;
     }
   }
   pump(now_ms);
@@ -364,6 +397,9 @@ std::optional<uint64_t> ReliableLink::next_timer_ms() const {
   for (const auto& [seq, out] : outgoing_) {
     if (!out.sent) {
       break;
+    }
+    if (out.lost) {
+      continue; // waits for the window, not for a timer
     }
     const uint64_t due = out.sent_ms + rto_ms_;
     at = at ? std::min(*at, due) : due;

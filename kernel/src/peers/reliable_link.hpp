@@ -106,6 +106,7 @@ class ReliableLink {
     uint64_t sent_ms = 0;
     bool sent = false;
     bool retransmitted = false;
+    bool lost = false;       // declared lost by a timeout: resent first as the window reopens
     uint32_t acked_past = 0; // later packets acked since it was sent (fast retransmit at 3)
   };
   struct Fragment {
@@ -134,7 +135,8 @@ class ReliableLink {
   uint64_t send_base_ = 0;
   std::map<uint64_t, Outgoing> outgoing_; // unacknowledged, sent or not yet sent
   uint64_t next_unsent_ = 0;              // every seq from here on is queued, not yet sent
-  uint32_t in_flight_ = 0;
+  uint32_t in_flight_ = 0;                // sent, not acked, not declared lost
+  uint64_t lost_count_ = 0;               // packets with `lost` set
   std::size_t buffered_bytes_ = 0;
   double window_ = 0;
   double ssthresh_ = 0;
@@ -151,6 +153,8 @@ class ReliableLink {
   std::map<uint64_t, Fragment> received_;
   uint32_t unacked_received_ = 0;
   std::optional<uint64_t> ack_due_ms_;
+
+  uint32_t max_fragments_ = 0; // of the largest message config_ allows
 
   ReliableLinkStats stats_;
 };

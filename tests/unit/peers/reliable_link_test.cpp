@@ -271,6 +271,33 @@ TEST(ReliableLink, SequenceNumbersWrapAround) {
   expect_exactly_once_in_order(pair.got_a_to_b, kCount, 8);
 }
 
+TEST(ReliableLink, RecoversPromptlyAfterAShortOutage) {
+  // Everything outstanding at a timeout is resent as the window reopens, not two packets per
+  // (doubling) timeout: 16 messages sent into a 3-second outage arrive soon after it ends.
+  Pair pair({1.0, 0, 0, 10, 0}, 5);
+  for (uint32_t i = 0; i < 16; ++i) {
+    ASSERT_FALSE(pair.a().send(message(i), 0));
+  }
+  pair.run(3000);
+  pair.set_loss(0);
+  pair.run(3000 + 10000);
+  expect_exactly_once_in_order(pair.got_a_to_b, 16);
+  EXPECT_TRUE(pair.a().idle());
+}
+
+TEST(ReliableLink, AForgedFragmentCountCannotSwallowRealMessages) {
+  Pair pair({}, 6);
+  // A forged data packet claiming a 65,535-fragment message at the next sequence number.
+  pair.b().on_packet(
+      std::vector<uint8_t>{ReliableLink::kData, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 'x'}, 0);
+  EXPECT_EQ(pair.b().stats().malformed_dropped, 1u);
+  for (uint32_t i = 0; i < 100; ++i) {
+    ASSERT_FALSE(pair.a().send(message(i), pair.now()));
+  }
+  pair.run(60000);
+  expect_exactly_once_in_order(pair.got_a_to_b, 100);
+}
+
 TEST(ReliableLink, NextTimerIsAlwaysInTheFutureAfterOnTimer) {
   // A partition with a full window in flight: on_timer() may retransmit only part of it, and must
   // still leave no timer in the past (which would be a busy loop for the event loop).
