@@ -549,7 +549,9 @@ std::size_t NoiseHandshake::message_bytes(std::size_t payload_bytes) const noexc
 NoiseResult NoiseHandshake::write_message(ByteSpan payload, Bytes& message_out) noexcept {
   message_out.clear();
   NoiseResult result = check_turn(NoiseStatus::kWriteMessage);
-  if (result.error == NoiseError::kAlreadyFailed) {
+  if (result.error == NoiseError::kAlreadyFailed || result.error == NoiseError::kWrongState) {
+    // A call out of turn (a duplicated or replayed message, a caller's slip) changes nothing:
+    // only what a message contains can fail a handshake.
     return result;
   }
   if (result.ok()) {
@@ -570,7 +572,9 @@ NoiseResult NoiseHandshake::write_message(ByteSpan payload, Bytes& message_out) 
 NoiseResult NoiseHandshake::read_message(ByteSpan message, Bytes& payload_out) noexcept {
   payload_out.clear();
   NoiseResult result = check_turn(NoiseStatus::kReadMessage);
-  if (result.error == NoiseError::kAlreadyFailed) {
+  if (result.error == NoiseError::kAlreadyFailed || result.error == NoiseError::kWrongState) {
+    // A call out of turn (a duplicated or replayed message, a caller's slip) changes nothing:
+    // only what a message contains can fail a handshake.
     return result;
   }
   if (result.ok()) {

@@ -137,7 +137,7 @@ class SodiumHandshake final : public sdk::Handshake {
     case NoiseStatus::kReadMessage:
       return sdk::HandshakeStatus::kReadMessage;
     case NoiseStatus::kComplete:
-      return split_done_ ? sdk::HandshakeStatus::kFailed : sdk::HandshakeStatus::kComplete;
+      return sdk::HandshakeStatus::kComplete; // split() itself refuses a second call
     default:
       return sdk::HandshakeStatus::kFailed;
     }
@@ -265,15 +265,19 @@ bool known_pattern(sdk::HandshakePattern p) {
 } // namespace
 
 NoisePublicKey SodiumSuite::static_public_for(ByteSpan blob, const Secret<32>& secret) {
-  // A node uses one identity for every handshake: remember the public key of the last blob.
+  // A node uses one identity for every handshake: remember the public key of the last blob, keyed
+  // by a MAC of the blob under a random per-object key, so that no copy of the secret is kept.
+  std::array<uint8_t, 32> tag{};
+  (void)blake2b_keyed(cache_key_.span(), blob, tag);
   std::lock_guard lock(cache_mu_);
-  if (!cached_blob_.vec().empty() && equal_ct(cached_blob_.vec(), blob)) {
+  if (cache_valid_ && equal_ct(tag, cached_tag_)) {
     return cached_public_;
   }
   NoisePublicKey key{};
   x25519_public(secret, key);
-  cached_blob_.vec().assign(blob.begin(), blob.end());
+  cached_tag_ = tag;
   cached_public_ = key;
+  cache_valid_ = true;
   return key;
 }
 

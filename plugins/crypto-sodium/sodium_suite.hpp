@@ -65,8 +65,16 @@ class SodiumSuite final : public sdk::CryptoSuite, public sdk::Plugin {
   [[nodiscard]] NoisePublicKey static_public_for(ByteSpan blob, const Secret<32>& secret);
 
   std::mutex cache_mu_;
-  SecretBytes cached_blob_;
+  Secret<32> cache_key_ = random_key();
+  std::array<uint8_t, 32> cached_tag_{};
+  bool cache_valid_ = false;
   NoisePublicKey cached_public_{};
+
+  static Secret<32> random_key() {
+    Secret<32> key;
+    randombytes_buf(key.data(), key.size());
+    return key;
+  }
 };
 
 } // namespace entre::plugins::sodium

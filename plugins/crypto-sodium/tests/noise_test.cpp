@@ -796,40 +796,53 @@ TEST_F(Noise, HandBuiltMessagesAreValidWithAnHonestKey) {
 
 // --- Misuse and limits ---------------------------------------------------------------------------
 
-TEST_F(Noise, CallsOutOfTurnFail) {
+// A call out of turn is refused and changes nothing: a duplicated or replayed handshake message
+// (or a caller's slip) must not destroy a handshake in progress or one already complete.
+TEST_F(Noise, CallsOutOfTurnAreRefusedWithoutHarm) {
   const Keys keys;
   {
     Pair pair = make_pair(HandshakePattern::kXX, NoiseHash::kSha256, keys, false);
     Bytes out;
     EXPECT_EQ(pair.responder->write_message({}, out).error, NoiseError::kWrongState);
-    EXPECT_EQ(pair.responder->status(), NoiseStatus::kFailed);
+    EXPECT_EQ(pair.responder->status(), NoiseStatus::kReadMessage);
     EXPECT_TRUE(out.empty());
-    EXPECT_EQ(pair.responder->read_message({}, out).error, NoiseError::kAlreadyFailed);
+    ASSERT_EQ(run(pair).failed_at, -1) << "the handshake still completes";
   }
   {
     Pair pair = make_pair(HandshakePattern::kXX, NoiseHash::kSha256, keys, false);
     Bytes out;
     EXPECT_EQ(pair.initiator->read_message(Bytes(64, 1), out).error, NoiseError::kWrongState);
-    EXPECT_EQ(pair.initiator->status(), NoiseStatus::kFailed);
+    EXPECT_EQ(pair.initiator->status(), NoiseStatus::kWriteMessage);
+    ASSERT_EQ(run(pair).failed_at, -1);
   }
   {
     Pair pair = make_pair(HandshakePattern::kNN, NoiseHash::kSha256, keys, false);
     Bytes message;
     ASSERT_TRUE(pair.initiator->write_message({}, message).ok());
-    // The initiator must now read; writing again is refused.
+    // The initiator must now read; writing again is refused, and its ephemeral key is kept.
     Bytes again;
     EXPECT_EQ(pair.initiator->write_message({}, again).error, NoiseError::kWrongState);
-    EXPECT_EQ(pair.initiator->status(), NoiseStatus::kFailed);
-    // A failed handshake wipes its secrets.
+    EXPECT_EQ(pair.initiator->status(), NoiseStatus::kReadMessage);
     const Secret<32>& e = pair.initiator->local_ephemeral_secret();
-    EXPECT_EQ(to_hex(e.span()), std::string(64, '0'));
+    EXPECT_NE(to_hex(e.span()), std::string(64, '0'));
   }
   {
+    // A message replayed to a completed handshake leaves it complete and splittable.
     Pair pair = make_pair(HandshakePattern::kNN, NoiseHash::kSha256, keys, false);
-    ASSERT_EQ(run(pair).failed_at, -1);
+    Bytes first;
+    Bytes payload;
+    ASSERT_TRUE(pair.initiator->write_message({}, first).ok());
+    ASSERT_TRUE(pair.responder->read_message(first, payload).ok());
+    Bytes second;
+    ASSERT_TRUE(pair.responder->write_message({}, second).ok());
+    ASSERT_TRUE(pair.initiator->read_message(second, payload).ok());
+    ASSERT_EQ(pair.responder->status(), NoiseStatus::kComplete);
+    EXPECT_EQ(pair.responder->read_message(first, payload).error, NoiseError::kWrongState);
     Bytes out;
     EXPECT_EQ(pair.initiator->write_message({}, out).error, NoiseError::kWrongState);
-    EXPECT_FALSE(pair.initiator->split().has_value());
+    EXPECT_EQ(pair.responder->status(), NoiseStatus::kComplete);
+    EXPECT_TRUE(pair.responder->split().has_value());
+    EXPECT_TRUE(pair.initiator->split().has_value());
   }
 }
 

@@ -55,6 +55,8 @@ enum class HandshakeStatus : uint32_t {
   kReadMessage = 2,  // the next call must be read_message
   kComplete = 3,     // split() may be called
   kFailed = 4,       // a message did not verify; the object only accepts destroy()
+  // A call out of turn (write when a read is due, anything after completion) is refused with
+  // kInvalidArgument and changes nothing, so a duplicated message cannot break a handshake.
 };
 
 struct HandshakeParams {
