@@ -111,60 +111,62 @@ bool hkdf_sha256(ByteSpan salt, ByteSpan ikm, ByteSpan info, MutableByteSpan out
   return true;
 }
 
-void chacha_seal(const uint8_t key[32], const uint8_t nonce[12], ByteSpan ad, ByteSpan plaintext,
-                 Bytes& out) {
+namespace {
+
+using AeadEncrypt = int (*)(unsigned char*, unsigned long long*, const unsigned char*,
+                            unsigned long long, const unsigned char*, unsigned long long,
+                            const unsigned char*, const unsigned char*, const unsigned char*);
+using AeadDecrypt = int (*)(unsigned char*, unsigned long long*, unsigned char*,
+                            const unsigned char*, unsigned long long, const unsigned char*,
+                            unsigned long long, const unsigned char*, const unsigned char*);
+
+void aead_seal(AeadEncrypt encrypt, const uint8_t* key, const uint8_t* nonce, ByteSpan ad,
+               ByteSpan plaintext, Bytes& out) {
   out.resize(plaintext.size() + kAeadTagBytes);
   unsigned long long n = 0;
-  crypto_aead_chacha20poly1305_ietf_encrypt(out.data(), &n, plaintext.data(), plaintext.size(),
-                                            ad.data(), ad.size(), nullptr, nonce, key);
+  encrypt(out.data(), &n, plaintext.data(), plaintext.size(), ad.data(), ad.size(), nullptr, nonce,
+          key);
   out.resize(static_cast<std::size_t>(n));
+}
+
+bool aead_open(AeadDecrypt decrypt, const uint8_t* key, const uint8_t* nonce, ByteSpan ad,
+               ByteSpan sealed, Bytes& out) {
+  if (sealed.size() < kAeadTagBytes) {
+    out.clear();
+    return false;
+  }
+  out.resize(sealed.size() - kAeadTagBytes);
+  unsigned long long n = 0;
+  if (decrypt(out.data(), &n, nullptr, sealed.data(), sealed.size(), ad.data(), ad.size(), nonce,
+              key) != 0) {
+    sodium_memzero(out.data(), out.size());
+    out.clear();
+    return false;
+  }
+  out.resize(static_cast<std::size_t>(n));
+  return true;
+}
+
+} // namespace
+
+void chacha_seal(const uint8_t key[32], const uint8_t nonce[12], ByteSpan ad, ByteSpan plaintext,
+                 Bytes& out) {
+  aead_seal(crypto_aead_chacha20poly1305_ietf_encrypt, key, nonce, ad, plaintext, out);
 }
 
 bool chacha_open(const uint8_t key[32], const uint8_t nonce[12], ByteSpan ad, ByteSpan sealed,
                  Bytes& out) {
-  if (sealed.size() < kAeadTagBytes) {
-    out.clear();
-    return false;
-  }
-  out.resize(sealed.size() - kAeadTagBytes);
-  unsigned long long n = 0;
-  if (crypto_aead_chacha20poly1305_ietf_decrypt(out.data(), &n, nullptr, sealed.data(),
-                                                sealed.size(), ad.data(), ad.size(), nonce,
-                                                key) != 0) {
-    sodium_memzero(out.data(), out.size());
-    out.clear();
-    return false;
-  }
-  out.resize(static_cast<std::size_t>(n));
-  return true;
+  return aead_open(crypto_aead_chacha20poly1305_ietf_decrypt, key, nonce, ad, sealed, out);
 }
 
 void xchacha_seal(const uint8_t key[32], const uint8_t nonce[24], ByteSpan ad, ByteSpan plaintext,
                   Bytes& out) {
-  out.resize(plaintext.size() + kAeadTagBytes);
-  unsigned long long n = 0;
-  crypto_aead_xchacha20poly1305_ietf_encrypt(out.data(), &n, plaintext.data(), plaintext.size(),
-                                             ad.data(), ad.size(), nullptr, nonce, key);
-  out.resize(static_cast<std::size_t>(n));
+  aead_seal(crypto_aead_xchacha20poly1305_ietf_encrypt, key, nonce, ad, plaintext, out);
 }
 
 bool xchacha_open(const uint8_t key[32], const uint8_t nonce[24], ByteSpan ad, ByteSpan sealed,
                   Bytes& out) {
-  if (sealed.size() < kAeadTagBytes) {
-    out.clear();
-    return false;
-  }
-  out.resize(sealed.size() - kAeadTagBytes);
-  unsigned long long n = 0;
-  if (crypto_aead_xchacha20poly1305_ietf_decrypt(out.data(), &n, nullptr, sealed.data(),
-                                                 sealed.size(), ad.data(), ad.size(), nonce,
-                                                 key) != 0) {
-    sodium_memzero(out.data(), out.size());
-    out.clear();
-    return false;
-  }
-  out.resize(static_cast<std::size_t>(n));
-  return true;
+  return aead_open(crypto_aead_xchacha20poly1305_ietf_decrypt, key, nonce, ad, sealed, out);
 }
 
 bool equal_ct(ByteSpan a, ByteSpan b) noexcept {

@@ -18,25 +18,11 @@ using sdk::StatusCode;
 
 Status fail(StatusCode code, std::string_view text) { return Status::error(code, text); }
 
-template <typename T> T failure(StatusCode code, std::string_view text) {
-  if constexpr (std::is_same_v<T, Status>) {
-    return Status::error(code, text);
-  } else {
-    return T::fail(code, text);
-  }
-}
-
-// Runs `body`, turning any exception into a Status (or a failed Result). Every write below does
-// its allocations before it changes anything, so an exception leaves the data as it was.
+// Runs `body`, turning any exception into a failed Status or Result (see storage_checks.hpp).
+// Every write below does its allocations before it changes anything, so an exception leaves the
+// data as it was.
 template <typename F> auto guarded(const F& body) noexcept -> decltype(body()) {
-  using R = decltype(body());
-  try {
-    return body();
-  } catch (const std::bad_alloc&) {
-    return failure<R>(StatusCode::kUnavailable, "memory: out of memory");
-  } catch (const std::exception& e) {
-    return failure<R>(StatusCode::kInternal, e.what()); // no allocation here
-  }
+  return sdk::guard_exceptions(body, "memory: out of memory");
 }
 
 // ---- Argument checks (the limits of storage.hpp) --------------------------------------------

@@ -22,25 +22,9 @@ Status fail(StatusCode code, std::string_view text) { return Status::error(code,
 
 Status closed() { return fail(StatusCode::kClosed, "sqlite: storage is not open"); }
 
-// Runs `body`, turning any exception into a Status (or a failed Result): nothing crosses the SDK
-// boundary.
-template <typename T> T failure(StatusCode code, std::string_view text) {
-  if constexpr (std::is_same_v<T, Status>) {
-    return Status::error(code, text);
-  } else {
-    return T::fail(code, text);
-  }
-}
-
+// Runs `body`, turning any exception into a failed Status or Result (see storage_checks.hpp).
 template <typename F> auto guarded(const F& body) noexcept -> decltype(body()) {
-  using R = decltype(body());
-  try {
-    return body();
-  } catch (const std::bad_alloc&) {
-    return failure<R>(StatusCode::kUnavailable, "sqlite: out of memory");
-  } catch (const std::exception& e) {
-    return failure<R>(StatusCode::kInternal, e.what()); // no allocation here
-  }
+  return sdk::guard_exceptions(body, "sqlite: out of memory");
 }
 
 sdk::Result<uint64_t> result_of(const Status& st, uint64_t value) {

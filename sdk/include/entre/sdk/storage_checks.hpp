@@ -7,8 +7,11 @@
 
 #include <entre/sdk/storage.hpp>
 
+#include <exception>
+#include <new>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 namespace entre::sdk {
 
@@ -77,6 +80,27 @@ class StorageArgChecks {
   }
   const char* plugin_;
 };
+
+// Runs `body`, turning any exception into a failed Status (or failed Result<T>), so that nothing
+// crosses the plugin boundary. `out_of_memory` is a static message (no allocation on that path).
+template <typename F>
+auto guard_exceptions(const F& body, const char* out_of_memory) noexcept -> decltype(body()) {
+  using R = decltype(body());
+  auto failure = [](StatusCode code, std::string_view text) -> R {
+    if constexpr (std::is_same_v<R, Status>) {
+      return Status::error(code, text);
+    } else {
+      return R::fail(code, text);
+    }
+  };
+  try {
+    return body();
+  } catch (const std::bad_alloc&) {
+    return failure(StatusCode::kUnavailable, out_of_memory);
+  } catch (const std::exception& e) {
+    return failure(StatusCode::kInternal, e.what());
+  }
+}
 
 // The first failed Status of several checks, or ok.
 template <typename... S> [[nodiscard]] Status first_error(const S&... statuses) {
