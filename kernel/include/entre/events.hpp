@@ -7,6 +7,8 @@
 // - Events are plain values: copying or keeping one never touches the node.
 #pragma once
 
+#include <entre/messaging.hpp>
+
 #include <cstdint>
 #include <string>
 #include <variant>
@@ -44,7 +46,28 @@ struct EventsDropped {
   uint64_t count = 0;
 };
 
+// A message arrived from a contact (stored before this event is queued).
+struct MessageReceived {
+  MessageInfo message;
+};
+
+// An outgoing message moved to a later state (sent, delivered, read). A read receipt covers every
+// earlier message too: `id` names the newest message it covers.
+struct MessageStateChanged {
+  std::string contact;
+  std::string id;
+  MessageState state = MessageState::kQueued;
+};
+
+// A contact came online (a confirmed link is up), went offline, or changed the link in use.
+struct ContactPresenceChanged {
+  std::string contact;
+  bool online = false;
+  std::string path; // the link in use, e.g. "udp:192.0.2.7:7400"; empty when offline
+};
+
 using Event =
-    std::variant<NodeStarted, TransportStateChanged, LinkStateChanged, PluginError, EventsDropped>;
+    std::variant<NodeStarted, TransportStateChanged, LinkStateChanged, PluginError, EventsDropped,
+                 MessageReceived, MessageStateChanged, ContactPresenceChanged>;
 
 } // namespace entre

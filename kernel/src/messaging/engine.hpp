@@ -1,0 +1,248 @@
+// The messaging engine: identities, contacts, links, sessions and exactly-once messages.
+//
+// It is single-threaded logic with no clock and no threads of its own. Its driver (the node's
+// engine thread, or a scenario test on a fake clock) passes every input in -- transport frames,
+// API calls, timer ticks -- and calls flush() after each batch of inputs. flush() commits the
+// batch's storage transaction and only then releases the frames the batch produced, so nothing
+// leaves the node that storage could forget in a crash: a message is in the outbox before its first
+// transmission, an acknowledgement leaves only once the message it acknowledges is stored, and a
+// ratchet state is stored in the same transaction as the messages it encrypted or decrypted.
+//
+// Layers (docs/architecture.md "The path of a message", formats in docs/protocol.md):
+//   frame     handshake (Noise IK through the crypto suite) or a sealed link packet
+//   link      per contact and path: AEAD with a counter nonce and replay window (MediaCipher keyed
+//             from the handshake), then ReliableLink (sequence numbers, acks, retransmission)
+//   envelope  a message (id, timestamp, Double Ratchet ciphertext), an end-to-end ack, a read
+//             receipt, or a ratchet hello
+//
+// Thread safety: none. One thread calls everything, including the EngineOutput callbacks it makes.
+#pragma once
+
+#include "peers/reliable_link.hpp"
+
+#include <entre/events.hpp>
+#include <entre/messaging.hpp>
+#include <entre/sdk/crypto.hpp>
+#include <entre/sdk/storage.hpp>
+#include <entre/sdk/transport.hpp>
+
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace entre {
+
+struct EngineConfig {
+  uint32_t keepalive_ms = 15000;      // a ping goes out on a link idle this long
+  uint32_t link_timeout_ms = 45000;   // a link that heard nothing this long is dead
+  uint32_t handshake_retry_ms = 1000; // first resend of a handshake message; doubles
+  uint32_t handshake_timeout_ms = 10000;
+  uint32_t reconnect_min_ms = 1000; // backoff between attempts to reach a contact
+  uint32_t reconnect_max_ms = 60000;
+  uint32_t max_sessions_cached = 512; // ratchet sessions kept in memory (the rest load on demand)
+  uint32_t max_pending_handshakes = 64;
+  uint32_t max_ack_ids = 512; // message ids per end-to-end ack envelope
+  sdk::KdfCost kdf{sdk::KdfStrength::kModerate, 0, 0};
+  int64_t dedupe_keep_ms = int64_t{90} * 24 * 3600 * 1000;
+  ReliableLinkConfig link;
+};
+
+// Where the engine's effects go. Called on the engine's thread, from inside flush() for frames.
+class EngineOutput {
+ public:
+  virtual void send_frame(std::size_t transport, const std::string& endpoint,
+                          std::vector<uint8_t> frame) = 0;
+  virtual void event(Event event) = 0;
+  virtual void log(int level, const std::string& message) = 0; // 0 debug, 1 info, 2 warn, 3 error
+
+ protected:
+  ~EngineOutput() = default;
+};
+
+struct EngineClock {
+  std::function<uint64_t()> mono_ms; // monotonic, for timers
+  std::function<int64_t()> wall_ms;  // Unix epoch, for timestamps
+};
+
+struct EngineCounters {
+  uint64_t frames_received = 0;
+  uint64_t frames_dropped = 0; // malformed, unknown link, failed to open, refused
+  uint64_t handshakes_completed = 0;
+  uint64_t handshakes_refused = 0;
+  uint64_t messages_sent = 0;     // first transmissions
+  uint64_t messages_received = 0; // stored
+  uint64_t duplicates_dropped = 0;
+  uint64_t decrypt_failures = 0;
+  uint64_t storage_failures = 0;
+};
+
+class Engine {
+ public:
+  using Key = std::array<uint8_t, sdk::kPublicKeyBytes>;
+  using MessageId = std::array<uint8_t, sdk::kMessageIdBytes>;
+
+  Engine(sdk::CryptoSuite& crypto, sdk::Storage& storage, EngineOutput& output, EngineClock clock,
+         EngineConfig config);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Transports, in preference order (the first is the most preferred). Add before unlocking.
+  std::size_t add_transport(sdk::Transport* transport, std::string plugin_id);
+
+  // ---- Identity -------------------------------------------------------------------------------
+  [[nodiscard]] bool has_identity();
+  [[nodiscard]] bool unlocked() const { return unlocked_; }
+  // Creates an identity sealed under `passphrase` (fails if one exists) and unlocks it.
+  ApiStatus create_identity(const std::string& passphrase);
+  // kAuthFailed "wrong passphrase" leaves everything as it was.
+  ApiStatus unlock(const std::string& passphrase);
+  [[nodiscard]] std::string my_id() const;
+  // The contact code, with the transports' local endpoints (or `hints` when given) as hints.
+  ApiResult<std::string> contact_code(const std::vector<std::string>& hints = {});
+
+  // ---- Contacts -------------------------------------------------------------------------------
+  ApiResult<ContactInfo> add_contact(const std::string& code, const std::string& name);
+  [[nodiscard]] std::vector<ContactInfo> contacts();
+  ApiResult<ContactInfo> contact(const std::string& id);
+  ApiStatus rename_contact(const std::string& id, const std::string& name);
+  ApiStatus remove_contact(const std::string& id);
+  ApiStatus set_blocked(const std::string& id, bool blocked);
+  ApiStatus set_verified(const std::string& id, bool verified);
+  ApiResult<std::string> safety_number(const std::string& id);
+
+  // ---- Messages -------------------------------------------------------------------------------
+  // Stores the message in the conversation and the outbox (durable after the next flush()).
+  ApiResult<MessageInfo> send(const std::string& contact, const std::string& text);
+  // Up to `limit` messages with order < before_order, newest first (0: from the newest).
+  ApiResult<std::vector<MessageInfo>> history(const std::string& contact, uint64_t before_order,
+                                              uint32_t limit);
+  // Marks every incoming message of the conversation read and tells the contact.
+  ApiResult<uint64_t> mark_read(const std::string& contact);
+
+  // ---- Driver ---------------------------------------------------------------------------------
+  void on_frame(std::size_t transport, std::string_view endpoint, std::span<const uint8_t> frame);
+  void on_timer();
+  [[nodiscard]] std::optional<uint64_t> next_timer_ms() const;
+  // Commits the batch and sends what it produced. Returns false if the commit failed (the batch's
+  // effects are undone and its frames dropped).
+  bool flush();
+
+  [[nodiscard]] const EngineCounters& counters() const { return counters_; }
+  [[nodiscard]] std::size_t link_count() const { return links_.size(); }
+  [[nodiscard]] std::size_t sessions_cached() const { return sessions_loaded_; }
+  [[nodiscard]] std::size_t outbox_size() const;
+
+ private:
+  struct Link;
+  struct Contact;
+  struct OutItem {
+    MessageId id{};
+    std::vector<uint8_t> envelope; // empty until encrypted
+    uint64_t handed_to = 0;        // generation of the link it was last handed to (0: none)
+    uint64_t order = 0;            // in the conversation
+    uint32_t state = 0;            // MessageState as stored
+  };
+  struct HeldFrame {
+    std::size_t transport;
+    std::string endpoint;
+    std::vector<uint8_t> frame;
+  };
+  struct SessionSlot;
+
+  // storage helpers
+  bool txn();
+  void storage_failed(const char* what, const sdk::Status& st);
+  std::vector<uint8_t> seal(std::string_view label, std::span<const uint8_t> ad,
+                            std::span<const uint8_t> plain);
+  std::optional<std::vector<uint8_t>> open(std::string_view label, std::span<const uint8_t> ad,
+                                           std::span<const uint8_t> sealed);
+  void load_contacts();
+  void load_outbox();
+  Contact* find_contact(const std::string& id, ApiError& error);
+  Contact* find_contact(const Key& key);
+  ContactInfo info_of(const Contact& c);
+  bool put_contact(const Contact& c);
+
+  // sessions
+  SessionSlot* session_of(Contact& c, bool create_missing);
+  void store_session(Contact& c, SessionSlot& s);
+  void drop_session(Contact& c);
+  void install_session(Contact& c, sdk::Session* s, const std::array<uint8_t, 16>& sid);
+  void touch_session(Contact& c);
+  void encrypt_pending(Contact& c, bool reencrypt_all);
+  std::optional<std::vector<uint8_t>>
+  encrypt_message(Contact& c, const MessageId& id, int64_t timestamp_ms, const std::string& text);
+
+  // links
+  void connect(Contact& c);
+  Link* new_link(std::size_t transport, std::string endpoint, const Key& key, bool initiator);
+  void destroy_link(uint32_t index, const char* why);
+  void handle_hs1(std::size_t transport, std::string_view endpoint, std::span<const uint8_t> f);
+  void handle_hs2(std::span<const uint8_t> f);
+  void handle_sealed(std::size_t transport, std::string_view endpoint, std::span<const uint8_t> f);
+  bool complete_handshake(Link& l);
+  void confirm_link(Link& l);
+  void apply_session_decision(Link& l);
+  void send_link_packet(Link& l, std::span<const uint8_t> packet);
+  void send_envelope(Link& l, std::vector<uint8_t> envelope);
+  void on_link_message(uint32_t index, std::vector<uint8_t> message);
+  void choose_best(Contact& c);
+  void pump_outbox(Contact& c);
+  void link_timers(Link& l, uint64_t now);
+
+  // envelopes
+  void handle_message(Contact& c, Link& l, std::span<const uint8_t> env);
+  void handle_ack(Contact& c, std::span<const uint8_t> env);
+  void handle_read(Contact& c, std::span<const uint8_t> env);
+  void handle_hello(Contact& c, std::span<const uint8_t> env);
+  void send_hello(Contact& c, Link& l);
+  void send_read_receipt(Contact& c);
+  void queue_ack(Contact& c, const MessageId& id);
+
+  sdk::CryptoSuite& crypto_;
+  sdk::Storage& storage_;
+  EngineOutput& out_;
+  EngineClock clock_;
+  EngineConfig config_;
+
+  struct TransportSlot {
+    sdk::Transport* transport = nullptr;
+    std::string plugin_id;
+    std::string scheme;
+    uint32_t max_payload = 0;
+  };
+  std::vector<TransportSlot> transports_;
+
+  bool unlocked_ = false;
+  std::vector<uint8_t> identity_secret_; // wiped on destruction
+  std::array<uint8_t, sdk::kStorageKeyBytes> storage_key_{};
+  Key my_key_{};
+
+  std::map<Key, std::unique_ptr<Contact>> contacts_;
+  std::map<uint32_t, std::unique_ptr<Link>> links_;
+  std::set<std::pair<uint64_t, Key>> reconnects_;
+  std::size_t sessions_loaded_ = 0;
+  uint64_t session_tick_ = 0;
+  std::set<Key> dirty_sessions_;
+  uint64_t next_generation_ = 1;
+  uint64_t next_prune_ms_ = 0;
+
+  bool in_txn_ = false;
+  bool batch_failed_ = false;
+  std::vector<HeldFrame> held_;
+  std::vector<Event> held_events_;
+  std::set<Key> acks_due_;
+  EngineCounters counters_;
+};
+
+} // namespace entre

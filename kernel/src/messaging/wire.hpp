@@ -1,0 +1,108 @@
+// Byte formats of the messaging layer (docs/protocol.md, "Frames" and "Envelopes"). Integers are
+// big-endian. Every parser checks every length before reading and returns nullopt for anything
+// malformed.
+//
+//   frame    = hs1 / hs2 / sealed
+//   hs1      = %x10 sender-index noise-message-1            ; Noise IK, first message
+//   hs2      = %x11 receiver-index sender-index noise-message-2
+//   sealed   = %x12 receiver-index counter ciphertext       ; AEAD of a link packet, AD = the
+//                                                           ; 13 header bytes
+//   index    = uint32 (random, chosen by the side that receives with it); counter = uint64
+//
+//   link packet = ReliableLink data / ack / datagram (%x01-%x03) / ping / pong
+//   ping     = %x04 stamp(uint64)   pong = %x05 stamp(uint64), the ping's stamp echoed
+//
+//   envelope = message / ack / read / hello / hello-request  ; the ReliableLink messages
+//   message  = %x01 id(16) timestamp(int64 ms) ratchet-ciphertext  ; ratchet AD = the first 25
+//   ack      = %x02 count(uint16, 1..1024) id(16)*count
+//   read     = %x03 id(16)
+//   hello    = %x04 ratchet-ciphertext (empty plaintext, ratchet AD = %x04)
+//   hello-request = %x05
+#pragma once
+
+#include <entre/sdk/crypto.hpp>
+#include <entre/sdk/storage.hpp>
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace entre::wire {
+
+inline constexpr uint8_t kFrameHs1 = 0x10;
+inline constexpr uint8_t kFrameHs2 = 0x11;
+inline constexpr uint8_t kFrameSealed = 0x12;
+inline constexpr uint8_t kPing = 0x04;
+inline constexpr uint8_t kPong = 0x05;
+inline constexpr uint8_t kEnvMessage = 0x01;
+inline constexpr uint8_t kEnvAck = 0x02;
+inline constexpr uint8_t kEnvRead = 0x03;
+inline constexpr uint8_t kEnvHello = 0x04;
+inline constexpr uint8_t kEnvHelloRequest = 0x05;
+
+inline constexpr std::size_t kSessionIdBytes = 16;
+inline constexpr std::size_t kSealedHeaderBytes = 1 + 4 + 8;
+inline constexpr std::size_t kAeadTagBytes = 16;
+inline constexpr uint32_t kSealedOverhead = kSealedHeaderBytes + kAeadTagBytes;
+inline constexpr std::size_t kMessageHeaderBytes = 1 + 16 + 8;
+inline constexpr std::size_t kMaxAckIds = 1024;
+
+using MessageId = std::array<uint8_t, sdk::kMessageIdBytes>;
+
+[[nodiscard]] std::string hex(std::span<const uint8_t> bytes);
+template <std::size_t N> [[nodiscard]] std::string hex(const std::array<uint8_t, N>& a) {
+  return hex(std::span<const uint8_t>(a.data(), a.size()));
+}
+// Lowercase or uppercase hex of exactly out.size() bytes.
+[[nodiscard]] bool unhex(std::string_view text, std::span<uint8_t> out);
+template <std::size_t N>
+[[nodiscard]] bool unhex(std::string_view text, std::array<uint8_t, N>& a) {
+  return unhex(text, std::span<uint8_t>(a.data(), a.size()));
+}
+
+void wipe(std::span<uint8_t> bytes);
+template <typename C> void wipe(C& c) { wipe(std::span<uint8_t>(c.data(), c.size())); }
+
+[[nodiscard]] std::vector<uint8_t> encode_kdf(const sdk::KdfCost& cost);
+[[nodiscard]] std::optional<sdk::KdfCost> decode_kdf(std::span<const uint8_t> bytes);
+
+struct Hs1 {
+  uint32_t sender = 0;
+  std::span<const uint8_t> noise;
+};
+struct Hs2 {
+  uint32_t receiver = 0;
+  uint32_t sender = 0;
+  std::span<const uint8_t> noise;
+};
+struct Sealed {
+  uint32_t receiver = 0;
+  uint64_t counter = 0;
+  std::span<const uint8_t> ciphertext;
+};
+struct Message {
+  MessageId id{};
+  int64_t timestamp_ms = 0;
+  std::span<const uint8_t> ciphertext;
+};
+
+[[nodiscard]] std::vector<uint8_t> hs1(uint32_t sender, std::span<const uint8_t> noise);
+[[nodiscard]] std::vector<uint8_t> hs2(uint32_t receiver, uint32_t sender,
+                                       std::span<const uint8_t> noise);
+[[nodiscard]] std::vector<uint8_t> sealed_header(uint32_t receiver, uint64_t counter);
+[[nodiscard]] std::vector<uint8_t> ping(uint8_t type, uint64_t stamp);
+[[nodiscard]] std::vector<uint8_t> message_header(const MessageId& id, int64_t timestamp_ms);
+[[nodiscard]] std::vector<uint8_t> ack(std::span<const MessageId> ids);
+
+[[nodiscard]] std::optional<Hs1> parse_hs1(std::span<const uint8_t> frame);
+[[nodiscard]] std::optional<Hs2> parse_hs2(std::span<const uint8_t> frame);
+[[nodiscard]] std::optional<Sealed> parse_sealed(std::span<const uint8_t> frame);
+[[nodiscard]] std::optional<uint64_t> parse_ping(std::span<const uint8_t> packet);
+[[nodiscard]] std::optional<Message> parse_message(std::span<const uint8_t> envelope);
+[[nodiscard]] std::optional<std::vector<MessageId>> parse_ack(std::span<const uint8_t> envelope);
+
+} // namespace entre::wire
