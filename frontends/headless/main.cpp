@@ -1,11 +1,17 @@
 // entre-host: runs an Entre node from a profile, without a window.
 //
-//   entre-host --profile FILE          compose the node, print what it loaded, run until SIGINT or
-//                                      SIGTERM, then shut down cleanly
+//   entre-host --profile FILE          compose the node, print what it loaded, unlock (or create)
+//                                      the identity, run until SIGINT, SIGTERM or "quit"
 //   entre-host --profile FILE --check  validate the profile and exit
 //
+// The passphrase comes from --passphrase-file or the ENTRE_PASSPHRASE environment variable; without
+// one the node runs with messaging locked. While it runs, entre-host reads one command per line
+// from standard input and prints one line per result and per event (docs/host.md):
+//   code | contacts | add CODE [NAME] | send CONTACT TEXT | history CONTACT [LIMIT] |
+//   read CONTACT | counters | quit
+//
 // Exit status: 0 clean exit or valid profile; 1 the node could not start (a required plugin or
-// transport failed); 2 usage error or invalid profile.
+// transport failed, or the passphrase is wrong); 2 usage error or invalid profile.
 #include <entre/node.hpp>
 
 #include "profile/profile.hpp"
@@ -14,8 +20,15 @@
 
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
 #include <iostream>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
 #include <pthread.h>
+#include <unistd.h>
 
 namespace {
 
@@ -58,7 +71,192 @@ void print_plugins(const entre::Node& node) {
   }
 }
 
-int run_node(const std::filesystem::path& path) {
+std::mutex g_out_mu;
+std::mutex g_node_mu; // held while a command runs, and by the shutdown
+bool g_node_gone = false;
+
+void say(const std::string& line) {
+  std::lock_guard lock(g_out_mu);
+  std::cout << line << '\n' << std::flush;
+}
+
+// One line of text: newlines and other control characters are shown escaped.
+std::string one_line(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\\') {
+      out += "\\\\";
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      out += '?';
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string unescape(const std::string& text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\\' && i + 1 < text.size()) {
+      ++i;
+      out += text[i] == 'n' ? '\n' : text[i];
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
+// A contact by id, or by a name that exactly one contact has.
+std::optional<std::string> resolve(entre::Node& node, const std::string& who, std::string& error) {
+  std::vector<std::string> matches;
+  for (const auto& c : node.contacts()) {
+    if (c.id == who) {
+      return c.id;
+    }
+    if (c.name == who) {
+      matches.push_back(c.id);
+    }
+  }
+  if (matches.size() == 1) {
+    return matches.front();
+  }
+  error = matches.empty() ? "no contact '" + who + "' (use its id or name; 'contacts' lists them)"
+                          : "more than one contact is called '" + who + "': use its id";
+  return std::nullopt;
+}
+
+std::string describe_event(const entre::Event& event) {
+  if (const auto* m = std::get_if<entre::MessageReceived>(&event)) {
+    return "message " + m->message.contact + " " + m->message.id + " " + one_line(m->message.text);
+  }
+  if (const auto* s = std::get_if<entre::MessageStateChanged>(&event)) {
+    return std::string("state ") + s->contact + " " + s->id + " " +
+           entre::message_state_name(s->state);
+  }
+  if (const auto* p = std::get_if<entre::ContactPresenceChanged>(&event)) {
+    return "presence " + p->contact + (p->online ? " online " + p->path : " offline");
+  }
+  if (const auto* d = std::get_if<entre::EventsDropped>(&event)) {
+    return "events-dropped " + std::to_string(d->count);
+  }
+  return {};
+}
+
+// Runs one command line; returns false on "quit".
+bool run_command(entre::Node& node, const std::string& line) {
+  std::istringstream in(line);
+  std::string cmd;
+  in >> cmd;
+  std::string rest;
+  std::getline(in >> std::ws, rest);
+  auto fail = [](const std::string& why) { say("error " + one_line(why)); };
+  if (cmd.empty()) {
+    return true;
+  }
+  if (cmd == "quit" || cmd == "exit") {
+    return false;
+  }
+  if (cmd == "code") {
+    auto r = node.contact_code();
+    r ? say("code " + *r.value) : fail(r.error.message);
+  } else if (cmd == "id") {
+    say("id " + node.my_id());
+  } else if (cmd == "contacts") {
+    for (const auto& c : node.contacts()) {
+      say("contact " + c.id + " " + (c.online ? "online " + c.path : "offline") +
+          " unread=" + std::to_string(c.unread) + (c.verified ? " verified" : "") +
+          (c.blocked ? " blocked" : "") + " " + one_line(c.name));
+    }
+    say("end");
+  } else if (cmd == "add") {
+    std::istringstream args(rest);
+    std::string code;
+    args >> code;
+    std::string name;
+    std::getline(args >> std::ws, name);
+    auto r = node.add_contact(code, name);
+    r ? say("added " + r.value->id) : fail(r.error.message);
+  } else if (cmd == "send") {
+    std::istringstream args(rest);
+    std::string who;
+    args >> who;
+    std::string text;
+    std::getline(args >> std::ws, text);
+    std::string error;
+    auto id = resolve(node, who, error);
+    if (!id) {
+      fail(error);
+      return true;
+    }
+    auto r = node.send(*id, unescape(text));
+    r ? say("queued " + r.value->id) : fail(r.error.message);
+  } else if (cmd == "history") {
+    std::istringstream args(rest);
+    std::string who;
+    uint32_t limit = 50;
+    args >> who >> limit;
+    std::string error;
+    auto id = resolve(node, who, error);
+    if (!id) {
+      fail(error);
+      return true;
+    }
+    auto r = node.history(*id, 0, limit);
+    if (!r) {
+      fail(r.error.message);
+      return true;
+    }
+    for (auto it = r.value->rbegin(); it != r.value->rend(); ++it) {
+      say("history " + std::to_string(it->order) + " " + (it->outgoing ? "out " : "in ") +
+          entre::message_state_name(it->state) + " " + it->id + " " + one_line(it->text));
+    }
+    say("end");
+  } else if (cmd == "read") {
+    std::string error;
+    auto id = resolve(node, rest, error);
+    if (!id) {
+      fail(error);
+      return true;
+    }
+    auto r = node.mark_read(*id);
+    r ? say("read " + std::to_string(*r.value)) : fail(r.error.message);
+  } else if (cmd == "counters") {
+    const entre::NodeCounters c = node.counters();
+    say("counters frames_received=" + std::to_string(c.frames_received) +
+        " frames_dropped=" + std::to_string(c.frames_dropped) +
+        " handshakes_completed=" + std::to_string(c.handshakes_completed) + " handshakes_refused=" +
+        std::to_string(c.handshakes_refused) + " messages_sent=" + std::to_string(c.messages_sent) +
+        " messages_received=" + std::to_string(c.messages_received) +
+        " duplicates_dropped=" + std::to_string(c.duplicates_dropped) +
+        " decrypt_failures=" + std::to_string(c.decrypt_failures) +
+        " links=" + std::to_string(c.links) + " outbox=" + std::to_string(c.outbox));
+  } else {
+    fail("unknown command '" + cmd +
+         "': code, id, contacts, add, send, history, read, counters, quit");
+  }
+  return true;
+}
+
+std::optional<std::string> read_passphrase(const std::string& file) {
+  if (!file.empty()) {
+    std::ifstream in(file);
+    std::string line;
+    if (!in || !std::getline(in, line)) {
+      return std::nullopt;
+    }
+    return line;
+  }
+  if (const char* env = std::getenv("ENTRE_PASSPHRASE")) {
+    return std::string(env);
+  }
+  return std::nullopt;
+}
+
+int run_node(const std::filesystem::path& path, const std::string& passphrase_file) {
   // Block the stop signals in every thread; the main thread waits for them with sigwait.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
@@ -92,12 +290,65 @@ int run_node(const std::filesystem::path& path) {
       }
     }
   }
+  if (node.messaging_available()) {
+    const std::optional<std::string> passphrase = read_passphrase(passphrase_file);
+    if (!passphrase) {
+      std::cout << "entre-host: no passphrase (--passphrase-file or ENTRE_PASSPHRASE): messaging "
+                   "stays locked"
+                << '\n';
+    } else {
+      const bool existed = node.has_identity();
+      const entre::ApiStatus st =
+          existed ? node.unlock(*passphrase) : node.create_identity(*passphrase);
+      if (!st) {
+        std::cerr << "entre-host: " << st.error.message << '\n';
+        node.stop();
+        return kExitNodeFailed;
+      }
+      std::cout << "entre-host: identity " << (existed ? "unlocked" : "created") << ": "
+                << node.my_id() << '\n';
+      if (auto code = node.contact_code()) {
+        std::cout << "code " << *code.value << '\n';
+      }
+    }
+  }
   std::cout << "entre-host: ready (Ctrl-C to stop)" << std::endl;
+
+  std::atomic<bool> done{false};
+  std::thread events([&] {
+    while (!done.load()) {
+      if (auto event = node.wait_event(std::chrono::milliseconds(200))) {
+        const std::string line = describe_event(*event);
+        if (!line.empty()) {
+          say(line);
+        }
+      }
+    }
+  });
+  // Commands from standard input; "quit" or a stop signal ends the node. End of input does not.
+  std::thread commands([&] {
+    std::string line;
+    while (std::getline(std::cin, line)) {
+      std::lock_guard lock(g_node_mu);
+      if (g_node_gone) {
+        return;
+      }
+      if (!run_command(node, line)) {
+        kill(getpid(), SIGTERM);
+        return;
+      }
+    }
+  });
+  commands.detach(); // may sit in a blocking read; it touches nothing once the signal arrives
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
-  std::cout << "entre-host: " << (signal_number == SIGINT ? "SIGINT" : "SIGTERM") << ", stopping"
-            << std::endl;
+  say(std::string("entre-host: ") + (signal_number == SIGINT ? "SIGINT" : "SIGTERM") +
+      ", stopping");
+  done = true;
+  events.join();
+  std::lock_guard hold(g_node_mu); // no command runs during or after the shutdown
+  g_node_gone = true;
   node.stop();
   created.node.reset();
   std::cout << "entre-host: stopped cleanly" << std::endl;
@@ -110,7 +361,10 @@ int main(int argc, char** argv) {
   CLI::App app{"entre-host: run an Entre node from a profile, without a window"};
   std::string profile;
   bool check = false;
+  std::string passphrase_file;
   app.add_option("-p,--profile", profile, "TOML profile of the node")->required();
+  app.add_option("--passphrase-file", passphrase_file,
+                 "file whose first line is the identity's passphrase (else ENTRE_PASSPHRASE)");
   app.add_flag("--check", check, "validate the profile and exit (status 2 if invalid)");
   try {
     app.parse(argc, argv);
@@ -119,7 +373,7 @@ int main(int argc, char** argv) {
     return code == 0 ? kExitOk : kExitUsage;
   }
   try {
-    return check ? check_profile(profile) : run_node(profile);
+    return check ? check_profile(profile) : run_node(profile, passphrase_file);
   } catch (const std::exception& e) {
     std::cerr << "entre-host: " << e.what() << '\n';
     return kExitNodeFailed;

@@ -1,10 +1,11 @@
 // storage-memory: the SDK Storage interface in process memory, for tests and ephemeral bots.
 //
 // Same semantics as storage-sqlite, nothing on disk: the data lives as long as the object. Ordered
-// standard containers stand in for the tables and indexes; a transaction is a snapshot of all of
-// them taken by begin(), put back by rollback() and dropped by commit(). Every write is atomic on
-// its own: it either completes or leaves the containers as they were (allocation failures
-// included). The schema version is always kMemorySchemaVersion. No configuration.
+// standard containers stand in for the tables and indexes. Every write is atomic on its own: it
+// either completes or leaves the containers as they were (allocation failures included). Every
+// write also records an undo step; inside a transaction rollback() runs the steps in reverse and
+// commit() drops them, so both cost what the transaction wrote, not the size of the store. The
+// schema version is always kMemorySchemaVersion. No configuration.
 #pragma once
 
 #include <entre/sdk/plugin.hpp>
@@ -12,6 +13,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -107,28 +109,39 @@ class MemoryStorage final : public sdk::Storage, public sdk::Plugin {
     Bytes sealed_frame;
     int64_t queued_ms = 0;
   };
-  // Everything a transaction snapshots.
+  using Conversation = std::map<uint64_t, MessageId>; // order -> id, never empty
+  // The tables.
   struct Data {
     std::map<std::string, Bytes> settings;
     std::map<Bytes, Contact> contacts; // byte order of the key: list_contacts() order
     std::map<MessageId, Message> messages;
-    std::map<Bytes, std::map<uint64_t, MessageId>> conversations; // contact -> order -> id
-    std::map<uint64_t, OutboxEntry> outbox;                       // queue order -> entry
-    std::map<MessageId, uint64_t> outbox_ids;                     // id -> queue order
-    uint64_t next_queue_order = 1;
+    std::map<Bytes, Conversation> conversations; // contact -> its messages
+    std::map<uint64_t, OutboxEntry> outbox;      // queue order -> entry
+    std::map<MessageId, uint64_t> outbox_ids;    // id -> queue order
     std::map<std::pair<Bytes, MessageId>, int64_t> dedupe; // (contact, id) -> received_ms
     std::map<Bytes, Bytes> sessions;
   };
+  // What rollback() needs to undo one write: `undo` erases the entries the write added and puts
+  // back the fields and counters it changed; `removed` holds the entries it removed or replaced,
+  // moved out of data_ whole (map nodes) so that putting them back allocates nothing.
+  struct UndoStep {
+    std::function<void()> undo; // may be empty
+    Data removed;
+  };
 
   [[nodiscard]] sdk::Status ready() const noexcept;
-  void erase_contact_data(const Bytes& key) noexcept;
+  template <typename F> auto write(const F& body) noexcept -> decltype(body());
+  Data& log_undo(std::function<void()> undo = {});
+  void move_contact_data(const Bytes& key, Data& removed) noexcept;
   [[nodiscard]] sdk::Status visit_message(const MessageId& id, const Message& message,
                                           sdk::MessageVisitor& visitor,
                                           bool* keep_going) const noexcept;
 
   std::optional<std::string> suite_id_; // set by the first successful open()
   Data data_;
-  std::optional<Data> snapshot_; // the state at begin(), while a transaction is open
+  uint64_t next_queue_order_ = 1;
+  bool in_transaction_ = false;
+  std::vector<UndoStep> undo_log_; // the open transaction's writes, oldest first
 };
 
 } // namespace entre::plugins::memory

@@ -5,7 +5,11 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <iostream>
+#include <random>
 #include <set>
+
+#include <unistd.h>
 
 namespace entre::scenario {
 namespace {
@@ -74,6 +78,258 @@ TEST(Messaging, TwoNodesExchangeMessagesBothWays) {
   for (const auto& l : p.bob->logs) {
     ADD_FAILURE() << l;
   }
+}
+
+// Runs the clock in steps until `done` or `limit_ms` of simulated time have passed.
+template <typename Fn> bool run_until(FakeClock& clock, Fn done, uint64_t limit_ms) {
+  const uint64_t end = clock.now_ms() + limit_ms;
+  while (!done() && clock.now_ms() < end) {
+    clock.run_for(100);
+  }
+  return done();
+}
+
+void expect_all_delivered(SimMessenger& node, const std::string& contact, std::size_t outgoing) {
+  EXPECT_EQ(node.engine->outbox_size(), 0u);
+  auto history = node.engine->history(contact, 0, static_cast<uint32_t>(outgoing * 2 + 10));
+  ASSERT_TRUE(history.ok()) << history.error.message;
+  std::size_t n = 0;
+  for (const auto& m : *history.value) {
+    if (m.outgoing) {
+      ++n;
+      EXPECT_GE(m.state, MessageState::kDelivered) << m.text;
+    }
+  }
+  EXPECT_EQ(n, outgoing);
+}
+
+TEST(Messaging, TenThousandEachWayUnderLossReorderingAndDuplication) {
+  Pair p;
+  p.net.set_default({.impairment = {.loss = 0.20,
+                                    .duplicate = 0.05,
+                                    .reorder = 0.25,
+                                    .latency_ms = 20,
+                                    .jitter_ms = 5,
+                                    .reorder_delay_ms = 15}});
+  const int kCount =
+      std::getenv("ENTRE_SCENARIO_COUNT") ? std::atoi(std::getenv("ENTRE_SCENARIO_COUNT")) : 10000;
+  for (int i = 0; i < kCount; ++i) {
+    p.alice->send(p.alice_sees_bob, text_of("a", i));
+    p.bob->send(p.bob_sees_alice, text_of("b", i));
+  }
+  const bool done = run_until(
+      p.clock,
+      [&] {
+        const auto want = static_cast<std::size_t>(kCount);
+        return p.alice->received.size() >= want && p.bob->received.size() >= want &&
+               p.alice->engine->outbox_size() == 0 && p.bob->engine->outbox_size() == 0;
+      },
+      3'600'000);
+  EXPECT_TRUE(done) << "alice got " << p.alice->received.size() << ", bob got "
+                    << p.bob->received.size() << " after " << p.clock.now_ms() << " ms";
+  p.clock.run_for(10'000);
+  expect_exactly_once_in_order(*p.bob, "a", kCount);
+  expect_exactly_once_in_order(*p.alice, "b", kCount);
+  expect_all_delivered(*p.alice, p.alice_sees_bob, kCount);
+  expect_all_delivered(*p.bob, p.bob_sees_alice, kCount);
+  const auto totals = p.net.totals();
+  EXPECT_GT(totals.dropped, 0u);
+  EXPECT_GT(totals.duplicated, 0u);
+  EXPECT_GT(totals.reordered, 0u);
+  EXPECT_GT(p.bob->engine->counters().duplicates_dropped +
+                p.alice->engine->counters().duplicates_dropped +
+                p.bob->engine->counters().frames_dropped,
+            0u);
+  std::cout << "10k each way: drained after " << p.clock.now_ms() << " simulated ms\n";
+}
+
+TEST(Messaging, TenMinutePartitionDrainsAfterHeal) {
+  Pair p;
+  p.alice->send(p.alice_sees_bob, text_of("a", 0));
+  p.clock.run_for(2000);
+  ASSERT_EQ(p.bob->received.size(), 1u);
+  const auto cut = p.net.partition({"alice"}, {"bob"});
+  for (int i = 1; i < 200; ++i) {
+    p.alice->send(p.alice_sees_bob, text_of("a", i));
+  }
+  for (int i = 0; i < 200; ++i) {
+    p.bob->send(p.bob_sees_alice, text_of("b", i));
+  }
+  p.clock.run_for(10 * 60 * 1000);
+  EXPECT_EQ(p.bob->received.size(), 1u);
+  EXPECT_TRUE(p.alice->engine->contact(p.alice_sees_bob).value->online == false);
+  p.net.heal(cut);
+  const bool done = run_until(
+      p.clock, [&] { return p.alice->received.size() == 200 && p.bob->received.size() == 200; },
+      180'000);
+  EXPECT_TRUE(done);
+  p.clock.run_for(5000);
+  expect_exactly_once_in_order(*p.bob, "a", 200);
+  expect_exactly_once_in_order(*p.alice, "b", 200);
+  expect_all_delivered(*p.alice, p.alice_sees_bob, 200);
+  expect_all_delivered(*p.bob, p.bob_sees_alice, 200);
+}
+
+TEST(Messaging, ReadReceiptsRaiseTheSendersStates) {
+  Pair p;
+  for (int i = 0; i < 5; ++i) {
+    p.alice->send(p.alice_sees_bob, text_of("a", i));
+  }
+  p.clock.run_for(3000);
+  ASSERT_EQ(p.bob->received.size(), 5u);
+  EXPECT_EQ(p.bob->engine->contact(p.bob_sees_alice).value->unread, 5u);
+  auto marked = p.bob->engine->mark_read(p.bob_sees_alice);
+  p.bob->poke();
+  ASSERT_TRUE(marked.ok()) << marked.error.message;
+  EXPECT_EQ(*marked.value, 5u);
+  EXPECT_EQ(p.bob->engine->contact(p.bob_sees_alice).value->unread, 0u);
+  p.clock.run_for(3000);
+  auto history = p.alice->engine->history(p.alice_sees_bob, 0, 10);
+  ASSERT_TRUE(history.ok());
+  for (const auto& m : *history.value) {
+    EXPECT_EQ(m.state, MessageState::kRead) << m.text;
+  }
+  ASSERT_FALSE(p.alice->states.empty());
+  EXPECT_EQ(p.alice->states.back().state, MessageState::kRead);
+  EXPECT_EQ(p.alice->states.back().id, p.bob->received.back().id);
+}
+
+TEST(Messaging, SendRefusesWhatCannotBeSent) {
+  Pair p;
+  auto& e = *p.alice->engine;
+  EXPECT_EQ(e.send(p.alice_sees_bob, "").error.code, sdk::StatusCode::kInvalidArgument);
+  const auto big = e.send(p.alice_sees_bob, std::string(kMaxMessageTextBytes + 1, 'x'));
+  EXPECT_EQ(big.error.code, sdk::StatusCode::kOutOfRange);
+  EXPECT_NE(big.error.message.find("65537 bytes"), std::string::npos) << big.error.message;
+  EXPECT_TRUE(e.send(p.alice_sees_bob, std::string(kMaxMessageTextBytes, 'x')).ok());
+  EXPECT_EQ(e.send(std::string(64, '0'), "hi").error.code, sdk::StatusCode::kNotFound);
+  EXPECT_EQ(e.send("not-hex", "hi").error.code, sdk::StatusCode::kInvalidArgument);
+  ASSERT_TRUE(e.set_blocked(p.alice_sees_bob, true).ok());
+  EXPECT_EQ(e.send(p.alice_sees_bob, "hi").error.code, sdk::StatusCode::kPermissionDenied);
+  p.alice->poke();
+}
+
+TEST(Messaging, ContactsAreManagedAndCodesChecked) {
+  Pair p;
+  auto& e = *p.alice->engine;
+  EXPECT_EQ(e.add_contact(p.alice->code(), "me").error.message, "that is your own contact code");
+  EXPECT_EQ(e.add_contact(p.bob->code(), "again").error.code, sdk::StatusCode::kAlreadyExists);
+  const auto bad = e.add_contact("entre:garbage", "x");
+  EXPECT_FALSE(bad.ok());
+  EXPECT_NE(bad.error.message.find("not a valid contact code"), std::string::npos);
+  ASSERT_TRUE(e.rename_contact(p.alice_sees_bob, "Robert").ok());
+  ASSERT_TRUE(e.set_verified(p.alice_sees_bob, true).ok());
+  p.alice->poke();
+  auto c = e.contact(p.alice_sees_bob);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c.value->name, "Robert");
+  EXPECT_TRUE(c.value->verified);
+  auto mine = e.safety_number(p.alice_sees_bob);
+  auto theirs = p.bob->engine->safety_number(p.bob_sees_alice);
+  ASSERT_TRUE(mine.ok() && theirs.ok());
+  EXPECT_EQ(*mine.value, *theirs.value);
+  p.clock.run_for(2000);
+  EXPECT_TRUE(e.contact(p.alice_sees_bob).value->online);
+  ASSERT_TRUE(e.remove_contact(p.alice_sees_bob).ok());
+  p.alice->poke();
+  EXPECT_TRUE(e.contacts().empty());
+  EXPECT_EQ(e.contact(p.alice_sees_bob).error.code, sdk::StatusCode::kNotFound);
+}
+
+TEST(Messaging, StrangersAndBlockedContactsCannotConnect) {
+  FakeClock clock;
+  SimNetwork net(clock, 3);
+  PluginFiles files;
+  SimMessenger alice(net, "alice", files);
+  SimMessenger mallory(net, "mallory", files);
+  alice.create_identity();
+  mallory.create_identity();
+  const std::string alice_id = mallory.add(alice, "Alice"); // alice does not know mallory
+  mallory.send(alice_id, "hello?");
+  clock.run_for(30'000);
+  EXPECT_TRUE(alice.received.empty());
+  EXPECT_GT(alice.engine->counters().handshakes_refused, 0u);
+  EXPECT_EQ(alice.engine->counters().handshakes_completed, 0u);
+}
+
+TEST(Messaging, GarbageFramesAreDroppedAndCountedAndTheSessionContinues) {
+  Pair p;
+  p.alice->send(p.alice_sees_bob, text_of("a", 0));
+  p.clock.run_for(2000);
+  ASSERT_EQ(p.bob->received.size(), 1u);
+  sim::SimTransport evil(p.net, "evil");
+  struct Ignore final : sdk::TransportEvents {
+    void on_frame(sdk::StringView, sdk::ByteView) noexcept override {}
+    void on_link(sdk::StringView, sdk::LinkState) noexcept override {}
+    void on_discovered(sdk::StringView, sdk::ByteView) noexcept override {}
+  } ignore;
+  ASSERT_TRUE(evil.start(ignore).is_ok());
+  std::mt19937_64 rng(5);
+  const uint64_t before = p.bob->engine->counters().frames_dropped;
+  int sent = 0;
+  for (int i = 0; i < 2000; ++i) {
+    std::vector<uint8_t> frame(rng() % 300);
+    for (auto& b : frame) {
+      b = static_cast<uint8_t>(rng());
+    }
+    if (!frame.empty() && i % 3 == 0) {
+      frame[0] = static_cast<uint8_t>(0x10 + i % 3); // look like a handshake or a sealed frame
+    }
+    (void)evil.send(sdk::StringView(std::string("sim:bob")), sdk::ByteView(frame));
+    ++sent;
+  }
+  p.clock.run_for(1000);
+  EXPECT_EQ(p.bob->engine->counters().frames_dropped - before, static_cast<uint64_t>(sent));
+  for (int i = 1; i < 10; ++i) {
+    p.alice->send(p.alice_sees_bob, text_of("a", i));
+  }
+  p.clock.run_for(2000);
+  expect_exactly_once_in_order(*p.bob, "a", 10);
+}
+
+TEST(Messaging, CrashesOfEitherSideLoseAndDuplicateNothing) {
+  const auto root =
+      std::filesystem::temp_directory_path() / ("entre-crash-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(root);
+  std::filesystem::create_directories(root / "a");
+  std::filesystem::create_directories(root / "b");
+  {
+    Pair p(root / "a", root / "b");
+    p.net.set_default({.impairment = {.loss = 0.05, .latency_ms = 10, .jitter_ms = 5}});
+    std::mt19937_64 rng(11);
+    int next = 0;
+    for (int round = 0; round < 50; ++round) {
+      const int burst = static_cast<int>(rng() % 40);
+      for (int i = 0; i < burst; ++i) {
+        p.alice->send(p.alice_sees_bob, text_of("a", next++));
+      }
+      p.clock.run_for(rng() % 400);
+      SimMessenger& victim = (rng() % 2 == 0) ? *p.alice : *p.bob;
+      victim.crash();
+      p.clock.run_for(rng() % 3000);
+      victim.restart();
+    }
+    const bool done = run_until(
+        p.clock,
+        [&] {
+          return p.bob->received.size() >= static_cast<std::size_t>(next) &&
+                 p.alice->engine->outbox_size() == 0;
+        },
+        600'000);
+    EXPECT_TRUE(done) << "bob has " << p.bob->received.size() << " of " << next;
+    // Bob's events restart with each of his restarts: his history is the record.
+    auto history = p.bob->engine->history(p.bob_sees_alice, 0, 100000);
+    ASSERT_TRUE(history.ok());
+    std::vector<std::string> texts;
+    for (auto it = history.value->rbegin(); it != history.value->rend(); ++it) {
+      texts.push_back(it->text);
+    }
+    ASSERT_EQ(texts.size(), static_cast<std::size_t>(next));
+    for (int i = 0; i < next; ++i) {
+      EXPECT_EQ(texts[static_cast<std::size_t>(i)], text_of("a", i));
+    }
+  }
+  std::filesystem::remove_all(root);
 }
 
 } // namespace

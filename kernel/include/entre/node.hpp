@@ -15,6 +15,7 @@
 #pragma once
 
 #include <entre/events.hpp>
+#include <entre/messaging.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -35,6 +36,20 @@ struct PluginStatus {
   bool required = true;
   bool loaded = false; // true when the plugin's root object exists
   std::string error;   // why it did not load, when loaded is false
+};
+
+struct NodeCounters {
+  uint64_t frames_received = 0;
+  uint64_t frames_dropped = 0; // malformed, unknown link, failed to open, refused, queue full
+  uint64_t handshakes_completed = 0;
+  uint64_t handshakes_refused = 0;
+  uint64_t messages_sent = 0;
+  uint64_t messages_received = 0;
+  uint64_t duplicates_dropped = 0;
+  uint64_t decrypt_failures = 0;
+  uint64_t storage_failures = 0;
+  uint64_t links = 0;
+  uint64_t outbox = 0;
 };
 
 struct NodeCreateResult;
@@ -60,6 +75,35 @@ class Node {
   [[nodiscard]] std::filesystem::path data_dir() const;
   [[nodiscard]] std::filesystem::path profile_path() const;
   [[nodiscard]] std::vector<PluginStatus> plugins() const;
+
+  // ---- Identity, contacts and messages ------------------------------------------------------
+  // These need a crypto suite and a storage plugin in the profile; without them every call fails
+  // with kUnavailable. They run on the node's messenger thread and return once their effect is
+  // durable in storage. Identity and contact calls fail with kClosed until create_identity() or
+  // unlock() succeeded. Key derivation makes those two slow (up to seconds, by the profile's
+  // crypto.kdf); call them off a UI thread.
+  [[nodiscard]] bool messaging_available() const;
+  [[nodiscard]] bool has_identity();
+  ApiStatus create_identity(const std::string& passphrase);
+  ApiStatus unlock(const std::string& passphrase); // kAuthFailed "wrong passphrase"
+  [[nodiscard]] std::string my_id();               // empty while locked
+  // The contact code with this node's transport endpoints as hints (or `hints`, when given).
+  ApiResult<std::string> contact_code(const std::vector<std::string>& hints = {});
+  ApiResult<ContactInfo> add_contact(const std::string& code, const std::string& name);
+  [[nodiscard]] std::vector<ContactInfo> contacts();
+  ApiResult<ContactInfo> contact(const std::string& id);
+  ApiStatus rename_contact(const std::string& id, const std::string& name);
+  ApiStatus remove_contact(const std::string& id);
+  ApiStatus set_blocked(const std::string& id, bool blocked);
+  ApiStatus set_verified(const std::string& id, bool verified);
+  ApiResult<std::string> safety_number(const std::string& id);
+  // Queues `text` for the contact: stored in the conversation and the outbox before it returns.
+  ApiResult<MessageInfo> send(const std::string& contact, const std::string& text);
+  // Newest first: up to `limit` messages with order < before_order (0: start at the newest).
+  ApiResult<std::vector<MessageInfo>> history(const std::string& contact, uint64_t before_order,
+                                              uint32_t limit);
+  ApiResult<uint64_t> mark_read(const std::string& contact);
+  [[nodiscard]] NodeCounters counters();
 
   [[nodiscard]] std::optional<Event> poll_event();
   [[nodiscard]] std::optional<Event> wait_event(std::chrono::milliseconds timeout);

@@ -2,12 +2,15 @@
 
 #include "loader/loader.hpp"
 #include "node/event_queue.hpp"
+#include "node/messenger_thread.hpp"
 #include "node/plugin_host.hpp"
 #include "node/runtime.hpp"
 #include "profile/config_view.hpp"
 #include "profile/profile.hpp"
 
 #include <entre/sdk/codec.hpp>
+#include <entre/sdk/crypto.hpp>
+#include <entre/sdk/storage.hpp>
 #include <entre/sdk/transport.hpp>
 
 #include <spdlog/sinks/basic_file_sink.h>
@@ -95,13 +98,17 @@ std::string split_lines_first(std::string_view text, std::vector<std::string>& o
 // Receives a transport's callbacks and turns them into kernel events.
 class TransportSink final : public sdk::TransportEvents {
  public:
-  TransportSink(std::string plugin_id, EventQueue& events, std::shared_ptr<spdlog::logger> logger)
-      : plugin_id_(std::move(plugin_id)), events_(events), logger_(std::move(logger)) {}
+  TransportSink(std::string plugin_id, EventQueue& events, std::shared_ptr<spdlog::logger> logger,
+                MessengerThread* messenger, std::size_t index)
+      : plugin_id_(std::move(plugin_id)), events_(events), logger_(std::move(logger)),
+        messenger_(messenger), index_(index) {}
 
   void on_frame(sdk::StringView endpoint, sdk::ByteView frame) noexcept override {
     frames_received_.fetch_add(1, std::memory_order_relaxed);
     try {
-      logger_->trace("[{}] frame of {} bytes from {}", plugin_id_, frame.size, endpoint.str());
+      if (messenger_ != nullptr) {
+        messenger_->post_frame(index_, endpoint.str(), frame.span());
+      }
     } catch (...) {
     }
   }
@@ -125,6 +132,8 @@ class TransportSink final : public sdk::TransportEvents {
   std::string plugin_id_;
   EventQueue& events_;
   std::shared_ptr<spdlog::logger> logger_;
+  MessengerThread* messenger_;
+  std::size_t index_;
   std::atomic<uint64_t> frames_received_{0};
 };
 
@@ -136,6 +145,7 @@ struct PluginInstance {
   PluginPtr<sdk::Plugin> root; // destroyed before host and sink
   void* interface = nullptr;
   bool started = false;
+  std::size_t engine_index = 0; // the transport's index in the messaging engine
 };
 
 struct Node::Impl {
@@ -147,8 +157,21 @@ struct Node::Impl {
   Runtime runtime;
   std::vector<PluginInstance> instances;
   EventQueue events{Node::kEventQueueLimit};
+  std::unique_ptr<MessengerThread> messenger; // stopped and destroyed before the plugins
   mutable std::mutex mu;
   bool started = false;
+
+  template <typename T> ApiResult<T> call(std::function<ApiResult<T>(Engine&)> fn) {
+    if (!messenger) {
+      return ApiResult<T>::fail(sdk::StatusCode::kUnavailable,
+                                "messaging needs a crypto suite and a storage plugin in the "
+                                "profile ([crypto] suite, [storage] plugin)");
+    }
+    return messenger->call<ApiResult<T>>(
+        std::move(fn), ApiResult<T>::fail(sdk::StatusCode::kIoError,
+                                          "storage failed or the node is stopping; nothing was "
+                                          "changed"));
+  }
 
   Impl(Profile p, std::shared_ptr<spdlog::logger> log)
       : profile(std::move(p)), logger(std::move(log)),
@@ -156,6 +179,7 @@ struct Node::Impl {
 
   ~Impl() {
     stop();
+    messenger.reset();
     for (auto it = instances.rbegin(); it != instances.rend(); ++it) {
       if (it->root) {
         logger->debug("destroying plugin {}", it->status.id);
@@ -163,6 +187,26 @@ struct Node::Impl {
       }
     }
     instances.clear();
+  }
+
+  // Transports in the profile's preference order, then any others.
+  std::vector<PluginInstance*> transports_in_order() {
+    std::vector<PluginInstance*> transports;
+    for (const auto& id : profile.transport.order) {
+      for (auto& inst : instances) {
+        if (inst.status.id == id && inst.status.loaded &&
+            inst.kind == sdk::PluginKind::kTransport) {
+          transports.push_back(&inst);
+        }
+      }
+    }
+    for (auto& inst : instances) {
+      if (inst.status.loaded && inst.kind == sdk::PluginKind::kTransport &&
+          std::find(transports.begin(), transports.end(), &inst) == transports.end()) {
+        transports.push_back(&inst);
+      }
+    }
+    return transports;
   }
 
   void stop() {
@@ -346,6 +390,53 @@ NodeCreateResult Node::create(const std::filesystem::path& profile_path) {
   if (!result.errors.empty()) {
     return result; // impl is destroyed here: objects first, then libraries
   }
+
+  // Messaging: the crypto suite and storage the profile names, and every loaded transport in the
+  // profile's preference order.
+  sdk::CryptoSuite* crypto = nullptr;
+  sdk::Storage* storage = nullptr;
+  for (auto& inst : impl->instances) {
+    if (!inst.status.loaded) {
+      continue;
+    }
+    if (inst.kind == sdk::PluginKind::kCrypto && inst.status.id == p.crypto.suite) {
+      crypto = static_cast<sdk::CryptoSuite*>(inst.interface);
+    } else if (inst.kind == sdk::PluginKind::kStorage && inst.status.id == p.storage.plugin) {
+      storage = static_cast<sdk::Storage*>(inst.interface);
+    }
+  }
+  if (crypto != nullptr && storage != nullptr) {
+    const sdk::Status st = storage->open(crypto->suite_id());
+    if (!st.is_ok()) {
+      result.errors.push_back(p.storage.plugin +
+                              ": cannot open the store: " + std::string(st.text()));
+      return result;
+    }
+    EngineConfig config;
+    config.keepalive_ms = p.transport.keepalive_ms;
+    config.link_timeout_ms = p.transport.link_timeout_ms;
+    config.kdf.strength = p.crypto.kdf == KdfStrength::kInteractive ? sdk::KdfStrength::kInteractive
+                          : p.crypto.kdf == KdfStrength::kSensitive ? sdk::KdfStrength::kSensitive
+                                                                    : sdk::KdfStrength::kModerate;
+    Impl* raw = impl.get();
+    impl->messenger = std::make_unique<MessengerThread>(
+        *crypto, *storage, impl->runtime.io(), config,
+        [raw](Event e) { raw->events.push(std::move(e)); },
+        [raw](int level, const std::string& message) {
+          static constexpr spdlog::level::level_enum kLevels[] = {
+              spdlog::level::debug, spdlog::level::info, spdlog::level::warn, spdlog::level::err};
+          raw->logger->log(kLevels[std::clamp(level, 0, 3)], "{}", message);
+        });
+    for (PluginInstance* inst : impl->transports_in_order()) {
+      inst->engine_index = impl->messenger->add_transport(
+          static_cast<sdk::Transport*>(inst->interface), inst->status.id);
+    }
+    impl->messenger->start();
+    logger->info("messaging: crypto suite {}, storage {}", p.crypto.suite, p.storage.plugin);
+  } else {
+    logger->info("messaging is off: the profile names no {}",
+                 crypto == nullptr ? "crypto suite" : "storage plugin");
+  }
   result.node.reset(new Node(std::move(impl)));
   return result;
 }
@@ -363,25 +454,10 @@ std::vector<std::string> Node::start() {
   }
   bool required_failed = false;
   d.runtime.run_on_loop([&] {
-    // Transports start in the profile's preference order, then any others.
-    std::vector<PluginInstance*> transports;
-    for (const auto& id : d.profile.transport.order) {
-      for (auto& inst : d.instances) {
-        if (inst.status.id == id && inst.status.loaded &&
-            inst.kind == sdk::PluginKind::kTransport) {
-          transports.push_back(&inst);
-        }
-      }
-    }
-    for (auto& inst : d.instances) {
-      if (inst.status.loaded && inst.kind == sdk::PluginKind::kTransport &&
-          std::find(transports.begin(), transports.end(), &inst) == transports.end()) {
-        transports.push_back(&inst);
-      }
-    }
-    for (PluginInstance* inst : transports) {
+    for (PluginInstance* inst : d.transports_in_order()) {
       auto* transport = static_cast<sdk::Transport*>(inst->interface);
-      inst->sink = std::make_unique<TransportSink>(inst->status.id, d.events, d.logger);
+      inst->sink = std::make_unique<TransportSink>(inst->status.id, d.events, d.logger,
+                                                   d.messenger.get(), inst->engine_index);
       sdk::Status st = transport->start(*inst->sink);
       if (!st.is_ok()) {
         const std::string why =
@@ -436,6 +512,103 @@ std::vector<PluginStatus> Node::plugins() const {
     out.push_back(inst.status);
   }
   return out;
+}
+
+bool Node::messaging_available() const { return impl_->messenger != nullptr; }
+
+bool Node::has_identity() {
+  auto r = impl_->call<bool>([](Engine& e) { return ApiResult<bool>::of(e.has_identity()); });
+  return r.value.value_or(false);
+}
+
+ApiStatus Node::create_identity(const std::string& passphrase) {
+  return impl_->call<std::monostate>([&](Engine& e) { return e.create_identity(passphrase); });
+}
+
+ApiStatus Node::unlock(const std::string& passphrase) {
+  return impl_->call<std::monostate>([&](Engine& e) { return e.unlock(passphrase); });
+}
+
+std::string Node::my_id() {
+  auto r =
+      impl_->call<std::string>([](Engine& e) { return ApiResult<std::string>::of(e.my_id()); });
+  return r.value.value_or("");
+}
+
+ApiResult<std::string> Node::contact_code(const std::vector<std::string>& hints) {
+  return impl_->call<std::string>([&](Engine& e) { return e.contact_code(hints); });
+}
+
+ApiResult<ContactInfo> Node::add_contact(const std::string& code, const std::string& name) {
+  return impl_->call<ContactInfo>([&](Engine& e) { return e.add_contact(code, name); });
+}
+
+std::vector<ContactInfo> Node::contacts() {
+  auto r = impl_->call<std::vector<ContactInfo>>(
+      [](Engine& e) { return ApiResult<std::vector<ContactInfo>>::of(e.contacts()); });
+  return r.value.value_or(std::vector<ContactInfo>{});
+}
+
+ApiResult<ContactInfo> Node::contact(const std::string& id) {
+  return impl_->call<ContactInfo>([&](Engine& e) { return e.contact(id); });
+}
+
+ApiStatus Node::rename_contact(const std::string& id, const std::string& name) {
+  return impl_->call<std::monostate>([&](Engine& e) { return e.rename_contact(id, name); });
+}
+
+ApiStatus Node::remove_contact(const std::string& id) {
+  return impl_->call<std::monostate>([&](Engine& e) { return e.remove_contact(id); });
+}
+
+ApiStatus Node::set_blocked(const std::string& id, bool blocked) {
+  return impl_->call<std::monostate>([&](Engine& e) { return e.set_blocked(id, blocked); });
+}
+
+ApiStatus Node::set_verified(const std::string& id, bool verified) {
+  return impl_->call<std::monostate>([&](Engine& e) { return e.set_verified(id, verified); });
+}
+
+ApiResult<std::string> Node::safety_number(const std::string& id) {
+  return impl_->call<std::string>([&](Engine& e) { return e.safety_number(id); });
+}
+
+ApiResult<MessageInfo> Node::send(const std::string& contact, const std::string& text) {
+  return impl_->call<MessageInfo>([&](Engine& e) { return e.send(contact, text); });
+}
+
+ApiResult<std::vector<MessageInfo>> Node::history(const std::string& contact, uint64_t before_order,
+                                                  uint32_t limit) {
+  return impl_->call<std::vector<MessageInfo>>(
+      [&](Engine& e) { return e.history(contact, before_order, limit); });
+}
+
+ApiResult<uint64_t> Node::mark_read(const std::string& contact) {
+  return impl_->call<uint64_t>([&](Engine& e) { return e.mark_read(contact); });
+}
+
+NodeCounters Node::counters() {
+  auto r = impl_->call<NodeCounters>([](Engine& e) {
+    const EngineCounters& c = e.counters();
+    NodeCounters n;
+    n.frames_received = c.frames_received;
+    n.frames_dropped = c.frames_dropped;
+    n.handshakes_completed = c.handshakes_completed;
+    n.handshakes_refused = c.handshakes_refused;
+    n.messages_sent = c.messages_sent;
+    n.messages_received = c.messages_received;
+    n.duplicates_dropped = c.duplicates_dropped;
+    n.decrypt_failures = c.decrypt_failures;
+    n.storage_failures = c.storage_failures;
+    n.links = e.link_count();
+    n.outbox = e.outbox_size();
+    return ApiResult<NodeCounters>::of(n);
+  });
+  NodeCounters n = r.value.value_or(NodeCounters{});
+  if (impl_->messenger) {
+    n.frames_dropped += impl_->messenger->frames_dropped_queue_full();
+  }
+  return n;
 }
 
 std::optional<Event> Node::poll_event() { return impl_->events.pop(std::chrono::milliseconds(0)); }

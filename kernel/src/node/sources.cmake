@@ -2,4 +2,5 @@ target_sources(entre_kernel PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/node.cpp
   ${CMAKE_CURRENT_LIST_DIR}/plugin_host.cpp
   ${CMAKE_CURRENT_LIST_DIR}/runtime.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/messenger_thread.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../peers/reliable_link.cpp)

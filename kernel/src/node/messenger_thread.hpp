@@ -1,0 +1,102 @@
+// The node's messenger thread: owns the Engine and is the only thread that touches it, the crypto
+// suite's identity and the storage plugin. Everything else reaches the engine by posting a task.
+//
+// Each turn of the loop takes every queued task (frames from transports, API calls), runs them,
+// runs the engine's timers when due, and calls Engine::flush() once: one storage transaction per
+// turn, however many inputs it covered. API calls get their result only after that flush, so a call
+// that returned ok is durable. Frames produced by a turn go to the transports in one post to the
+// event loop (transports are only called there).
+#pragma once
+
+#include "messaging/engine.hpp"
+
+#include <boost/asio/io_context.hpp>
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+namespace entre {
+
+class MessengerThread final : public EngineOutput {
+ public:
+  using EventSink = std::function<void(Event)>;
+  using LogSink = std::function<void(int, const std::string&)>;
+
+  static constexpr std::size_t kMaxQueuedFrames = 65536;
+
+  MessengerThread(sdk::CryptoSuite& crypto, sdk::Storage& storage, boost::asio::io_context& io,
+                  EngineConfig config, EventSink events, LogSink log);
+  ~MessengerThread();
+  MessengerThread(const MessengerThread&) = delete;
+  MessengerThread& operator=(const MessengerThread&) = delete;
+
+  // Before start() only.
+  std::size_t add_transport(sdk::Transport* transport, const std::string& plugin_id);
+  void start();
+  void stop();
+
+  // From any thread: a frame a transport received (copied). Dropped and counted when the queue is
+  // full.
+  void post_frame(std::size_t transport, std::string_view endpoint, std::span<const uint8_t> frame);
+
+  // Runs `fn` on the messenger thread, flushes, and returns its result; when the flush fails the
+  // result is replaced by `on_failure`. Runs inline when the thread is not running.
+  template <typename T> T call(std::function<T(Engine&)> fn, T on_failure) {
+    auto promise = std::make_shared<std::promise<T>>();
+    auto result = std::make_shared<std::optional<T>>();
+    Task task;
+    task.run = [fn = std::move(fn), result](Engine& e) { result->emplace(fn(e)); };
+    task.done = [promise, result, on_failure](bool ok) {
+      promise->set_value(ok && result->has_value() ? std::move(**result) : on_failure);
+    };
+    auto future = promise->get_future();
+    submit(std::move(task));
+    return future.get();
+  }
+
+  [[nodiscard]] uint64_t frames_dropped_queue_full() const { return queue_drops_.load(); }
+
+ private:
+  struct Task {
+    std::function<void(Engine&)> run;
+    std::function<void(bool)> done; // may be empty
+  };
+  struct OutFrame {
+    std::size_t transport;
+    std::string endpoint;
+    std::vector<uint8_t> frame;
+  };
+
+  void submit(Task task);
+  void loop();
+  void turn(std::deque<Task>& tasks);
+
+  void send_frame(std::size_t transport, const std::string& endpoint,
+                  std::vector<uint8_t> frame) override;
+  void event(Event event) override;
+  void log(int level, const std::string& message) override;
+
+  boost::asio::io_context& io_;
+  EventSink events_;
+  LogSink log_;
+  std::vector<sdk::Transport*> transports_;
+  std::unique_ptr<Engine> engine_;
+  std::vector<OutFrame> out_;
+
+  std::mutex inline_mu_; // serialises callers that run tasks inline (thread not running)
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Task> queue_;
+  std::size_t queued_frames_ = 0;
+  bool stopping_ = false;
+  std::thread thread_;
+  std::atomic<uint64_t> queue_drops_{0};
+};
+
+} // namespace entre
