@@ -19,10 +19,27 @@ using sdk::StatusCode;
 Status fail(StatusCode code, std::string_view text) { return Status::error(code, text); }
 
 // Runs `body`, turning any exception into a failed Status or Result (see storage_checks.hpp).
-// Every write below does its allocations before it changes anything, so an exception leaves the
-// data as it was.
+// Every write below does its allocations, the undo step last, before it changes anything, so an
+// exception leaves the data as it was.
 template <typename F> auto guarded(const F& body) noexcept -> decltype(body()) {
   return sdk::guard_exceptions(body, "memory: out of memory");
+}
+
+// A map node holding one new entry for `map`. Writes allocate their entries this way before they
+// change anything: inserting a node into a map allocates nothing.
+template <typename Map, typename Key, typename Value>
+typename Map::node_type new_entry(const Map&, Key&& key, Value&& value) {
+  Map one;
+  one.emplace(std::forward<Key>(key), std::forward<Value>(value));
+  return one.extract(one.begin());
+}
+
+// Moves an entry (given by iterator or by key, as for std::map::extract), if there is one, from
+// `from` to `to`, without allocating.
+template <typename Map, typename At> void move_entry(Map& from, const At& at, Map& to) noexcept {
+  if (auto entry = from.extract(at)) {
+    to.insert(std::move(entry));
+  }
 }
 
 // ---- Argument checks (the limits of storage.hpp) --------------------------------------------
@@ -80,18 +97,33 @@ Status MemoryStorage::ready() const noexcept {
   return suite_id_ ? Status::ok() : fail(StatusCode::kClosed, "memory: storage is not open");
 }
 
+// Runs one write (see guarded()). Outside a transaction its undo step is dropped at once.
+template <typename F> auto MemoryStorage::write(const F& body) noexcept -> decltype(body()) {
+  auto result = guarded(body);
+  if (!in_transaction_) {
+    undo_log_.clear();
+  }
+  return result;
+}
+
+// Records the undo step of a write and returns where the write moves the entries it removes or
+// replaces. The write's last allocation: after it the write must change the data and succeed.
+MemoryStorage::Data& MemoryStorage::log_undo(std::function<void()> undo) {
+  static_assert(std::is_nothrow_move_constructible_v<UndoStep>);
+  undo_log_.push_back({std::move(undo), {}});
+  return undo_log_.back().removed;
+}
+
 Status MemoryStorage::begin() noexcept {
-  return guarded([&]() -> Status {
-    Status st = ready();
-    if (!st.is_ok()) {
-      return st;
-    }
-    if (snapshot_) {
-      return fail(StatusCode::kInvalidArgument, "memory: a transaction is already open");
-    }
-    snapshot_.emplace(data_);
-    return Status::ok();
-  });
+  Status st = ready();
+  if (!st.is_ok()) {
+    return st;
+  }
+  if (in_transaction_) {
+    return fail(StatusCode::kInvalidArgument, "memory: a transaction is already open");
+  }
+  in_transaction_ = true;
+  return Status::ok();
 }
 
 Status MemoryStorage::commit() noexcept {
@@ -99,10 +131,11 @@ Status MemoryStorage::commit() noexcept {
   if (!st.is_ok()) {
     return st;
   }
-  if (!snapshot_) {
+  if (!in_transaction_) {
     return fail(StatusCode::kInvalidArgument, "memory: commit without begin");
   }
-  snapshot_.reset();
+  in_transaction_ = false;
+  undo_log_.clear();
   return Status::ok();
 }
 
@@ -111,25 +144,43 @@ Status MemoryStorage::rollback() noexcept {
   if (!st.is_ok()) {
     return st;
   }
-  if (!snapshot_) {
+  if (!in_transaction_) {
     return fail(StatusCode::kInvalidArgument, "memory: rollback without begin");
   }
-  data_ = std::move(*snapshot_); // moving maps does not allocate
-  snapshot_.reset();
+  // Neither step allocates: erasing, assigning fields and splicing nodes back.
+  for (auto step = undo_log_.rbegin(); step != undo_log_.rend(); ++step) {
+    if (step->undo) {
+      step->undo();
+    }
+    Data& removed = step->removed;
+    data_.settings.merge(removed.settings);
+    data_.contacts.merge(removed.contacts);
+    data_.messages.merge(removed.messages);
+    data_.conversations.merge(removed.conversations);
+    data_.outbox.merge(removed.outbox);
+    data_.outbox_ids.merge(removed.outbox_ids);
+    data_.dedupe.merge(removed.dedupe);
+    data_.sessions.merge(removed.sessions);
+  }
+  in_transaction_ = false;
+  undo_log_.clear();
   return Status::ok();
 }
 
 // ---- Settings ---------------------------------------------------------------------------------
 
 Status MemoryStorage::put_setting(sdk::StringView key, sdk::ByteView value) noexcept {
-  return guarded([&]() -> Status {
+  return write([&]() -> Status {
     const Status st =
         first_error(ready(), kCheck.setting_key(key), kCheck.value(value, "setting value"));
     if (!st.is_ok()) {
       return st;
     }
-    Bytes copy = bytes(value);
-    data_.settings[text(key)] = std::move(copy); // the move assignment cannot fail
+    std::string name = text(key);
+    auto entry = new_entry(data_.settings, name, bytes(value));
+    Data& removed = log_undo([this, name] { data_.settings.erase(name); });
+    move_entry(data_.settings, name, removed.settings);
+    data_.settings.insert(std::move(entry));
     return Status::ok();
   });
 }
@@ -151,14 +202,16 @@ Status MemoryStorage::get_setting(sdk::StringView key, sdk::ByteSink& value_out)
 }
 
 Status MemoryStorage::remove_setting(sdk::StringView key) noexcept {
-  return guarded([&]() -> Status {
+  return write([&]() -> Status {
     const Status st = first_error(ready(), kCheck.setting_key(key));
     if (!st.is_ok()) {
       return st;
     }
-    if (data_.settings.erase(text(key)) == 0) {
+    const auto found = data_.settings.find(text(key));
+    if (found == data_.settings.end()) {
       return fail(StatusCode::kNotFound, "memory: no such setting");
     }
+    move_entry(data_.settings, found, log_undo().settings);
     return Status::ok();
   });
 }
@@ -166,20 +219,29 @@ Status MemoryStorage::remove_setting(sdk::StringView key) noexcept {
 // ---- Contacts ---------------------------------------------------------------------------------
 
 Status MemoryStorage::put_contact(const sdk::ContactRecord& contact) noexcept {
-  return guarded([&]() -> Status {
+  return write([&]() -> Status {
     const Status st = first_error(ready(), kCheck.contact_key(contact.public_key),
                                   kCheck.value(contact.display_name, "display name"),
                                   kCheck.value(contact.endpoint_hints, "endpoint hints"));
     if (!st.is_ok()) {
       return st;
     }
-    std::string name = text(contact.display_name);
-    Bytes hints = bytes(contact.endpoint_hints);
-    Contact& stored = data_.contacts[bytes(contact.public_key)]; // last allocation
-    stored.display_name = std::move(name);
+    Bytes key = bytes(contact.public_key);
+    Contact stored;
+    stored.display_name = text(contact.display_name);
     stored.flags = contact.flags;
     stored.added_ms = contact.added_ms;
-    stored.endpoint_hints = std::move(hints);
+    stored.endpoint_hints = bytes(contact.endpoint_hints);
+    const auto found = data_.contacts.find(key);
+    if (found != data_.contacts.end()) {
+      stored.last_order = found->second.last_order;
+    }
+    auto entry = new_entry(data_.contacts, key, std::move(stored));
+    Data& removed = log_undo([this, key] { data_.contacts.erase(key); });
+    if (found != data_.contacts.end()) {
+      move_entry(data_.contacts, found, removed.contacts);
+    }
+    data_.contacts.insert(std::move(entry));
     return Status::ok();
   });
 }
@@ -201,31 +263,31 @@ Status MemoryStorage::get_contact(sdk::ByteView public_key, sdk::ContactVisitor&
   });
 }
 
-void MemoryStorage::erase_contact_data(const Bytes& key) noexcept {
+void MemoryStorage::move_contact_data(const Bytes& key, Data& removed) noexcept {
   const auto conversation = data_.conversations.find(key);
   if (conversation != data_.conversations.end()) {
     for (const auto& entry : conversation->second) {
-      data_.messages.erase(entry.second);
+      move_entry(data_.messages, entry.second, removed.messages);
     }
-    data_.conversations.erase(conversation);
+    move_entry(data_.conversations, conversation, removed.conversations);
   }
   for (auto it = data_.outbox.begin(); it != data_.outbox.end();) {
     if (it->second.contact_key == key) {
-      data_.outbox_ids.erase(it->second.id);
-      it = data_.outbox.erase(it);
+      move_entry(data_.outbox_ids, it->second.id, removed.outbox_ids);
+      move_entry(data_.outbox, it++, removed.outbox);
     } else {
       ++it;
     }
   }
   auto first = data_.dedupe.lower_bound({key, MessageId{}});
   while (first != data_.dedupe.end() && first->first.first == key) {
-    first = data_.dedupe.erase(first);
+    move_entry(data_.dedupe, first++, removed.dedupe);
   }
-  data_.sessions.erase(key);
+  move_entry(data_.sessions, key, removed.sessions);
 }
 
 Status MemoryStorage::remove_contact(sdk::ByteView public_key) noexcept {
-  return guarded([&]() -> Status {
+  return write([&]() -> Status {
     const Status st = first_error(ready(), kCheck.contact_key(public_key));
     if (!st.is_ok()) {
       return st;
@@ -234,8 +296,9 @@ Status MemoryStorage::remove_contact(sdk::ByteView public_key) noexcept {
     if (found == data_.contacts.end()) {
       return fail(StatusCode::kNotFound, "memory: no such contact");
     }
-    erase_contact_data(found->first);
-    data_.contacts.erase(found);
+    Data& removed = log_undo();
+    move_contact_data(found->first, removed);
+    move_entry(data_.contacts, found, removed.contacts);
     return Status::ok();
   });
 }
@@ -276,7 +339,7 @@ Status MemoryStorage::visit_message(const MessageId& id, const Message& message,
 }
 
 sdk::Result<uint64_t> MemoryStorage::insert_message(const sdk::MessageRecord& message) noexcept {
-  return guarded([&]() -> sdk::Result<uint64_t> {
+  return write([&]() -> sdk::Result<uint64_t> {
     const Status st = first_error(ready(), kCheck.contact_key(message.contact_key),
                                   kCheck.direction(message.direction),
                                   kCheck.value(message.sealed_body, "message body"),
@@ -303,14 +366,28 @@ sdk::Result<uint64_t> MemoryStorage::insert_message(const sdk::MessageRecord& me
     stored.local_ms = message.local_ms;
     stored.sealed_body = bytes(message.sealed_body);
     stored.path = text(message.path);
-    // An empty conversation map left behind by a failure below is harmless.
-    auto& conversation = data_.conversations[contact->first];
-    const auto inserted = data_.messages.emplace(id, std::move(stored)).first;
-    try {
-      conversation.emplace(order, id);
-    } catch (...) {
-      data_.messages.erase(inserted);
-      throw;
+    auto entry = new_entry(data_.messages, id, std::move(stored));
+    // The message's place in its conversation, or the conversation if this is its first message.
+    Conversation place{{order, id}};
+    const auto conversation = data_.conversations.find(contact->first);
+    decltype(data_.conversations)::node_type first_message;
+    if (conversation == data_.conversations.end()) {
+      first_message = new_entry(data_.conversations, contact->first, std::move(place));
+    }
+    (void)log_undo([this, key = contact->first, id, order] {
+      data_.messages.erase(id);
+      const auto in = data_.conversations.find(key);
+      in->second.erase(order);
+      if (in->second.empty()) {
+        data_.conversations.erase(in);
+      }
+      data_.contacts.at(key).last_order = order - 1;
+    });
+    data_.messages.insert(std::move(entry));
+    if (first_message) {
+      data_.conversations.insert(std::move(first_message));
+    } else {
+      conversation->second.merge(place);
     }
     contact->second.last_order = order;
     return sdk::Result<uint64_t>::of(order);
@@ -330,23 +407,28 @@ Status MemoryStorage::get_message(const uint8_t* id, sdk::MessageVisitor& visito
 }
 
 Status MemoryStorage::set_message_state(const uint8_t* id, uint32_t state) noexcept {
-  const Status st = first_error(ready(), kCheck.id(id));
-  if (!st.is_ok()) {
-    return st;
-  }
-  const auto found = data_.messages.find(message_id(id));
-  if (found == data_.messages.end()) {
-    return fail(StatusCode::kNotFound, "memory: no such message");
-  }
-  found->second.state = state;
-  return Status::ok();
+  return write([&]() -> Status {
+    const Status st = first_error(ready(), kCheck.id(id));
+    if (!st.is_ok()) {
+      return st;
+    }
+    const auto found = data_.messages.find(message_id(id));
+    if (found == data_.messages.end()) {
+      return fail(StatusCode::kNotFound, "memory: no such message");
+    }
+    (void)log_undo([this, id = found->first, previous = found->second.state] {
+      data_.messages.at(id).state = previous;
+    });
+    found->second.state = state;
+    return Status::ok();
+  });
 }
 
 sdk::Result<uint64_t> MemoryStorage::raise_message_states(sdk::ByteView contact_key,
                                                           sdk::MessageDirection direction,
                                                           uint64_t up_to_order,
                                                           uint32_t state) noexcept {
-  return guarded([&]() -> sdk::Result<uint64_t> {
+  return write([&]() -> sdk::Result<uint64_t> {
     const Status st =
         first_error(ready(), kCheck.contact_key(contact_key), kCheck.direction(direction));
     if (!st.is_ok()) {
@@ -356,16 +438,26 @@ sdk::Result<uint64_t> MemoryStorage::raise_message_states(sdk::ByteView contact_
     if (conversation == data_.conversations.end()) {
       return sdk::Result<uint64_t>::of(0);
     }
-    uint64_t changed = 0;
+    std::vector<std::pair<MessageId, uint32_t>> raised; // with the states they had
     const auto end = conversation->second.upper_bound(up_to_order);
     for (auto it = conversation->second.begin(); it != end; ++it) {
-      Message& message = data_.messages.at(it->second);
+      const Message& message = data_.messages.at(it->second);
       if (message.direction == direction && message.state < state) {
-        message.state = state;
-        ++changed;
+        raised.emplace_back(it->second, message.state);
       }
     }
-    return sdk::Result<uint64_t>::of(changed);
+    if (raised.empty()) {
+      return sdk::Result<uint64_t>::of(0);
+    }
+    (void)log_undo([this, raised] {
+      for (const auto& [id, previous] : raised) {
+        data_.messages.at(id).state = previous;
+      }
+    });
+    for (const auto& entry : raised) {
+      data_.messages.at(entry.first).state = state;
+    }
+    return sdk::Result<uint64_t>::of(raised.size());
   });
 }
 
@@ -418,7 +510,7 @@ sdk::Result<uint64_t> MemoryStorage::unread_count(sdk::ByteView contact_key,
 // ---- Outbox -----------------------------------------------------------------------------------
 
 Status MemoryStorage::outbox_put(const sdk::OutboxRecord& entry) noexcept {
-  return guarded([&]() -> Status {
+  return write([&]() -> Status {
     const Status st = first_error(ready(), kCheck.contact_key(entry.contact_key),
                                   kCheck.value(entry.sealed_frame, "outbox frame"));
     if (!st.is_ok()) {
@@ -437,31 +529,36 @@ Status MemoryStorage::outbox_put(const sdk::OutboxRecord& entry) noexcept {
     stored.contact_key = contact->first;
     stored.sealed_frame = bytes(entry.sealed_frame);
     stored.queued_ms = entry.queued_ms;
-    const uint64_t order = data_.next_queue_order;
-    const auto inserted = data_.outbox.emplace(order, std::move(stored)).first;
-    try {
-      data_.outbox_ids.emplace(id, order);
-    } catch (...) {
-      data_.outbox.erase(inserted);
-      throw;
-    }
-    ++data_.next_queue_order;
+    const uint64_t order = next_queue_order_;
+    auto queued = new_entry(data_.outbox, order, std::move(stored));
+    auto indexed = new_entry(data_.outbox_ids, id, order);
+    (void)log_undo([this, id, order] {
+      data_.outbox.erase(order);
+      data_.outbox_ids.erase(id);
+      next_queue_order_ = order;
+    });
+    data_.outbox.insert(std::move(queued));
+    data_.outbox_ids.insert(std::move(indexed));
+    ++next_queue_order_;
     return Status::ok();
   });
 }
 
 Status MemoryStorage::outbox_remove(const uint8_t* id) noexcept {
-  const Status st = first_error(ready(), kCheck.id(id));
-  if (!st.is_ok()) {
-    return st;
-  }
-  const auto found = data_.outbox_ids.find(message_id(id));
-  if (found == data_.outbox_ids.end()) {
-    return fail(StatusCode::kNotFound, "memory: no such outbox entry");
-  }
-  data_.outbox.erase(found->second);
-  data_.outbox_ids.erase(found);
-  return Status::ok();
+  return write([&]() -> Status {
+    const Status st = first_error(ready(), kCheck.id(id));
+    if (!st.is_ok()) {
+      return st;
+    }
+    const auto found = data_.outbox_ids.find(message_id(id));
+    if (found == data_.outbox_ids.end()) {
+      return fail(StatusCode::kNotFound, "memory: no such outbox entry");
+    }
+    Data& removed = log_undo();
+    move_entry(data_.outbox, found->second, removed.outbox);
+    move_entry(data_.outbox_ids, found, removed.outbox_ids);
+    return Status::ok();
+  });
 }
 
 Status MemoryStorage::outbox_list(sdk::OutboxVisitor& visitor) noexcept {
@@ -511,36 +608,47 @@ Status MemoryStorage::outbox_list_for(sdk::ByteView contact_key,
 
 Status MemoryStorage::dedupe_insert(sdk::ByteView contact_key, const uint8_t* id,
                                     int64_t received_ms) noexcept {
-  return guarded([&]() -> Status {
+  return write([&]() -> Status {
     const Status st = first_error(ready(), kCheck.contact_key(contact_key), kCheck.id(id));
     if (!st.is_ok()) {
       return st;
     }
-    Bytes key = bytes(contact_key);
-    if (data_.contacts.count(key) == 0) {
+    auto key = std::make_pair(bytes(contact_key), message_id(id));
+    if (data_.contacts.count(key.first) == 0) {
       return fail(StatusCode::kNotFound, "memory: no such contact");
     }
-    const bool inserted =
-        data_.dedupe.emplace(std::make_pair(std::move(key), message_id(id)), received_ms).second;
-    return inserted ? Status::ok()
-                    : fail(StatusCode::kAlreadyExists, "memory: this message was received before");
+    if (data_.dedupe.count(key) != 0) {
+      return fail(StatusCode::kAlreadyExists, "memory: this message was received before");
+    }
+    auto entry = new_entry(data_.dedupe, key, received_ms);
+    (void)log_undo([this, key] { data_.dedupe.erase(key); });
+    data_.dedupe.insert(std::move(entry));
+    return Status::ok();
   });
 }
 
 sdk::Result<uint64_t> MemoryStorage::dedupe_prune(int64_t older_than_ms) noexcept {
-  const Status st = ready();
-  if (!st.is_ok()) {
-    return {st, 0};
-  }
-  const auto removed =
-      std::erase_if(data_.dedupe, [&](const auto& entry) { return entry.second < older_than_ms; });
-  return sdk::Result<uint64_t>::of(static_cast<uint64_t>(removed));
+  return write([&]() -> sdk::Result<uint64_t> {
+    const Status st = ready();
+    if (!st.is_ok()) {
+      return {st, 0};
+    }
+    Data& removed = log_undo();
+    for (auto it = data_.dedupe.begin(); it != data_.dedupe.end();) {
+      if (it->second < older_than_ms) {
+        move_entry(data_.dedupe, it++, removed.dedupe);
+      } else {
+        ++it;
+      }
+    }
+    return sdk::Result<uint64_t>::of(removed.dedupe.size());
+  });
 }
 
 // ---- Sessions ---------------------------------------------------------------------------------
 
 Status MemoryStorage::put_session(sdk::ByteView contact_key, sdk::ByteView sealed_state) noexcept {
-  return guarded([&]() -> Status {
+  return write([&]() -> Status {
     const Status st = first_error(ready(), kCheck.contact_key(contact_key),
                                   kCheck.value(sealed_state, "session state"));
     if (!st.is_ok()) {
@@ -550,8 +658,10 @@ Status MemoryStorage::put_session(sdk::ByteView contact_key, sdk::ByteView seale
     if (data_.contacts.count(key) == 0) {
       return fail(StatusCode::kNotFound, "memory: no such contact");
     }
-    Bytes state = bytes(sealed_state);
-    data_.sessions[std::move(key)] = std::move(state);
+    auto entry = new_entry(data_.sessions, key, bytes(sealed_state));
+    Data& removed = log_undo([this, key] { data_.sessions.erase(key); });
+    move_entry(data_.sessions, key, removed.sessions);
+    data_.sessions.insert(std::move(entry));
     return Status::ok();
   });
 }
@@ -574,14 +684,16 @@ Status MemoryStorage::get_session(sdk::ByteView contact_key,
 }
 
 Status MemoryStorage::remove_session(sdk::ByteView contact_key) noexcept {
-  return guarded([&]() -> Status {
+  return write([&]() -> Status {
     const Status st = first_error(ready(), kCheck.contact_key(contact_key));
     if (!st.is_ok()) {
       return st;
     }
-    if (data_.sessions.erase(bytes(contact_key)) == 0) {
+    const auto found = data_.sessions.find(bytes(contact_key));
+    if (found == data_.sessions.end()) {
       return fail(StatusCode::kNotFound, "memory: no session for this contact");
     }
+    move_entry(data_.sessions, found, log_undo().sessions);
     return Status::ok();
   });
 }
