@@ -7,7 +7,7 @@
 // The passphrase comes from --passphrase-file or the ENTRE_PASSPHRASE environment variable; without
 // one the node runs with messaging locked. While it runs, entre-host reads one command per line
 // from standard input and prints one line per result and per event (docs/host.md):
-//   code | contacts | add CODE [NAME] | send CONTACT TEXT | history CONTACT [LIMIT] |
+//   code [HINT...] | contacts | add CODE [NAME] | send CONTACT TEXT | history CONTACT [LIMIT] |
 //   read CONTACT | counters | quit
 //
 // Exit status: 0 clean exit or valid profile; 1 the node could not start (a required plugin or
@@ -161,7 +161,12 @@ bool run_command(entre::Node& node, const std::string& line) {
     return false;
   }
   if (cmd == "code") {
-    auto r = node.contact_code();
+    std::vector<std::string> hints;
+    std::istringstream args(rest);
+    for (std::string h; args >> h;) {
+      hints.push_back(h);
+    }
+    auto r = node.contact_code(hints);
     r ? say("code " + *r.value) : fail(r.error.message);
   } else if (cmd == "id") {
     say("id " + node.my_id());
