@@ -1357,6 +1357,13 @@ void Engine::confirm_link(Link& l) {
     return;
   }
   apply_session_decision(l);
+  for (uint32_t index : std::vector<uint32_t>(c->links)) {
+    const Link& other = *links_.at(index);
+    if (index != l.index && other.transport == l.transport && other.endpoint == l.endpoint &&
+        other.generation < l.generation) {
+      destroy_link(index, "superseded by a new handshake");
+    }
+  }
   c->backoff_ms = config_.reconnect_min_ms;
   std::erase_if(reconnects_, [&](const auto& p) { return p.second == c->key; });
   c->reconnect_at = 0;
