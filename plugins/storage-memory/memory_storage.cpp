@@ -374,12 +374,12 @@ sdk::Result<uint64_t> MemoryStorage::insert_message(const sdk::MessageRecord& me
     if (conversation == data_.conversations.end()) {
       first_message = new_entry(data_.conversations, contact->first, std::move(place));
     }
-    (void)log_undo([this, key = contact->first, id, order] {
+    log_undo([this, key = contact->first, id, order] {
       data_.messages.erase(id);
-      const auto in = data_.conversations.find(key);
-      in->second.erase(order);
-      if (in->second.empty()) {
-        data_.conversations.erase(in);
+      Conversation& orders = data_.conversations.at(key);
+      orders.erase(order);
+      if (orders.empty()) {
+        data_.conversations.erase(key);
       }
       data_.contacts.at(key).last_order = order - 1;
     });
@@ -416,7 +416,7 @@ Status MemoryStorage::set_message_state(const uint8_t* id, uint32_t state) noexc
     if (found == data_.messages.end()) {
       return fail(StatusCode::kNotFound, "memory: no such message");
     }
-    (void)log_undo([this, id = found->first, previous = found->second.state] {
+    log_undo([this, id = found->first, previous = found->second.state] {
       data_.messages.at(id).state = previous;
     });
     found->second.state = state;
@@ -449,7 +449,7 @@ sdk::Result<uint64_t> MemoryStorage::raise_message_states(sdk::ByteView contact_
     if (raised.empty()) {
       return sdk::Result<uint64_t>::of(0);
     }
-    (void)log_undo([this, raised] {
+    log_undo([this, raised] {
       for (const auto& [id, previous] : raised) {
         data_.messages.at(id).state = previous;
       }
@@ -532,7 +532,7 @@ Status MemoryStorage::outbox_put(const sdk::OutboxRecord& entry) noexcept {
     const uint64_t order = next_queue_order_;
     auto queued = new_entry(data_.outbox, order, std::move(stored));
     auto indexed = new_entry(data_.outbox_ids, id, order);
-    (void)log_undo([this, id, order] {
+    log_undo([this, id, order] {
       data_.outbox.erase(order);
       data_.outbox_ids.erase(id);
       next_queue_order_ = order;
@@ -621,7 +621,7 @@ Status MemoryStorage::dedupe_insert(sdk::ByteView contact_key, const uint8_t* id
       return fail(StatusCode::kAlreadyExists, "memory: this message was received before");
     }
     auto entry = new_entry(data_.dedupe, key, received_ms);
-    (void)log_undo([this, key] { data_.dedupe.erase(key); });
+    log_undo([this, key] { data_.dedupe.erase(key); });
     data_.dedupe.insert(std::move(entry));
     return Status::ok();
   });

@@ -115,9 +115,9 @@ class MemoryStorage final : public sdk::Storage, public sdk::Plugin {
     std::map<std::string, Bytes> settings;
     std::map<Bytes, Contact> contacts; // byte order of the key: list_contacts() order
     std::map<MessageId, Message> messages;
-    std::map<Bytes, Conversation> conversations; // contact -> its messages
-    std::map<uint64_t, OutboxEntry> outbox;      // queue order -> entry
-    std::map<MessageId, uint64_t> outbox_ids;    // id -> queue order
+    std::map<Bytes, Conversation> conversations;           // contact -> its messages
+    std::map<uint64_t, OutboxEntry> outbox;                // queue order -> entry
+    std::map<MessageId, uint64_t> outbox_ids;              // id -> queue order
     std::map<std::pair<Bytes, MessageId>, int64_t> dedupe; // (contact, id) -> received_ms
     std::map<Bytes, Bytes> sessions;
   };

@@ -170,6 +170,49 @@ TEST(Messaging, TenMinutePartitionDrainsAfterHeal) {
   expect_all_delivered(*p.bob, p.bob_sees_alice, 200);
 }
 
+TEST(Messaging, FailsOverToTheNextLinkWhenThePreferredOneGoesSilent) {
+  FakeClock clock;
+  SimNetwork net(clock, 21);
+  PluginFiles files;
+  SimMessenger alice(net, "alice", files, {}, SimMessenger::fast_config(), 2);
+  SimMessenger bob(net, "bob", files, {}, SimMessenger::fast_config(), 2);
+  alice.create_identity();
+  bob.create_identity();
+  const std::string to_bob = alice.add(bob, "Bob");
+  (void)bob.add(alice, "Alice");
+  clock.run_for(3000);
+  auto before = alice.engine->contact(to_bob);
+  ASSERT_TRUE(before.ok() && before.value->online);
+  EXPECT_EQ(before.value->path.rfind("sim:bob", 0), 0u) << before.value->path;
+  int next = 0;
+  for (; next < 50; ++next) {
+    alice.send(to_bob, text_of("a", next));
+  }
+  clock.run_for(1000);
+  // The preferred transport's node pair goes silent mid-stream; the second pair still works.
+  net.partition({"alice"}, {"bob", "bob-2"});
+  net.partition({"alice-2"}, {"bob"});
+  for (; next < 300; ++next) {
+    alice.send(to_bob, text_of("a", next));
+    if (next % 10 == 0) {
+      clock.run_for(50);
+    }
+  }
+  const bool done = run_until(
+      clock, [&] { return bob.received.size() == 300 && alice.engine->outbox_size() == 0; },
+      20'000);
+  EXPECT_TRUE(done) << "bob has " << bob.received.size() << " at " << clock.now_ms() << " ms";
+  EXPECT_LT(clock.now_ms(), 15'000u) << "failover waited for the link timeout";
+  expect_exactly_once_in_order(bob, "a", 300);
+  const auto after = alice.engine->contact(to_bob);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after.value->path, "sim:bob-2");
+  const bool announced = std::any_of(alice.presence.begin(), alice.presence.end(), [](const auto& p) {
+    return p.online && p.path == "sim:bob-2";
+  });
+  EXPECT_TRUE(announced);
+}
+
 TEST(Messaging, ReadReceiptsRaiseTheSendersStates) {
   Pair p;
   for (int i = 0; i < 5; ++i) {

@@ -49,12 +49,14 @@ struct PluginFiles {
 
 // A messenger node. `db` empty: storage-memory; otherwise storage-sqlite in that directory, which
 // survives crash() and a new SimMessenger on the same directory.
-class SimMessenger final : public EngineOutput, public sdk::TransportEvents {
+class SimMessenger final : public EngineOutput {
  public:
+  // `transports` SimTransports named "<name>", "<name>-2", ...; the first is the most preferred.
   SimMessenger(sim::SimNetwork& net, std::string name, PluginFiles& files,
-               std::filesystem::path db = {}, EngineConfig config = fast_config())
+               std::filesystem::path db = {}, EngineConfig config = fast_config(),
+               std::size_t transports = 1)
       : net_(net), name_(std::move(name)), files_(files), db_(std::move(db)),
-        config_(std::move(config)) {
+        config_(std::move(config)), transport_count_(transports) {
     boot();
   }
   ~SimMessenger() { shutdown(); }
@@ -75,12 +77,19 @@ class SimMessenger final : public EngineOutput, public sdk::TransportEvents {
     storage = sdk::query<sdk::Storage>(*storage_root_, sdk::InterfaceId::kStorageV1);
     const sdk::Status st = storage->open(crypto->suite_id());
     EXPECT_TRUE(st.is_ok()) << st.text();
-    transport_ = std::make_unique<sim::SimTransport>(net_, name_);
     EngineClock clock{[this] { return net_.clock().now_ms(); },
                       [this] { return kWallBaseMs + static_cast<int64_t>(net_.clock().now_ms()); }};
     engine = std::make_unique<Engine>(*crypto, *storage, *this, clock, config_);
-    engine->add_transport(transport_.get(), "sim");
-    EXPECT_TRUE(transport_->start(*this).is_ok());
+    for (std::size_t i = 0; i < transport_count_; ++i) {
+      transports_.push_back(std::make_unique<sim::SimTransport>(net_, transport_name(i)));
+      sinks_.push_back(std::make_unique<Sink>(this, i));
+      engine->add_transport(transports_.back().get(), "sim");
+      EXPECT_TRUE(transports_.back()->start(*sinks_.back()).is_ok());
+    }
+  }
+
+  [[nodiscard]] std::string transport_name(std::size_t i) const {
+    return i == 0 ? name_ : name_ + "-" + std::to_string(i + 1);
   }
 
   // Ends the process as a crash would: the open transaction is rolled back, nothing is flushed.
@@ -97,11 +106,12 @@ class SimMessenger final : public EngineOutput, public sdk::TransportEvents {
       net_.clock().cancel(*timer_);
       timer_.reset();
     }
-    if (transport_) {
-      transport_->stop();
+    for (auto& t : transports_) {
+      t->stop();
     }
     engine.reset();
-    transport_.reset();
+    transports_.clear();
+    sinks_.clear();
     storage_root_.reset();
     crypto_root_.reset();
     storage = nullptr;
@@ -114,7 +124,11 @@ class SimMessenger final : public EngineOutput, public sdk::TransportEvents {
     poke();
   }
   std::string code() {
-    auto r = engine->contact_code({sim::sim_endpoint(name_)});
+    std::vector<std::string> hints;
+    for (std::size_t i = 0; i < transport_count_; ++i) {
+      hints.push_back(sim::sim_endpoint(transport_name(i)));
+    }
+    auto r = engine->contact_code(hints);
     EXPECT_TRUE(r.ok()) << r.error.message;
     return r.value.value_or("");
   }
@@ -151,8 +165,9 @@ class SimMessenger final : public EngineOutput, public sdk::TransportEvents {
   }
 
   // EngineOutput
-  void send_frame(std::size_t, const std::string& endpoint, std::vector<uint8_t> frame) override {
-    (void)transport_->send(sdk::StringView(endpoint), sdk::ByteView(frame));
+  void send_frame(std::size_t transport, const std::string& endpoint,
+                  std::vector<uint8_t> frame) override {
+    (void)transports_.at(transport)->send(sdk::StringView(endpoint), sdk::ByteView(frame));
   }
   void event(Event e) override {
     if (auto* m = std::get_if<MessageReceived>(&e)) {
@@ -169,15 +184,12 @@ class SimMessenger final : public EngineOutput, public sdk::TransportEvents {
     }
   }
 
-  // TransportEvents
-  void on_frame(sdk::StringView endpoint, sdk::ByteView frame) noexcept override {
+  void on_frame(std::size_t transport, sdk::StringView endpoint, sdk::ByteView frame) {
     if (engine) {
-      engine->on_frame(0, endpoint.str(), frame.span());
+      engine->on_frame(transport, endpoint.str(), frame.span());
       poke();
     }
   }
-  void on_link(sdk::StringView, sdk::LinkState) noexcept override {}
-  void on_discovered(sdk::StringView, sdk::ByteView) noexcept override {}
 
   [[nodiscard]] const std::string& name() const { return name_; }
 
@@ -191,6 +203,17 @@ class SimMessenger final : public EngineOutput, public sdk::TransportEvents {
   bool verbose = false;
 
  private:
+  struct Sink final : sdk::TransportEvents {
+    Sink(SimMessenger* m, std::size_t i) : owner(m), index(i) {}
+    void on_frame(sdk::StringView endpoint, sdk::ByteView frame) noexcept override {
+      owner->on_frame(index, endpoint, frame);
+    }
+    void on_link(sdk::StringView, sdk::LinkState) noexcept override {}
+    void on_discovered(sdk::StringView, sdk::ByteView) noexcept override {}
+    SimMessenger* owner;
+    std::size_t index;
+  };
+
   std::unique_ptr<PluginHost> make_host(const std::string& id, const std::filesystem::path& dir) {
     return std::make_unique<PluginHost>(
         id, std::make_unique<TomlConfigView>(nullptr, "scenario.toml", 0), dir, runtime_,
@@ -214,7 +237,9 @@ class SimMessenger final : public EngineOutput, public sdk::TransportEvents {
   std::unique_ptr<PluginHost> storage_host_;
   PluginPtr<sdk::Plugin> crypto_root_;
   PluginPtr<sdk::Plugin> storage_root_;
-  std::unique_ptr<sim::SimTransport> transport_;
+  std::size_t transport_count_;
+  std::vector<std::unique_ptr<Sink>> sinks_;
+  std::vector<std::unique_ptr<sim::SimTransport>> transports_;
   std::optional<sim::FakeClock::TimerId> timer_;
 };
 

@@ -125,6 +125,7 @@ struct Engine::Contact {
   bool session_absent = false; // storage has none (checked)
   std::vector<MessageId> acks;
   bool hello_requested = false;
+  uint64_t progress_ms = 0; // the last end-to-end ack, or the last hand-over to a link
   [[nodiscard]] bool blocked() const { return (flags & kFlagBlocked) != 0; }
 };
 
@@ -1141,12 +1142,21 @@ void Engine::destroy_link(uint32_t index, const char* why) {
   }
 }
 
+bool Engine::stalled(const Link& l, uint64_t now) const {
+  return l.rel && !l.rel->idle() && now - l.last_rx_ms >= config_.stall_ms;
+}
+
 void Engine::choose_best(Contact& c) {
   uint32_t best = 0;
   const Link* bl = nullptr;
+  const uint64_t now = clock_.mono_ms();
+  const bool any_healthy = std::any_of(c.links.begin(), c.links.end(), [&](uint32_t index) {
+    const Link& l = *links_.at(index);
+    return l.confirmed && !stalled(l, now);
+  });
   for (uint32_t index : c.links) {
     const Link& l = *links_.at(index);
-    if (!l.confirmed) {
+    if (!l.confirmed || (any_healthy && stalled(l, now))) {
       continue;
     }
     const bool better =
@@ -1475,6 +1485,7 @@ void Engine::pump_outbox(Contact& c) {
       break; // the link's buffer is full: the rest goes when it drains
     }
     item.handed_to = l.generation;
+    c.progress_ms = now;
     if (item.state < static_cast<uint32_t>(MessageState::kSent)) {
       item.state = static_cast<uint32_t>(MessageState::kSent);
       newest_sent_order = item.order;
@@ -1636,6 +1647,7 @@ void Engine::handle_ack(Contact& c, std::span<const uint8_t> env) {
       held_events_.push_back(MessageStateChanged{c.hex, wire::hex(id), MessageState::kDelivered});
     }
     c.outbox.erase(it);
+    c.progress_ms = clock_.mono_ms();
   }
   pump_outbox(c);
 }
@@ -1808,7 +1820,21 @@ void Engine::link_timers(Link& l, uint64_t now) {
     send_link_packet(l, ping);
   }
   if (Contact* c = find_contact(l.key); c != nullptr && c->best == l.index) {
-    pump_outbox(*c); // sends what a full buffer held back
+    if (c->links.size() > 1 && stalled(l, now)) {
+      choose_best(*c); // fail over while this link is silent
+    }
+    if (c->best == l.index && !c->outbox.empty() && l.rel->idle() &&
+        now - c->progress_ms >= config_.resend_ms) {
+      // The link carried everything but no end-to-end ack came back (it may have been lost
+      // with another link): send the unacknowledged messages again.
+      for (OutItem& item : c->outbox) {
+        item.handed_to = 0;
+      }
+      c->progress_ms = now;
+    }
+    if (c->best == l.index) {
+      pump_outbox(*c); // sends what a full buffer held back
+    }
   }
 }
 
@@ -1868,9 +1894,18 @@ std::optional<uint64_t> Engine::next_timer_ms() const {
       consider(l->created_ms + config_.handshake_timeout_ms);
     }
     consider(l->last_rx_ms + config_.link_timeout_ms);
+    if (l->rel && !l->rel->idle() && l->last_rx_ms + config_.stall_ms > clock_.mono_ms()) {
+      consider(l->last_rx_ms + config_.stall_ms);
+    }
     consider(l->last_tx_ms + config_.keepalive_ms);
     if (auto due = l->rel->next_timer_ms()) {
       consider(*due);
+    }
+    if (l->rel->idle() && l->confirmed) {
+      auto it = contacts_.find(l->key);
+      if (it != contacts_.end() && it->second->best == l->index && !it->second->outbox.empty()) {
+        consider(it->second->progress_ms + config_.resend_ms);
+      }
     }
   }
   if (!reconnects_.empty()) {

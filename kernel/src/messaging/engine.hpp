@@ -44,8 +44,12 @@ namespace entre {
 struct EngineConfig {
   uint32_t keepalive_ms = 15000;      // a ping goes out on a link idle this long
   uint32_t link_timeout_ms = 45000;   // a link that heard nothing this long is dead
+  uint32_t stall_ms = 3000;          // a link with data in flight that heard nothing this long is
+                                     // passed over for a healthy link of the same contact
   uint32_t handshake_retry_ms = 1000; // first resend of a handshake message; doubles
   uint32_t handshake_timeout_ms = 10000;
+  uint32_t resend_ms = 5000; // unacknowledged messages go again when the best link has carried
+                             // everything and no end-to-end ack came for this long
   uint32_t reconnect_min_ms = 1000; // backoff between attempts to reach a contact
   uint32_t reconnect_max_ms = 60000;
   uint32_t max_sessions_cached = 512; // ratchet sessions kept in memory (the rest load on demand)
@@ -197,6 +201,7 @@ class Engine {
   void send_envelope(Link& l, std::vector<uint8_t> envelope);
   void on_link_message(uint32_t index, std::vector<uint8_t> message);
   void choose_best(Contact& c);
+  [[nodiscard]] bool stalled(const Link& l, uint64_t now) const;
   void pump_outbox(Contact& c);
   void link_timers(Link& l, uint64_t now);
 
