@@ -140,7 +140,17 @@ TEST(Messaging, TenThousandEachWayUnderLossReorderingAndDuplication) {
                 p.alice->engine->counters().duplicates_dropped +
                 p.bob->engine->counters().frames_dropped,
             0u);
-  std::cout << "10k each way: drained after " << p.clock.now_ms() << " simulated ms\n";
+  std::cout << kCount << " each way: drained after " << p.clock.now_ms() << " simulated ms, "
+            << totals.sent << " frames sent\n";
+  for (SimMessenger* n : {p.alice.get(), p.bob.get()}) {
+    const auto ls = n->engine->link_stats();
+    std::cout << n->name() << ": packets " << ls.packets_sent << ", retransmissions "
+              << ls.retransmissions << ", timeouts " << ls.timeouts << ", duplicates "
+              << ls.duplicates_dropped << ", out of window " << ls.out_of_window_dropped
+              << ", delivered " << ls.messages_delivered << ", frames dropped "
+              << n->engine->counters().frames_dropped << ", links " << n->engine->link_count()
+              << "\n";
+  }
 }
 
 TEST(Messaging, TenMinutePartitionDrainsAfterHeal) {
@@ -176,6 +186,7 @@ TEST(Messaging, FailsOverToTheNextLinkWhenThePreferredOneGoesSilent) {
   PluginFiles files;
   SimMessenger alice(net, "alice", files, {}, SimMessenger::fast_config(), 2);
   SimMessenger bob(net, "bob", files, {}, SimMessenger::fast_config(), 2);
+  alice.verbose = bob.verbose = true;
   alice.create_identity();
   bob.create_identity();
   const std::string to_bob = alice.add(bob, "Bob");
@@ -203,13 +214,21 @@ TEST(Messaging, FailsOverToTheNextLinkWhenThePreferredOneGoesSilent) {
       20'000);
   EXPECT_TRUE(done) << "bob has " << bob.received.size() << " at " << clock.now_ms() << " ms";
   EXPECT_LT(clock.now_ms(), 15'000u) << "failover waited for the link timeout";
+  if (::testing::Test::HasFailure()) {
+    for (const auto& l : alice.logs) {
+      std::cout << l << "\n";
+    }
+    for (const auto& l : bob.logs) {
+      std::cout << l << "\n";
+    }
+  }
   expect_exactly_once_in_order(bob, "a", 300);
   const auto after = alice.engine->contact(to_bob);
   ASSERT_TRUE(after.ok());
   EXPECT_EQ(after.value->path, "sim:bob-2");
-  const bool announced = std::any_of(alice.presence.begin(), alice.presence.end(), [](const auto& p) {
-    return p.online && p.path == "sim:bob-2";
-  });
+  const bool announced =
+      std::any_of(alice.presence.begin(), alice.presence.end(),
+                  [](const auto& p) { return p.online && p.path == "sim:bob-2"; });
   EXPECT_TRUE(announced);
 }
 

@@ -180,7 +180,7 @@ class SimMessenger final : public EngineOutput {
   }
   void log(int level, const std::string& message) override {
     if (level >= 2 || verbose) {
-      logs.push_back(name_ + ": " + message);
+      logs.push_back(std::to_string(net_.clock().now_ms()) + " " + name_ + ": " + message);
     }
   }
 

@@ -96,10 +96,15 @@ const char* message_state_name(MessageState state) {
 }
 
 struct Engine::SessionSlot {
+  using Sid = std::array<uint8_t, wire::kSessionIdBytes>;
   sdk::Session* session = nullptr;
-  std::array<uint8_t, wire::kSessionIdBytes> sid{};
+  Sid sid{};
   bool dirty = false;
   uint64_t used = 0;
+  // When this session came from a handshake in this run: the session ids that handshake exchanged.
+  bool from_handshake = false;
+  std::optional<Sid> origin_local;
+  std::optional<Sid> origin_remote;
   ~SessionSlot() {
     if (session != nullptr) {
       session->destroy();
@@ -206,6 +211,27 @@ std::size_t Engine::outbox_size() const {
     n += c->outbox.size();
   }
   return n;
+}
+
+ReliableLinkStats Engine::link_stats() const {
+  ReliableLinkStats sum;
+  for (const auto& [i, l] : links_) {
+    if (!l->rel) {
+      continue;
+    }
+    const ReliableLinkStats& s = l->rel->stats();
+    sum.packets_sent += s.packets_sent;
+    sum.packets_received += s.packets_received;
+    sum.retransmissions += s.retransmissions;
+    sum.timeouts += s.timeouts;
+    sum.duplicates_dropped += s.duplicates_dropped;
+    sum.out_of_window_dropped += s.out_of_window_dropped;
+    sum.malformed_dropped += s.malformed_dropped;
+    sum.messages_delivered += s.messages_delivered;
+    sum.window_packets = std::max(sum.window_packets, s.window_packets);
+    sum.srtt_ms = std::max(sum.srtt_ms, s.srtt_ms);
+  }
+  return sum;
 }
 
 // ---- Storage helpers ----------------------------------------------------------------------------
@@ -1147,16 +1173,17 @@ bool Engine::stalled(const Link& l, uint64_t now) const {
 }
 
 void Engine::choose_best(Contact& c) {
+  const uint64_t now = clock_.mono_ms();
+  auto it = links_.find(c.best);
+  const Link* current = it == links_.end() ? nullptr : it->second.get();
+  // While the link in use is stalled, only a link heard from within the stall time may replace
+  // it (the others are pinged, and come into question when they answer).
+  const bool failing = current != nullptr && stalled(*current, now);
   uint32_t best = 0;
   const Link* bl = nullptr;
-  const uint64_t now = clock_.mono_ms();
-  const bool any_healthy = std::any_of(c.links.begin(), c.links.end(), [&](uint32_t index) {
-    const Link& l = *links_.at(index);
-    return l.confirmed && !stalled(l, now);
-  });
   for (uint32_t index : c.links) {
     const Link& l = *links_.at(index);
-    if (!l.confirmed || (any_healthy && stalled(l, now))) {
+    if (!l.confirmed || stalled(l, now) || (failing && now - l.last_rx_ms >= config_.stall_ms)) {
       continue;
     }
     const bool better =
@@ -1166,6 +1193,19 @@ void Engine::choose_best(Contact& c) {
     if (better) {
       bl = &l;
       best = index;
+    }
+  }
+  if (bl == nullptr && current != nullptr && current->confirmed) {
+    bl = current; // nothing better: stay
+    best = c.best;
+  }
+  if (bl == nullptr) {
+    for (uint32_t index : c.links) {
+      const Link& l = *links_.at(index);
+      if (l.confirmed && (bl == nullptr || l.last_rx_ms > bl->last_rx_ms)) {
+        bl = &l;
+        best = index;
+      }
     }
   }
   const bool changed = best != c.best;
@@ -1402,12 +1442,23 @@ void Engine::apply_session_decision(Link& l) {
     l.split = nullptr;
     return;
   }
+  // Handshakes that ran at the same time (one per path) with the same inputs all call for a new
+  // session; both sides keep the one with the smallest id, whatever order they complete in.
+  if (c->session && c->session->from_handshake && c->session->origin_local == l.local_sid &&
+      c->session->origin_remote == l.remote_sid && c->session->sid < l.hash_sid) {
+    l.split->destroy();
+    l.split = nullptr;
+    return;
+  }
   out_.log(1, "new session with " + c->hex.substr(0, 16));
   if (txn()) {
     (void)storage_.remove_session(bv(c->key));
   }
   install_session(*c, l.split, l.hash_sid);
   l.split = nullptr;
+  c->session->from_handshake = true;
+  c->session->origin_local = l.local_sid;
+  c->session->origin_remote = l.remote_sid;
   c->hello_requested = false;
   for (OutItem& item : c->outbox) {
     item.envelope.clear();
@@ -1767,6 +1818,11 @@ void Engine::handle_sealed(std::size_t transport, std::string_view endpoint,
   }
   if (!l.confirmed) {
     confirm_link(l);
+  } else if (Contact* c = find_contact(l.key); c != nullptr && c->best != l.index) {
+    auto best = links_.find(c->best);
+    if (best == links_.end() || stalled(*best->second, now)) {
+      choose_best(*c);
+    }
   }
   switch (packet[0]) {
   case wire::kPing: {
@@ -1821,7 +1877,15 @@ void Engine::link_timers(Link& l, uint64_t now) {
   }
   if (Contact* c = find_contact(l.key); c != nullptr && c->best == l.index) {
     if (c->links.size() > 1 && stalled(l, now)) {
-      choose_best(*c); // fail over while this link is silent
+      // Silent while carrying data: ask the other links whether they are alive, and fail over
+      // to one that answers.
+      for (uint32_t index : c->links) {
+        Link& other = *links_.at(index);
+        if (index != l.index && other.confirmed && now - other.last_tx_ms >= 1000) {
+          send_link_packet(other, wire::ping(wire::kPing, now));
+        }
+      }
+      choose_best(*c);
     }
     if (c->best == l.index && !c->outbox.empty() && l.rel->idle() &&
         now - c->progress_ms >= config_.resend_ms) {

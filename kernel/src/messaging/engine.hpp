@@ -44,8 +44,8 @@ namespace entre {
 struct EngineConfig {
   uint32_t keepalive_ms = 15000;      // a ping goes out on a link idle this long
   uint32_t link_timeout_ms = 45000;   // a link that heard nothing this long is dead
-  uint32_t stall_ms = 3000;          // a link with data in flight that heard nothing this long is
-                                     // passed over for a healthy link of the same contact
+  uint32_t stall_ms = 3000;           // a link with data in flight that heard nothing this long is
+                                      // passed over for a healthy link of the same contact
   uint32_t handshake_retry_ms = 1000; // first resend of a handshake message; doubles
   uint32_t handshake_timeout_ms = 10000;
   uint32_t resend_ms = 5000; // unacknowledged messages go again when the best link has carried
@@ -145,6 +145,8 @@ class Engine {
   [[nodiscard]] std::size_t link_count() const { return links_.size(); }
   [[nodiscard]] std::size_t sessions_cached() const { return sessions_loaded_; }
   [[nodiscard]] std::size_t outbox_size() const;
+  // Reliable-link statistics summed over the live links.
+  [[nodiscard]] ReliableLinkStats link_stats() const;
 
  private:
   struct Link;

@@ -141,6 +141,7 @@ void ReliableLink::transmit(uint64_t, Outgoing& out, uint64_t now_ms) {
   }
   out.sent_ms = now_ms;
   out.acked_past = 0;
+  out.tx_order = ++transmissions_;
   ++stats_.packets_sent;
   emit_(out.packet);
 }
@@ -284,30 +285,36 @@ void ReliableLink::handle_ack(std::span<const uint8_t> packet, uint64_t now_ms) 
   }
   ++stats_.packets_received;
   uint64_t highest = 0;
-  bool any = false;
+  uint64_t newest_tx = 0; // the latest transmission this ack newly covers
+  auto newly_acked = [&](uint64_t seq) {
+    const auto it = outgoing_.find(seq);
+    if (it != outgoing_.end() && it->second.sent) {
+      newest_tx = std::max(newest_tx, it->second.tx_order);
+    }
+    acknowledge(seq, now_ms);
+  };
   while (!outgoing_.empty() && outgoing_.begin()->first < *next) {
     highest = outgoing_.begin()->first;
-    any = true;
-    acknowledge(outgoing_.begin()->first, now_ms);
+    newly_acked(outgoing_.begin()->first);
   }
   for (int i = 0; i < 64; ++i) {
     if ((sack >> i) & 1u) {
       const uint64_t s = *next + 1 + static_cast<uint64_t>(i);
       if (outgoing_.count(s) != 0) {
-        acknowledge(s, now_ms);
+        newly_acked(s);
       }
       highest = std::max(highest, s);
-      any = true;
     }
   }
   send_base_ = outgoing_.empty() ? next_seq_ : outgoing_.begin()->first;
-  if (any) {
-    // Holes the peer has acked three packets past are lost: retransmit them now.
+  if (newest_tx != 0) {
+    // A hole is lost once three acks covered packets transmitted after it (so a retransmission
+    // gets a round trip to arrive before it is counted again): retransmit it now.
     for (auto& [seq, out] : outgoing_) {
       if (seq >= highest || !out.sent) {
         break;
       }
-      if (++out.acked_past == 3) {
+      if (out.tx_order < newest_tx && ++out.acked_past == 3) {
         on_loss(now_ms);
         transmit(seq, out, now_ms);
       }

@@ -107,7 +107,8 @@ class ReliableLink {
     bool sent = false;
     bool retransmitted = false;
     bool lost = false;       // declared lost by a timeout: resent first as the window reopens
-    uint32_t acked_past = 0; // later packets acked since it was sent (fast retransmit at 3)
+    uint32_t acked_past = 0; // acks of packets sent after it (fast retransmit at 3)
+    uint64_t tx_order = 0;   // when it was last (re)transmitted, counted in transmissions
   };
   struct Fragment {
     uint64_t first = 0;
@@ -135,6 +136,7 @@ class ReliableLink {
   uint64_t send_base_ = 0;
   std::map<uint64_t, Outgoing> outgoing_; // unacknowledged, sent or not yet sent
   uint64_t next_unsent_ = 0;              // every seq from here on is queued, not yet sent
+  uint64_t transmissions_ = 0;            // orders Outgoing::tx_order
   uint32_t in_flight_ = 0;                // sent, not acked, not declared lost
   uint64_t lost_count_ = 0;               // packets with `lost` set
   std::size_t buffered_bytes_ = 0;

@@ -262,18 +262,20 @@ TEST(ShippedProfiles, DefaultNamesOnlyThePluginsThatExist) {
   ASSERT_TRUE(profile.node);
   EXPECT_EQ(profile.node->name, "me");
   EXPECT_EQ(profile.node->data_dir, fs::path("/home/tester/.local/share/entre/default"));
-  ASSERT_EQ(profile.plugins.size(), 3U);
+  ASSERT_EQ(profile.plugins.size(), 4U);
   EXPECT_EQ(profile.plugins[0].id, "entre.transport.udp");
   EXPECT_TRUE(profile.plugins[0].required);
   EXPECT_EQ(profile.plugins[1].id, "entre.crypto.sodium");
   EXPECT_TRUE(profile.plugins[1].required);
-  EXPECT_EQ(profile.plugins[2].id, "entre.codec.pcm");
+  EXPECT_EQ(profile.plugins[2].id, "entre.storage.sqlite");
   EXPECT_TRUE(profile.plugins[2].required);
+  EXPECT_EQ(profile.plugins[3].id, "entre.codec.pcm");
+  EXPECT_TRUE(profile.plugins[3].required);
   EXPECT_EQ(profile.transport.order, std::vector<std::string>{"entre.transport.udp"});
   EXPECT_EQ(profile.codec.preferred, std::vector<std::string>{"entre.codec.pcm"});
   EXPECT_EQ(profile.crypto.suite, "entre.crypto.sodium");
   EXPECT_EQ(profile.crypto.kdf, KdfStrength::kModerate);
-  EXPECT_TRUE(profile.storage.plugin.empty());
+  EXPECT_EQ(profile.storage.plugin, "entre.storage.sqlite");
   EXPECT_TRUE(profile.audio.plugin.empty());
   EXPECT_FALSE(profile.relay);
 
