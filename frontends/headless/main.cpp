@@ -172,9 +172,12 @@ bool run_command(entre::Node& node, const std::string& line) {
     say("id " + node.my_id());
   } else if (cmd == "contacts") {
     for (const auto& c : node.contacts()) {
-      say("contact " + c.id + " " + (c.online ? "online " + c.path : "offline") +
-          " unread=" + std::to_string(c.unread) + (c.verified ? " verified" : "") +
-          (c.blocked ? " blocked" : "") + " " + one_line(c.name));
+      const std::string link =
+          c.online ? "online " + c.path + " rtt=" + std::to_string(c.rtt_ms) +
+                         "ms loss=" + std::to_string(static_cast<int>(c.loss * 100)) + "%"
+                   : "offline";
+      say("contact " + c.id + " " + link + " unread=" + std::to_string(c.unread) +
+          (c.verified ? " verified" : "") + (c.blocked ? " blocked" : "") + " " + one_line(c.name));
     }
     say("end");
   } else if (cmd == "add") {

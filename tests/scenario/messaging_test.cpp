@@ -132,6 +132,12 @@ TEST(Messaging, TenThousandEachWayUnderLossReorderingAndDuplication) {
   expect_exactly_once_in_order(*p.alice, "b", kCount);
   expect_all_delivered(*p.alice, p.alice_sees_bob, kCount);
   expect_all_delivered(*p.bob, p.bob_sees_alice, kCount);
+  const auto seen = p.alice->engine->contact(p.alice_sees_bob);
+  ASSERT_TRUE(seen.ok() && seen.value->online);
+  EXPECT_GE(seen.value->rtt_ms, 40u); // 20 ms each way plus jitter
+  EXPECT_LT(seen.value->rtt_ms, 200u);
+  EXPECT_GT(seen.value->loss, 0.10); // 20% of frames are lost each way
+  EXPECT_LT(seen.value->loss, 0.60);
   const auto totals = p.net.totals();
   EXPECT_GT(totals.dropped, 0u);
   EXPECT_GT(totals.duplicated, 0u);

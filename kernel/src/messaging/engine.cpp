@@ -523,6 +523,13 @@ ContactInfo Engine::info_of(const Contact& c) {
   info.blocked = c.blocked();
   info.online = c.online;
   info.path = c.path;
+  if (auto it = links_.find(c.best); it != links_.end() && it->second->rel) {
+    const ReliableLinkStats& st = it->second->rel->stats();
+    info.rtt_ms = st.srtt_ms != 0 ? st.srtt_ms : it->second->rtt_ms;
+    info.loss = st.packets_sent == 0 ? 0.0
+                                     : static_cast<double>(st.retransmissions) /
+                                           static_cast<double>(st.packets_sent);
+  }
   info.added_ms = c.added_ms;
   info.endpoints = c.hints;
   const auto unread = storage_.unread_count(bv(c.key), static_cast<uint32_t>(MessageState::kRead));
