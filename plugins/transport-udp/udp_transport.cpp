@@ -1,5 +1,9 @@
 #include "udp_transport.hpp"
 
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 
@@ -98,6 +102,44 @@ std::optional<udp::endpoint> parse_endpoint(std::string_view text, bool with_sch
   }
   return udp::endpoint(address, static_cast<uint16_t>(port));
 }
+
+namespace {
+
+std::vector<boost::asio::ip::address> interface_addresses(bool v6) {
+  std::vector<boost::asio::ip::address> found;
+  std::vector<boost::asio::ip::address> loopback;
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) {
+    return found;
+  }
+  for (const ifaddrs* it = list; it != nullptr; it = it->ifa_next) {
+    if (it->ifa_addr == nullptr || (it->ifa_flags & IFF_UP) == 0) {
+      continue;
+    }
+    boost::asio::ip::address address;
+    if (!v6 && it->ifa_addr->sa_family == AF_INET) {
+      const auto* in = reinterpret_cast<const sockaddr_in*>(it->ifa_addr);
+      address = boost::asio::ip::address_v4(ntohl(in->sin_addr.s_addr));
+    } else if (v6 && it->ifa_addr->sa_family == AF_INET6) {
+      const auto* in6 = reinterpret_cast<const sockaddr_in6*>(it->ifa_addr);
+      boost::asio::ip::address_v6::bytes_type bytes;
+      std::memcpy(bytes.data(), in6->sin6_addr.s6_addr, bytes.size());
+      const boost::asio::ip::address_v6 a6(bytes);
+      if (a6.is_link_local()) {
+        continue; // needs a scope id that means nothing to a peer
+      }
+      address = a6;
+    } else {
+      continue;
+    }
+    (address.is_loopback() ? loopback : found).push_back(address);
+  }
+  ::freeifaddrs(list);
+  found.insert(found.end(), loopback.begin(), loopback.end());
+  return found;
+}
+
+} // namespace
 
 std::string format_endpoint(const udp::endpoint& endpoint) {
   const auto address = endpoint.address();
@@ -244,7 +286,18 @@ sdk::Status UdpTransport::local_endpoints(sdk::ByteSink& out) const noexcept {
     std::lock_guard lock(state_->mu);
     boost::system::error_code ec;
     const auto local = state_->socket.local_endpoint(ec);
-    const std::string text = format_endpoint(ec ? config_.bind : local);
+    const udp::endpoint bound = ec ? config_.bind : local;
+    std::string text;
+    if (bound.address().is_unspecified()) {
+      // Bound to every address: name each interface address of the bound family (loopback last),
+      // since "0.0.0.0" reaches nobody else.
+      for (const auto& address : interface_addresses(bound.address().is_v6())) {
+        text += (text.empty() ? "" : "\n") + format_endpoint(udp::endpoint(address, bound.port()));
+      }
+    }
+    if (text.empty()) {
+      text = format_endpoint(bound);
+    }
     if (!out.append(sdk::StringView(text))) {
       return sdk::Status::error(sdk::StatusCode::kBufferTooSmall, "udp: sink refused endpoint");
     }
