@@ -161,6 +161,29 @@ TEST_F(UdpTransportTest, FramesCrossLoopbackBothWaysWithTheSendersEndpoint) {
   EXPECT_GE(seen_b.size(), static_cast<std::size_t>(kFrames - 5));
 }
 
+TEST_F(UdpTransportTest, BoundToEveryAddressItNamesEachInterfaceAddressLoopbackLast) {
+  auto* a = start("bind = \"0.0.0.0:0\"", inbox_a);
+  auto* b = start("bind = \"127.0.0.1:0\"", inbox_b);
+  ASSERT_TRUE(a && b);
+  const std::string all = endpoint_of(a);
+  EXPECT_EQ(all.find("0.0.0.0"), std::string::npos) << all;
+  const std::string port = all.substr(all.rfind(':') + 1);
+  const std::string loopback = "udp:127.0.0.1:" + port;
+  ASSERT_GE(all.size(), loopback.size());
+  EXPECT_EQ(all.substr(all.size() - loopback.size()), loopback) << all;
+  // Every endpoint named reaches the transport.
+  std::size_t start_at = 0;
+  std::size_t count = 0;
+  while (start_at < all.size()) {
+    std::size_t end = all.find('\n', start_at);
+    end = end == std::string::npos ? all.size() : end;
+    ASSERT_TRUE(send(b, all.substr(start_at, end - start_at), {1, 2, 3}).is_ok());
+    ++count;
+    start_at = end + 1;
+  }
+  EXPECT_TRUE(inbox_a.wait_for(count)) << all;
+}
+
 TEST_F(UdpTransportTest, Ipv6LoopbackWorks) {
   auto* a = start("bind = \"[::1]:0\"", inbox_a);
   auto* b = start("bind = \"[::1]:0\"", inbox_b);
