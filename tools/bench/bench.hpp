@@ -1,4 +1,4 @@
-// Shared by the benchmark files: the ratio table that entre-bench prints after the runs.
+// Shared by the benchmark files: the tables that entre-bench prints after the runs.
 #pragma once
 
 #include <functional>
@@ -8,8 +8,22 @@
 
 namespace entre::bench {
 
-// Seconds per iteration of each benchmark that ran, by name.
+// Seconds per iteration of each benchmark that ran, by name ("BM_Ratchet/100": the function name,
+// then the arguments if any; not the iterations:/repeats:/manual_time suffixes).
 using Timings = std::map<std::string, double>;
+
+// The user counters (state.counters) of each benchmark that ran, by benchmark name as in Timings,
+// then by counter name.
+using Counters = std::map<std::string, std::map<std::string, double>>;
+
+// Every value is the median of the benchmark's repetitions.
+struct Results {
+  Timings timings;
+  Counters counters;
+
+  // The counter, or a negative value when that benchmark or counter did not run.
+  [[nodiscard]] double counter(const std::string& bench, const std::string& name) const;
+};
 
 struct Ratio {
   std::string what;
@@ -22,5 +36,20 @@ struct Ratio {
 // A function that turns the timings into table rows; each benchmark file registers its own.
 using RatioMaker = std::function<std::vector<Ratio>(const Timings&)>;
 int register_ratios(RatioMaker maker);
+
+// A row of the second table, for figures that are not rates: latencies, sizes, times. The maker
+// formats the values and decides whether the target is met.
+struct Figure {
+  std::string what;
+  std::string measured;          // with its unit, e.g. "412 us"
+  std::string baseline;          // empty when the figure has none
+  std::string baseline_measured; // with its unit
+  std::string ratio;             // measured / baseline, formatted; empty when none
+  std::string target;            // e.g. "ratio <= 5"; "-" or empty: none (met is ignored)
+  bool met = false;
+};
+
+using FigureMaker = std::function<std::vector<Figure>(const Results&)>;
+int register_figures(FigureMaker maker);
 
 } // namespace entre::bench
