@@ -304,6 +304,34 @@ TEST(Messaging, ContactsAreManagedAndCodesChecked) {
   EXPECT_EQ(e.contact(p.alice_sees_bob).error.code, sdk::StatusCode::kNotFound);
 }
 
+TEST(Messaging, APeerThatComesBackReceivesWithinARoundTripWhicheverKeyIsSmaller) {
+  const auto root =
+      std::filesystem::temp_directory_path() / ("entre-late-" + std::to_string(::getpid()));
+  bool saw_smaller_sender = false;
+  bool saw_larger_sender = false;
+  for (int attempt = 0; attempt < 12 && !(saw_smaller_sender && saw_larger_sender); ++attempt) {
+    std::filesystem::remove_all(root);
+    std::filesystem::create_directories(root);
+    Pair p({}, root);
+    p.net.set_default({.impairment = {.latency_ms = 10}});
+    p.clock.run_for(2000);
+    p.bob->crash();
+    p.clock.run_for(60'000); // alice's link to bob timed out; she dials now and then
+    p.alice->send(p.alice_sees_bob, "are you there?");
+    p.clock.run_for(3500); // alice's handshake is pending, her next resend is seconds away
+    const uint64_t back = p.clock.now_ms();
+    p.bob->restart();
+    const bool got = run_until(
+        p.clock, [&] { return !p.bob->received.empty(); }, 20'000);
+    ASSERT_TRUE(got);
+    const uint64_t waited = p.clock.now_ms() - back;
+    EXPECT_LE(waited, 300u) << "attempt " << attempt;
+    (p.alice_sees_bob > p.bob_sees_alice ? saw_larger_sender : saw_smaller_sender) = true;
+  }
+  EXPECT_TRUE(saw_smaller_sender && saw_larger_sender);
+  std::filesystem::remove_all(root);
+}
+
 TEST(Messaging, StrangersAndBlockedContactsCannotConnect) {
   FakeClock clock;
   SimNetwork net(clock, 3);

@@ -1266,12 +1266,17 @@ void Engine::handle_hs1(std::size_t transport, std::string_view endpoint,
   bool refuse = c == nullptr || c->blocked() ||
                 (payload.size() != 0 && payload.size() != wire::kSessionIdBytes);
   if (!refuse) {
-    // Both sides dialled at once: the side with the smaller key keeps its own handshake.
+    // Both sides dialled at once: the side with the smaller key keeps its own handshake, and
+    // sends it again now, since the peer is evidently there to answer it (it may have ignored it
+    // before, while it was locked or not yet running).
     for (uint32_t index : c->links) {
-      const Link& l = *links_.at(index);
+      Link& l = *links_.at(index);
       if (l.initiator && l.state == Link::State::kHandshake && my_key_ < key &&
           now - l.created_ms < config_.handshake_timeout_ms) {
         refuse = true;
+        held_.push_back({l.transport, l.endpoint, l.hs_frame});
+        l.hs_interval_ms = config_.handshake_retry_ms;
+        l.hs_next_ms = now + l.hs_interval_ms;
       }
     }
   }
