@@ -194,6 +194,21 @@ sdk::Status Connection::exec(const char* sql, std::string_view context) noexcept
   return sqlite_status(db_, rc, context);
 }
 
+sdk::Status Connection::run(const char* sql, std::string_view context) noexcept {
+  try {
+    sqlite3_stmt* stmt = nullptr;
+    const sdk::Status st = prepare(sql, &stmt);
+    if (!st.is_ok()) {
+      return st;
+    }
+    const int rc = sqlite3_step(stmt);
+    sqlite3_reset(stmt);
+    return sqlite_status(db_, rc == SQLITE_DONE ? SQLITE_OK : rc, context);
+  } catch (const std::bad_alloc&) {
+    return sdk::Status::error(sdk::StatusCode::kUnavailable, "sqlite: out of memory");
+  }
+}
+
 sdk::Status Connection::prepare(const std::string& sql, sqlite3_stmt** out) {
   *out = nullptr;
   if (db_ == nullptr) {

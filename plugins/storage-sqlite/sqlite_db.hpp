@@ -76,6 +76,9 @@ class Connection {
 
   // Runs SQL text of one or more statements that return no rows we need (DDL, pragmas, BEGIN).
   [[nodiscard]] sdk::Status exec(const char* sql, std::string_view context) noexcept;
+  // Runs one statement that returns no rows, prepared once and reused (for the hot paths:
+  // SAVEPOINT, RELEASE, BEGIN, COMMIT).
+  [[nodiscard]] sdk::Status run(const char* sql, std::string_view context) noexcept;
   // Prepares `sql` once and reuses it. On failure *out is null and the Status says why.
   [[nodiscard]] sdk::Status prepare(const std::string& sql, sqlite3_stmt** out);
   // The first column of the first row of `sql` as text (e.g. "PRAGMA journal_mode"), in `out`.

@@ -56,23 +56,24 @@ class WriteScope {
       return;
     }
     if (nested_) {
-      (void)connection_.exec("ROLLBACK TO entre_write; RELEASE entre_write", "rollback to");
+      (void)connection_.run("ROLLBACK TO entre_write", "rollback to");
+      (void)connection_.run("RELEASE entre_write", "release");
     } else if (connection_.in_transaction()) {
-      (void)connection_.exec("ROLLBACK", "rollback");
+      (void)connection_.run("ROLLBACK", "rollback");
     }
   }
   WriteScope(const WriteScope&) = delete;
   WriteScope& operator=(const WriteScope&) = delete;
 
   Status start() {
-    const Status st = nested_ ? connection_.exec("SAVEPOINT entre_write", "savepoint")
-                              : connection_.exec("BEGIN IMMEDIATE", "begin");
+    const Status st = nested_ ? connection_.run("SAVEPOINT entre_write", "savepoint")
+                              : connection_.run("BEGIN IMMEDIATE", "begin");
     started_ = st.is_ok();
     return st;
   }
   Status commit() {
-    const Status st = nested_ ? connection_.exec("RELEASE entre_write", "release")
-                              : connection_.exec("COMMIT", "commit");
+    const Status st = nested_ ? connection_.run("RELEASE entre_write", "release")
+                              : connection_.run("COMMIT", "commit");
     if (st.is_ok()) {
       started_ = false;
     }
@@ -208,16 +209,16 @@ Status SqliteStorage::open_store(std::string_view suite_id) {
     return fail(StatusCode::kUnsupported,
                 "sqlite: this SQLite cannot enable foreign keys and secure_delete");
   }
-  st = connection_.exec("BEGIN IMMEDIATE", "begin");
+  st = connection_.run("BEGIN IMMEDIATE", "begin");
   if (!st.is_ok()) {
     return st;
   }
   st = check_and_migrate(suite_id);
   if (st.is_ok()) {
-    st = connection_.exec("COMMIT", "commit");
+    st = connection_.run("COMMIT", "commit");
   }
   if (!st.is_ok()) {
-    (void)connection_.exec("ROLLBACK", "rollback");
+    (void)connection_.run("ROLLBACK", "rollback");
     return st;
   }
   suite_id_ = std::string(suite_id);
@@ -371,7 +372,7 @@ Status SqliteStorage::begin() noexcept {
     if (in_transaction_) {
       return fail(StatusCode::kInvalidArgument, "sqlite: a transaction is already open");
     }
-    const Status st = connection_.exec("BEGIN IMMEDIATE", "begin");
+    const Status st = connection_.run("BEGIN IMMEDIATE", "begin");
     in_transaction_ = st.is_ok();
     return st;
   });
@@ -389,7 +390,7 @@ Status SqliteStorage::commit() noexcept {
     if (!st.is_ok()) {
       return st;
     }
-    st = connection_.exec("COMMIT", "commit");
+    st = connection_.run("COMMIT", "commit");
     if (st.is_ok()) {
       in_transaction_ = false;
     }
@@ -407,7 +408,7 @@ Status SqliteStorage::rollback() noexcept {
     }
     Status st = Status::ok();
     if (connection_.in_transaction()) {
-      st = connection_.exec("ROLLBACK", "rollback");
+      st = connection_.run("ROLLBACK", "rollback");
     }
     if (!connection_.in_transaction()) {
       in_transaction_ = false;

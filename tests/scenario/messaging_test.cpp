@@ -277,6 +277,30 @@ TEST(Messaging, SendRefusesWhatCannotBeSent) {
   p.alice->poke();
 }
 
+TEST(Messaging, SendBatchStoresAllInOrderOrNone) {
+  Pair p;
+  auto& e = *p.alice->engine;
+  std::vector<std::string> texts{"one", "two", std::string(kMaxMessageTextBytes + 1, 'x')};
+  const auto refused = e.send_batch(p.alice_sees_bob, texts);
+  p.alice->poke();
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error.message.find("text 2"), std::string::npos) << refused.error.message;
+  EXPECT_TRUE(e.history(p.alice_sees_bob, 0, 10).value->empty());
+  EXPECT_EQ(e.outbox_size(), 0u);
+  texts.pop_back();
+  for (int i = 0; i < 3; ++i) {
+    texts.push_back(text_of("batch", i));
+  }
+  texts.erase(texts.begin(), texts.begin() + 2);
+  const auto sent = e.send_batch(p.alice_sees_bob, texts);
+  p.alice->poke();
+  ASSERT_TRUE(sent.ok()) << sent.error.message;
+  ASSERT_EQ(sent.value->size(), 3u);
+  EXPECT_LT((*sent.value)[0].order, (*sent.value)[2].order);
+  p.clock.run_for(2000);
+  expect_exactly_once_in_order(*p.bob, "batch", 3);
+}
+
 TEST(Messaging, ContactsAreManagedAndCodesChecked) {
   Pair p;
   auto& e = *p.alice->engine;

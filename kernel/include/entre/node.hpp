@@ -99,6 +99,10 @@ class Node {
   ApiResult<std::string> safety_number(const std::string& id);
   // Queues `text` for the contact: stored in the conversation and the outbox before it returns.
   ApiResult<MessageInfo> send(const std::string& contact, const std::string& text);
+  // Queues several texts for one contact in one storage transaction, in order: all are stored or
+  // none (the error names the first text refused, counting from 0).
+  ApiResult<std::vector<MessageInfo>> send_batch(const std::string& contact,
+                                                 const std::vector<std::string>& texts);
   // Newest first: up to `limit` messages with order < before_order (0: start at the newest).
   ApiResult<std::vector<MessageInfo>> history(const std::string& contact, uint64_t before_order,
                                               uint32_t limit);

@@ -943,6 +943,33 @@ ApiResult<MessageInfo> Engine::send(const std::string& contact_id, const std::st
   return R::of(std::move(info));
 }
 
+ApiResult<std::vector<MessageInfo>> Engine::send_batch(const std::string& contact_id,
+                                                       const std::vector<std::string>& texts) {
+  using R = ApiResult<std::vector<MessageInfo>>;
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    if (texts[i].empty() || texts[i].size() > kMaxMessageTextBytes) {
+      return R::fail(texts[i].empty() ? sdk::StatusCode::kInvalidArgument
+                                      : sdk::StatusCode::kOutOfRange,
+                     "text " + std::to_string(i) + ": " +
+                         (texts[i].empty()
+                              ? std::string("the message is empty")
+                              : "the message has " + std::to_string(texts[i].size()) +
+                                    " bytes; the most is " + std::to_string(kMaxMessageTextBytes)));
+    }
+  }
+  std::vector<MessageInfo> out;
+  out.reserve(texts.size());
+  for (const std::string& text : texts) {
+    auto r = send(contact_id, text);
+    if (!r) {
+      batch_failed_ = batch_failed_ || !out.empty(); // undo the ones already stored
+      return R{std::nullopt, r.error};
+    }
+    out.push_back(std::move(*r.value));
+  }
+  return R::of(std::move(out));
+}
+
 ApiResult<std::vector<MessageInfo>> Engine::history(const std::string& contact_id,
                                                     uint64_t before_order, uint32_t limit) {
   using R = ApiResult<std::vector<MessageInfo>>;

@@ -127,6 +127,10 @@ class Engine {
   // ---- Messages -------------------------------------------------------------------------------
   // Stores the message in the conversation and the outbox (durable after the next flush()).
   ApiResult<MessageInfo> send(const std::string& contact, const std::string& text);
+  // All of `texts` or none: every text is checked before anything is stored, and a storage
+  // failure fails the whole turn at flush().
+  ApiResult<std::vector<MessageInfo>> send_batch(const std::string& contact,
+                                                 const std::vector<std::string>& texts);
   // Up to `limit` messages with order < before_order, newest first (0: from the newest).
   ApiResult<std::vector<MessageInfo>> history(const std::string& contact, uint64_t before_order,
                                               uint32_t limit);

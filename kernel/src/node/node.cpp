@@ -577,6 +577,12 @@ ApiResult<MessageInfo> Node::send(const std::string& contact, const std::string&
   return impl_->call<MessageInfo>([&](Engine& e) { return e.send(contact, text); });
 }
 
+ApiResult<std::vector<MessageInfo>> Node::send_batch(const std::string& contact,
+                                                     const std::vector<std::string>& texts) {
+  return impl_->call<std::vector<MessageInfo>>(
+      [&](Engine& e) { return e.send_batch(contact, texts); });
+}
+
 ApiResult<std::vector<MessageInfo>> Node::history(const std::string& contact, uint64_t before_order,
                                                   uint32_t limit) {
   return impl_->call<std::vector<MessageInfo>>(
