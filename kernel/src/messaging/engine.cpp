@@ -131,6 +131,9 @@ struct Engine::Contact {
   std::vector<MessageId> acks;
   bool hello_requested = false;
   uint64_t progress_ms = 0; // the last end-to-end ack, or the last hand-over to a link
+  // Every outbox item before pump_from has been handed to the link of generation pump_generation.
+  uint64_t pump_generation = 0;
+  std::size_t pump_from = 0;
   [[nodiscard]] bool blocked() const { return (flags & kFlagBlocked) != 0; }
 };
 
@@ -445,6 +448,7 @@ void Engine::load_contacts() {
 void Engine::load_outbox() {
   for (auto& [k, c] : contacts_) {
     c->outbox.clear();
+    c->pump_from = 0;
   }
   struct Entry {
     MessageId id;
@@ -860,6 +864,7 @@ void Engine::encrypt_pending(Contact& c, bool reencrypt_all) {
     }
     item.envelope = std::move(*env);
     item.handed_to = 0;
+    c.pump_from = 0;
   }
 }
 
@@ -889,12 +894,31 @@ ApiResult<MessageInfo> Engine::send(const std::string& contact_id, const std::st
   MessageId id{};
   crypto_.random_bytes(sdk::MutableByteView(id.data(), id.size()));
   const int64_t now = clock_.wall_ms();
+  OutItem item;
+  item.id = id;
+  // Older messages of this contact that are still waiting for a session keep their place.
+  const bool waiting = !c->outbox.empty() && c->outbox.back().envelope.empty();
+  if (!waiting) {
+    if (auto env = encrypt_message(*c, id, now, text)) {
+      item.envelope = std::move(*env);
+    }
+  }
+  // When the link in use takes it in this same turn (the common case), the message is stored
+  // as sent at once instead of being raised to sent by a second write.
+  bool hand_now = false;
+  if (auto it = links_.find(c->best);
+      it != links_.end() && it->second->rel && !item.envelope.empty()) {
+    const Link& l = *it->second;
+    hand_now = c->pump_generation == l.generation && c->pump_from == c->outbox.size() &&
+               l.rel->queued_bytes() + item.envelope.size() <= config_.link.send_buffer_bytes;
+  }
+  const MessageState state = hand_now ? MessageState::kSent : MessageState::kQueued;
   const std::vector<uint8_t> body = seal("body", id, bv(text).span());
   sdk::MessageRecord rec{};
   std::memcpy(rec.id, id.data(), id.size());
   rec.contact_key = bv(c->key);
   rec.direction = sdk::MessageDirection::kOutgoing;
-  rec.state = static_cast<uint32_t>(MessageState::kQueued);
+  rec.state = static_cast<uint32_t>(state);
   rec.timestamp_ms = now;
   rec.local_ms = now;
   rec.sealed_body = bv(body);
@@ -903,16 +927,11 @@ ApiResult<MessageInfo> Engine::send(const std::string& contact_id, const std::st
     storage_failed("insert_message", inserted.status);
     return R{std::nullopt, api_error(inserted.status, "the message could not be stored")};
   }
-  OutItem item;
-  item.id = id;
   item.order = inserted.value;
-  item.state = static_cast<uint32_t>(MessageState::kQueued);
-  // Older messages of this contact that are still waiting for a session keep their place.
-  const bool waiting = !c->outbox.empty() && c->outbox.back().envelope.empty();
-  if (!waiting) {
-    if (auto env = encrypt_message(*c, id, now, text)) {
-      item.envelope = std::move(*env);
-    }
+  item.state = static_cast<uint32_t>(state);
+  if (hand_now) {
+    ++counters_.messages_sent;
+    held_events_.push_back(MessageStateChanged{c->hex, wire::hex(id), MessageState::kSent});
   }
   const std::vector<uint8_t> sealed =
       item.envelope.empty() ? std::vector<uint8_t>() : seal("outbox", id, item.envelope);
@@ -935,7 +954,7 @@ ApiResult<MessageInfo> Engine::send(const std::string& contact_id, const std::st
   info.id = wire::hex(id);
   info.contact = c->hex;
   info.outgoing = true;
-  info.state = MessageState::kQueued;
+  info.state = state;
   info.order = inserted.value;
   info.timestamp_ms = now;
   info.local_ms = now;
@@ -1502,6 +1521,7 @@ void Engine::apply_session_decision(Link& l) {
   for (OutItem& item : c->outbox) {
     item.envelope.clear();
   }
+  c->pump_from = 0;
   if (l.initiator) {
     send_hello(*c, l);
   }
@@ -1564,7 +1584,12 @@ void Engine::pump_outbox(Contact& c) {
   const uint64_t now = clock_.mono_ms();
   uint64_t newest_sent_order = 0;
   const MessageId* newest_sent = nullptr;
-  for (OutItem& item : c.outbox) {
+  if (c.pump_generation != l.generation || c.pump_from > c.outbox.size()) {
+    c.pump_generation = l.generation;
+    c.pump_from = 0;
+  }
+  for (; c.pump_from < c.outbox.size(); ++c.pump_from) {
+    OutItem& item = c.outbox[c.pump_from];
     if (item.envelope.empty()) {
       break; // waiting for a session; later ones wait too, to keep the order
     }
@@ -1735,6 +1760,9 @@ void Engine::handle_ack(Contact& c, std::span<const uint8_t> env) {
         return;
       }
       held_events_.push_back(MessageStateChanged{c.hex, wire::hex(id), MessageState::kDelivered});
+    }
+    if (static_cast<std::size_t>(it - c.outbox.begin()) < c.pump_from) {
+      --c.pump_from;
     }
     c.outbox.erase(it);
     c.progress_ms = clock_.mono_ms();
@@ -1933,6 +1961,7 @@ void Engine::link_timers(Link& l, uint64_t now) {
       for (OutItem& item : c->outbox) {
         item.handed_to = 0;
       }
+      c->pump_from = 0;
       c->progress_ms = now;
     }
     if (c->best == l.index) {
