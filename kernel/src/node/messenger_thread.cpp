@@ -4,6 +4,8 @@
 
 #include <chrono>
 
+#include <pthread.h>
+
 namespace entre {
 
 namespace {
@@ -44,7 +46,10 @@ void MessengerThread::start() {
     return;
   }
   stopping_ = false;
-  thread_ = std::thread([this] { loop(); });
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "entre-messenger");
+    loop();
+  });
 }
 
 void MessengerThread::stop() {

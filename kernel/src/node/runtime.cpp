@@ -1,5 +1,7 @@
 #include "node/runtime.hpp"
 
+#include <pthread.h>
+
 #include <boost/asio/post.hpp>
 
 #include <future>
@@ -26,6 +28,7 @@ void Runtime::start() {
   accepting_blocking_ = true;
   for (uint32_t i = 0; i < loop_threads_; ++i) {
     threads_.emplace_back([this] {
+      pthread_setname_np(pthread_self(), "entre-loop");
       tls_loop_owner = this;
       io_.run();
       tls_loop_owner = nullptr;
