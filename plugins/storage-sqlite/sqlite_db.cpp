@@ -156,7 +156,10 @@ sdk::Status Connection::open(const std::string& path, int busy_timeout_ms, bool 
       ::close(fd);
     }
   }
-  const int flags = read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+  // The storage contract serialises calls on one object, so SQLite's own per-call locking of the
+  // connection is not needed (the multi-thread mode, SQLITE_OPEN_NOMUTEX).
+  const int flags = SQLITE_OPEN_NOMUTEX |
+                    (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   sqlite3* db = nullptr;
   const int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
   if (rc != SQLITE_OK) {
