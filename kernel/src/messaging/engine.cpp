@@ -710,7 +710,7 @@ ApiResult<std::string> Engine::safety_number(const std::string& id) {
 
 // ---- Sessions -----------------------------------------------------------------------------------
 
-Engine::SessionSlot* Engine::session_of(Contact& c, bool /*create_missing*/) {
+Engine::SessionSlot* Engine::session_of(Contact& c) {
   if (c.session) {
     touch_session(c);
     return c.session.get();
@@ -799,7 +799,7 @@ void Engine::install_session(Contact& c, sdk::Session* s,
 std::optional<std::vector<uint8_t>> Engine::encrypt_message(Contact& c, const MessageId& id,
                                                             int64_t timestamp_ms,
                                                             const std::string& text) {
-  SessionSlot* s = session_of(c, false);
+  SessionSlot* s = session_of(c);
   if (s == nullptr) {
     return std::nullopt;
   }
@@ -870,6 +870,18 @@ void Engine::encrypt_pending(Contact& c, bool reencrypt_all) {
 
 // ---- Messages -----------------------------------------------------------------------------------
 
+std::optional<ApiError> Engine::check_text(const std::string& text) {
+  if (text.empty()) {
+    return ApiError{sdk::StatusCode::kInvalidArgument, "the message is empty"};
+  }
+  if (text.size() > kMaxMessageTextBytes) {
+    return ApiError{sdk::StatusCode::kOutOfRange, "the message has " + std::to_string(text.size()) +
+                                                      " bytes; the most is " +
+                                                      std::to_string(kMaxMessageTextBytes)};
+  }
+  return std::nullopt;
+}
+
 ApiResult<MessageInfo> Engine::send(const std::string& contact_id, const std::string& text) {
   using R = ApiResult<MessageInfo>;
   ApiError e;
@@ -877,13 +889,8 @@ ApiResult<MessageInfo> Engine::send(const std::string& contact_id, const std::st
   if (c == nullptr) {
     return R{std::nullopt, e};
   }
-  if (text.empty()) {
-    return R::fail(sdk::StatusCode::kInvalidArgument, "the message is empty");
-  }
-  if (text.size() > kMaxMessageTextBytes) {
-    return R::fail(sdk::StatusCode::kOutOfRange, "the message has " + std::to_string(text.size()) +
-                                                     " bytes; the most is " +
-                                                     std::to_string(kMaxMessageTextBytes));
+  if (auto refused = check_text(text)) {
+    return R{std::nullopt, std::move(*refused)};
   }
   if (c->blocked()) {
     return R::fail(sdk::StatusCode::kPermissionDenied, "the contact is blocked: unblock it first");
@@ -966,14 +973,9 @@ ApiResult<std::vector<MessageInfo>> Engine::send_batch(const std::string& contac
                                                        const std::vector<std::string>& texts) {
   using R = ApiResult<std::vector<MessageInfo>>;
   for (std::size_t i = 0; i < texts.size(); ++i) {
-    if (texts[i].empty() || texts[i].size() > kMaxMessageTextBytes) {
-      return R::fail(texts[i].empty() ? sdk::StatusCode::kInvalidArgument
-                                      : sdk::StatusCode::kOutOfRange,
-                     "text " + std::to_string(i) + ": " +
-                         (texts[i].empty()
-                              ? std::string("the message is empty")
-                              : "the message has " + std::to_string(texts[i].size()) +
-                                    " bytes; the most is " + std::to_string(kMaxMessageTextBytes)));
+    if (auto refused = check_text(texts[i])) {
+      refused->message = "text " + std::to_string(i) + ": " + refused->message;
+      return R{std::nullopt, std::move(*refused)};
     }
   }
   std::vector<MessageInfo> out;
@@ -1139,7 +1141,7 @@ void Engine::connect(Contact& c) {
                                   {}};
       sdk::Status st = crypto_.create_handshake(params, &l->hs);
       std::vector<uint8_t> payload;
-      if (SessionSlot* s = session_of(c, false)) {
+      if (SessionSlot* s = session_of(c)) {
         payload.assign(s->sid.begin(), s->sid.end());
         l->local_sid = s->sid;
       }
@@ -1357,7 +1359,7 @@ void Engine::handle_hs1(std::size_t transport, std::string_view endpoint,
     l->remote_sid = sid;
   }
   std::vector<uint8_t> mine;
-  if (SessionSlot* s = session_of(*c, false)) {
+  if (SessionSlot* s = session_of(*c)) {
     mine.assign(s->sid.begin(), s->sid.end());
     l->local_sid = s->sid;
   }
@@ -1529,7 +1531,7 @@ void Engine::apply_session_decision(Link& l) {
 }
 
 void Engine::send_hello(Contact& c, Link& l) {
-  SessionSlot* s = session_of(c, false);
+  SessionSlot* s = session_of(c);
   if (s == nullptr) {
     return;
   }
@@ -1672,7 +1674,7 @@ void Engine::handle_message(Contact& c, Link& l, std::span<const uint8_t> env) {
     queue_ack(c, id);
     return;
   }
-  SessionSlot* s = session_of(c, false);
+  SessionSlot* s = session_of(c);
   if (s == nullptr) {
     ++counters_.decrypt_failures;
     return;
@@ -1805,7 +1807,7 @@ void Engine::handle_read(Contact& c, std::span<const uint8_t> env) {
 }
 
 void Engine::handle_hello(Contact& c, std::span<const uint8_t> env) {
-  SessionSlot* s = session_of(c, false);
+  SessionSlot* s = session_of(c);
   if (s == nullptr) {
     ++counters_.decrypt_failures;
     return;

@@ -169,6 +169,9 @@ class Engine {
   };
   struct SessionSlot;
 
+  // nullopt when `text` may be sent; otherwise why not
+  static std::optional<ApiError> check_text(const std::string& text);
+
   // storage helpers
   bool txn();
   void storage_failed(const char* what, const sdk::Status& st);
@@ -184,7 +187,8 @@ class Engine {
   bool put_contact(const Contact& c);
 
   // sessions
-  SessionSlot* session_of(Contact& c, bool create_missing);
+  // The contact's session, loaded from storage on first use; null when it has none.
+  SessionSlot* session_of(Contact& c);
   void store_session(Contact& c, SessionSlot& s);
   void drop_session(Contact& c);
   void install_session(Contact& c, sdk::Session* s, const std::array<uint8_t, 16>& sid);
