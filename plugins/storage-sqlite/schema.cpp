@@ -60,8 +60,15 @@ CREATE TABLE sessions (
 ) STRICT;
 )sql";
 
+// Version 2. The conversation's next order is no longer kept in the contact's row (that wrote
+// the contact on every message); it is the largest conv_order stored plus one.
+constexpr const char* kSchemaV2 = R"sql(
+ALTER TABLE contacts DROP COLUMN last_order;
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, kSchemaV1},
+    {2, kSchemaV2},
 };
 
 } // namespace

@@ -45,47 +45,6 @@ Status config_error(const sdk::ConfigView& config, const char* key, std::string_
   return fail(StatusCode::kInvalidArgument, text);
 }
 
-// A group of statements that must succeed or fail together: a savepoint inside the caller's
-// transaction, or a write transaction of its own outside one. Undone unless commit() succeeded.
-class WriteScope {
- public:
-  WriteScope(Connection& connection, bool in_transaction)
-      : connection_(connection), nested_(in_transaction) {}
-  ~WriteScope() {
-    if (!started_) {
-      return;
-    }
-    if (nested_) {
-      (void)connection_.run("ROLLBACK TO entre_write", "rollback to");
-      (void)connection_.run("RELEASE entre_write", "release");
-    } else if (connection_.in_transaction()) {
-      (void)connection_.run("ROLLBACK", "rollback");
-    }
-  }
-  WriteScope(const WriteScope&) = delete;
-  WriteScope& operator=(const WriteScope&) = delete;
-
-  Status start() {
-    const Status st = nested_ ? connection_.run("SAVEPOINT entre_write", "savepoint")
-                              : connection_.run("BEGIN IMMEDIATE", "begin");
-    started_ = st.is_ok();
-    return st;
-  }
-  Status commit() {
-    const Status st = nested_ ? connection_.run("RELEASE entre_write", "release")
-                              : connection_.run("COMMIT", "commit");
-    if (st.is_ok()) {
-      started_ = false;
-    }
-    return st;
-  }
-
- private:
-  Connection& connection_;
-  bool nested_;
-  bool started_ = false;
-};
-
 void copy_id(uint8_t (&to)[sdk::kMessageIdBytes], sdk::ByteView from) {
   std::memset(to, 0, sizeof to);
   if (from.size == sdk::kMessageIdBytes) {
@@ -346,6 +305,10 @@ Status SqliteStorage::ready() const noexcept {
 }
 
 sdk::Result<int64_t> SqliteStorage::contact_row(sdk::ByteView public_key) {
+  std::string key(reinterpret_cast<const char*>(public_key.data), public_key.size);
+  if (const auto it = contacts_.find(key); it != contacts_.end()) {
+    return sdk::Result<int64_t>::of(it->second.row);
+  }
   sqlite3_stmt* stmt = nullptr;
   Status st = prepare("SELECT id FROM contacts WHERE public_key = ?1", &stmt);
   if (!st.is_ok()) {
@@ -355,11 +318,40 @@ sdk::Result<int64_t> SqliteStorage::contact_row(sdk::ByteView public_key) {
   q.bind_blob(1, public_key);
   const int rc = q.step();
   if (rc == SQLITE_ROW) {
-    return sdk::Result<int64_t>::of(q.column_int(0));
+    const int64_t row = q.column_int(0);
+    contacts_.emplace(std::move(key), CachedContact{row, std::nullopt});
+    return sdk::Result<int64_t>::of(row);
   }
   st = connection_.status(rc, "find contact");
   return st.is_ok() ? sdk::Result<int64_t>::fail(StatusCode::kNotFound, "sqlite: no such contact")
                     : sdk::Result<int64_t>{st, 0};
+}
+
+sdk::Result<SqliteStorage::CachedContact*>
+SqliteStorage::contact_with_order(sdk::ByteView public_key) {
+  using R = sdk::Result<CachedContact*>;
+  const sdk::Result<int64_t> row = contact_row(public_key);
+  if (!row.is_ok()) {
+    return {row.status, nullptr};
+  }
+  CachedContact& cached =
+      contacts_.at(std::string(reinterpret_cast<const char*>(public_key.data), public_key.size));
+  if (!cached.last_order) {
+    sqlite3_stmt* stmt = nullptr;
+    Status st =
+        prepare("SELECT coalesce(max(conv_order), 0) FROM messages WHERE contact_id = ?1", &stmt);
+    if (!st.is_ok()) {
+      return {st, nullptr};
+    }
+    Query q(connection_.handle(), stmt);
+    q.bind_int(1, cached.row);
+    const int rc = q.step();
+    if (rc != SQLITE_ROW) {
+      return {connection_.status(rc, "last order"), nullptr};
+    }
+    cached.last_order = q.column_int(0);
+  }
+  return R::of(&cached);
 }
 
 // ---- Transactions -----------------------------------------------------------------------------
@@ -406,6 +398,7 @@ Status SqliteStorage::rollback() noexcept {
     if (!in_transaction_) {
       return fail(StatusCode::kInvalidArgument, "sqlite: rollback without begin");
     }
+    contacts_.clear(); // rows and orders taken inside the transaction are undone with it
     Status st = Status::ok();
     if (connection_.in_transaction()) {
       st = connection_.run("ROLLBACK", "rollback");
@@ -549,6 +542,7 @@ Status SqliteStorage::remove_contact(sdk::ByteView public_key) noexcept {
     if (!st.is_ok()) {
       return st;
     }
+    contacts_.clear();
     Query q(connection_.handle(), stmt);
     q.bind_blob(1, public_key);
     st = q.run("remove contact");
@@ -596,66 +590,39 @@ sdk::Result<uint64_t> SqliteStorage::insert_message(const sdk::MessageRecord& me
     if (!st.is_ok()) {
       return {st, 0};
     }
-    WriteScope scope(connection_, in_transaction_);
-    st = scope.start();
-    if (!st.is_ok()) {
-      return {st, 0};
+    const sdk::Result<CachedContact*> contact = contact_with_order(message.contact_key);
+    if (!contact.is_ok()) {
+      return {contact.status, 0};
     }
-    // Take the conversation's next order; undone with the scope if the insert fails.
+    const int64_t order = *contact.value->last_order + 1;
     sqlite3_stmt* stmt = nullptr;
-    st = prepare("UPDATE contacts SET last_order = last_order + 1 WHERE public_key = ?1"
-                 " RETURNING id, last_order",
-                 &stmt);
-    if (!st.is_ok()) {
-      return {st, 0};
-    }
-    int64_t contact = 0;
-    int64_t order = 0;
-    {
-      Query q(connection_.handle(), stmt);
-      q.bind_blob(1, message.contact_key);
-      int rc = q.step();
-      if (rc != SQLITE_ROW) {
-        st = connection_.status(rc, "next order");
-        return st.is_ok()
-                   ? sdk::Result<uint64_t>::fail(StatusCode::kNotFound, "sqlite: no such contact")
-                   : sdk::Result<uint64_t>{st, 0};
-      }
-      contact = q.column_int(0);
-      order = q.column_int(1);
-      rc = q.step();
-      if (rc != SQLITE_DONE) {
-        return {connection_.status(rc, "next order"), 0};
-      }
-    }
     st = prepare("INSERT INTO messages (id, contact_id, conv_order, direction, state, timestamp_ms,"
                  " local_ms, path, sealed_body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                  &stmt);
     if (!st.is_ok()) {
       return {st, 0};
     }
-    {
-      Query q(connection_.handle(), stmt);
-      q.bind_blob(1, message.id, sdk::kMessageIdBytes);
-      q.bind_int(2, contact);
-      q.bind_int(3, order);
-      q.bind_int(4, static_cast<int64_t>(message.direction));
-      q.bind_int(5, message.state);
-      q.bind_int(6, message.timestamp_ms);
-      q.bind_int(7, message.local_ms);
-      q.bind_text(8, message.path);
-      q.bind_blob(9, message.sealed_body);
-      st = q.run("insert message");
-      if (st.code == StatusCode::kAlreadyExists) {
-        return sdk::Result<uint64_t>::fail(StatusCode::kAlreadyExists,
-                                           "sqlite: a message with this id is stored");
-      }
-      if (!st.is_ok()) {
-        return {st, 0};
-      }
+    // One statement: atomic on its own, so no savepoint is needed.
+    Query q(connection_.handle(), stmt);
+    q.bind_blob(1, message.id, sdk::kMessageIdBytes);
+    q.bind_int(2, contact.value->row);
+    q.bind_int(3, order);
+    q.bind_int(4, static_cast<int64_t>(message.direction));
+    q.bind_int(5, message.state);
+    q.bind_int(6, message.timestamp_ms);
+    q.bind_int(7, message.local_ms);
+    q.bind_text(8, message.path);
+    q.bind_blob(9, message.sealed_body);
+    st = q.run("insert message");
+    if (st.code == StatusCode::kAlreadyExists) {
+      return sdk::Result<uint64_t>::fail(StatusCode::kAlreadyExists,
+                                         "sqlite: a message with this id is stored");
     }
-    st = scope.commit();
-    return result_of(st, static_cast<uint64_t>(order));
+    if (!st.is_ok()) {
+      return {st, 0};
+    }
+    contact.value->last_order = order;
+    return sdk::Result<uint64_t>::of(static_cast<uint64_t>(order));
   });
 }
 

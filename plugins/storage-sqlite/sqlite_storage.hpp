@@ -23,9 +23,11 @@
 #include <entre/sdk/storage.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 namespace entre::plugins::sqlite {
 
@@ -122,8 +124,16 @@ class SqliteStorage final : public sdk::Storage, public sdk::Plugin {
   sdk::Status check_and_migrate(std::string_view suite_id);
   // kClosed before open(); kUnavailable when SQLite abandoned the caller's transaction.
   [[nodiscard]] sdk::Status ready() const noexcept;
+  // Contacts by public key: their rowid and, once a message was inserted, the conversation's
+  // last order. Cleared by rollback() and remove_contact(), the only ways a row or an order
+  // taken goes away.
+  struct CachedContact {
+    int64_t row = 0;
+    std::optional<int64_t> last_order;
+  };
   // The rowid of the contact with this key, or kNotFound.
   sdk::Result<int64_t> contact_row(sdk::ByteView public_key);
+  sdk::Result<CachedContact*> contact_with_order(sdk::ByteView public_key);
   sdk::Status prepare(const std::string& sql, sqlite3_stmt** out) {
     return connection_.prepare(sql, out);
   }
@@ -136,6 +146,7 @@ class SqliteStorage final : public sdk::Storage, public sdk::Plugin {
   std::string suite_id_;
   uint32_t version_ = 0;
   bool in_transaction_ = false;
+  std::unordered_map<std::string, CachedContact> contacts_;
 };
 
 // PRAGMA integrity_check on a database file through a read-only connection of its own.

@@ -103,6 +103,35 @@ void expect_all_delivered(SimMessenger& node, const std::string& contact, std::s
   EXPECT_EQ(n, outgoing);
 }
 
+// Ids lead with the send time (48-bit milliseconds, big-endian) so that stores index them at
+// their end; the rest is random.
+TEST(Messaging, MessageIdsLeadWithTheSendTime) {
+  Pair p;
+  std::vector<std::string> ids;
+  for (int i = 0; i < 4; ++i) {
+    ids.push_back(p.alice->send(p.alice_sees_bob, text_of("a", i)));
+    if (i % 2 == 1) {
+      p.clock.advance(7);
+    }
+  }
+  const auto time_of = [](const std::string& id) {
+    return std::stoull(id.substr(0, 12), nullptr, 16);
+  };
+  const uint64_t start = static_cast<uint64_t>(kWallBaseMs);
+  ASSERT_EQ(ids.size(), 4u);
+  EXPECT_EQ(time_of(ids[0]), start);
+  EXPECT_EQ(time_of(ids[1]), start);
+  EXPECT_EQ(time_of(ids[2]), start + 7);
+  EXPECT_EQ(time_of(ids[3]), start + 7);
+  EXPECT_NE(ids[0].substr(12), ids[1].substr(12)) << "the random part differs in one millisecond";
+  EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()).size(), ids.size());
+  p.clock.advance(1000);
+  ASSERT_EQ(p.bob->received.size(), 4u);
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    EXPECT_EQ(p.bob->received[i].id, ids[i]) << "the receiver stores the sender's id";
+  }
+}
+
 TEST(Messaging, TenThousandEachWayUnderLossReorderingAndDuplication) {
   Pair p;
   p.net.set_default({.impairment = {.loss = 0.20,

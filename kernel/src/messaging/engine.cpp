@@ -20,6 +20,7 @@ constexpr std::string_view kSettingIdentity = "identity.sealed";
 constexpr std::string_view kReadPrefix = "read.";
 constexpr std::size_t kMaxHandshakeFrameBytes = 1024;
 constexpr std::size_t kMaxUnconfirmedPerContact = 4;
+constexpr std::size_t kMessageIdTimeBytes = 6;
 
 sdk::ByteView bv(std::span<const uint8_t> s) { return sdk::ByteView(s.data(), s.size()); }
 sdk::ByteView bv(std::string_view s) {
@@ -898,9 +899,8 @@ ApiResult<MessageInfo> Engine::send(const std::string& contact_id, const std::st
   if (!txn()) {
     return R::fail(sdk::StatusCode::kIoError, "storage is unavailable");
   }
-  MessageId id{};
-  crypto_.random_bytes(sdk::MutableByteView(id.data(), id.size()));
   const int64_t now = clock_.wall_ms();
+  const MessageId id = new_message_id(now);
   OutItem item;
   item.id = id;
   // Older messages of this contact that are still waiting for a session keep their place.
@@ -1096,6 +1096,20 @@ void Engine::send_read_receipt(Contact& c) {
   std::vector<uint8_t> env{wire::kEnvRead};
   env.insert(env.end(), id.begin(), id.end());
   send_envelope(*links_.at(c.best), std::move(env));
+}
+
+Engine::MessageId Engine::new_message_id(int64_t wall_ms) {
+  // 48-bit send time first, so that a node's ids (and so every index keyed by them) grow in
+  // order; the time never goes back within a run even if the wall clock does.
+  last_id_ms_ =
+      std::max<uint64_t>(last_id_ms_, static_cast<uint64_t>(std::max<int64_t>(wall_ms, 0)));
+  MessageId id{};
+  for (std::size_t i = 0; i < kMessageIdTimeBytes; ++i) {
+    id[i] = static_cast<uint8_t>(last_id_ms_ >> (8 * (kMessageIdTimeBytes - 1 - i)));
+  }
+  crypto_.random_bytes(
+      sdk::MutableByteView(id.data() + kMessageIdTimeBytes, id.size() - kMessageIdTimeBytes));
+  return id;
 }
 
 void Engine::queue_ack(Contact& c, const MessageId& id) {

@@ -222,6 +222,7 @@ class Engine {
   void handle_hello(Contact& c, std::span<const uint8_t> env);
   void send_hello(Contact& c, Link& l);
   void send_read_receipt(Contact& c);
+  MessageId new_message_id(int64_t wall_ms);
   void queue_ack(Contact& c, const MessageId& id);
 
   sdk::CryptoSuite& crypto_;
@@ -251,6 +252,7 @@ class Engine {
   std::set<Key> dirty_sessions_;
   uint64_t next_generation_ = 1;
   uint64_t next_prune_ms_ = 0;
+  uint64_t last_id_ms_ = 0;
 
   bool in_txn_ = false;
   bool batch_failed_ = false;

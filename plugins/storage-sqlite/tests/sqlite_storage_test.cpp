@@ -85,6 +85,19 @@ std::optional<Bytes> setting(SqliteStorage& s, std::string_view key) {
   return out;
 }
 
+std::string latest() { return std::to_string(latest_version(schema_migrations())); }
+
+// An incoming message from `contact` whose id starts with `first_id_byte`.
+sdk::MessageRecord message(const Bytes& contact, uint8_t first_id_byte) {
+  static const Bytes body = bytes("sealed body");
+  sdk::MessageRecord m{};
+  m.id[0] = first_id_byte;
+  m.contact_key = sdk::ByteView(contact);
+  m.direction = sdk::MessageDirection::kIncoming;
+  m.sealed_body = sdk::ByteView(body);
+  return m;
+}
+
 class SqliteStorageFile : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -137,7 +150,7 @@ TEST_F(SqliteStorageFile, CreatesAPrivateFileWithMetaOnFirstOpen) {
   ASSERT_EQ(::stat(path_.c_str(), &info), 0);
   EXPECT_EQ(info.st_mode & 0777, 0600u) << "the store must be private to the user";
   s.reset();
-  EXPECT_EQ(raw_query(path_, "SELECT schema_version FROM meta"), "1");
+  EXPECT_EQ(raw_query(path_, "SELECT schema_version FROM meta"), latest());
   EXPECT_EQ(raw_query(path_, "SELECT suite_id FROM meta"), kSuite);
 }
 
@@ -190,51 +203,77 @@ TEST_F(SqliteStorageFile, ANewerSchemaIsRefusedAndLeftAlone) {
   Owned s = make();
   const sdk::Status st = s->open(kSuite);
   EXPECT_EQ(st.code, sdk::StatusCode::kUnsupported);
-  EXPECT_EQ(st.text(),
-            "sqlite: schema version 7 is newer than this plugin's 1; upgrade the plugin");
+  EXPECT_EQ(st.text(), "sqlite: schema version 7 is newer than this plugin's " + latest() +
+                           "; upgrade the plugin");
   EXPECT_EQ(s->schema_version(), 0u);
   s.reset();
   EXPECT_EQ(raw_query(path_, "SELECT schema_version FROM meta"), "7");
 }
 
-// A second version of the schema, as the next release might add it: one more entry in the list.
-const Migration kWithV2[] = {
-    schema_migrations()[0],
-    {2, "ALTER TABLE contacts ADD COLUMN nickname TEXT NOT NULL DEFAULT '';"
-        "UPDATE contacts SET nickname = 'migrated';"
-        "CREATE TABLE v2_marker (x INTEGER) STRICT;"},
-};
+// The next version of the schema, as the next release might add it: one more entry in the list.
+std::vector<Migration> with_next(const char* sql) {
+  std::vector<Migration> steps(schema_migrations().begin(), schema_migrations().end());
+  steps.push_back({latest_version(schema_migrations()) + 1, sql});
+  return steps;
+}
 
 TEST_F(SqliteStorageFile, AnOlderSchemaIsMigratedAndKeepsItsData) {
   Owned s = open();
   ASSERT_TRUE(s->put_contact({sdk::ByteView(kAlice), "Alice", 0, 0, {}}).is_ok());
   s.reset();
-  s = open(kWithV2);
-  EXPECT_EQ(s->schema_version(), 2u);
+  const std::vector<Migration> next =
+      with_next("ALTER TABLE contacts ADD COLUMN nickname TEXT NOT NULL DEFAULT '';"
+                "UPDATE contacts SET nickname = 'migrated';"
+                "CREATE TABLE next_marker (x INTEGER) STRICT;");
+  s = open(next);
+  EXPECT_EQ(s->schema_version(), next.back().to_version);
   EXPECT_TRUE(s->integrity_check().is_ok());
   s.reset();
-  EXPECT_EQ(raw_query(path_, "SELECT schema_version FROM meta"), "2");
+  EXPECT_EQ(raw_query(path_, "SELECT schema_version FROM meta"),
+            std::to_string(next.back().to_version));
   EXPECT_EQ(raw_query(path_, "SELECT nickname || '/' || display_name FROM contacts"),
             "migrated/Alice");
-  // And the released plugin (version 1 only) now refuses the migrated file.
+  // And the released plugin now refuses the migrated file.
   s = make();
   EXPECT_EQ(s->open(kSuite).code, sdk::StatusCode::kUnsupported);
 }
 
+TEST_F(SqliteStorageFile, AVersionOneStoreMovesToVersionTwoAndItsConversationsGoOn) {
+  // A store written by version 1 kept each conversation's last order in contacts.last_order.
+  Owned s = open(schema_migrations().first(1));
+  ASSERT_EQ(s->schema_version(), 1u);
+  ASSERT_TRUE(s->put_contact({sdk::ByteView(kAlice), "Alice", 0, 0, {}}).is_ok());
+  sdk::MessageRecord m = message(kAlice, 1);
+  ASSERT_EQ(s->insert_message(m).value, 1u);
+  m.id[0] = 2;
+  ASSERT_EQ(s->insert_message(m).value, 2u);
+  s.reset();
+
+  s = open();
+  EXPECT_EQ(s->schema_version(), 2u);
+  EXPECT_TRUE(s->integrity_check().is_ok());
+  EXPECT_EQ(raw_query(path_, "SELECT count(*) FROM pragma_table_info('contacts')"
+                             " WHERE name = 'last_order'"),
+            "0");
+  m.id[0] = 3;
+  EXPECT_EQ(s->insert_message(m).value, 3u) << "the order goes on after the stored messages";
+  EXPECT_EQ(raw_query(path_, "SELECT count(*) FROM messages"), "3");
+}
+
 TEST_F(SqliteStorageFile, AFailedMigrationStepUndoesEveryStep) {
-  const Migration broken[] = {
-      schema_migrations()[0],
-      {2, "CREATE TABLE half_done (x INTEGER) STRICT; INSERT INTO no_such_table VALUES (1);"},
-  };
   open().reset();
+  const std::vector<Migration> broken =
+      with_next("CREATE TABLE half_done (x INTEGER) STRICT; INSERT INTO no_such_table VALUES (1);");
   Owned s = make(broken);
   const sdk::Status st = s->open(kSuite);
   EXPECT_EQ(st.code, sdk::StatusCode::kInternal) << st.text();
-  EXPECT_NE(st.text().find("migrate to 2"), std::string_view::npos) << st.text();
+  EXPECT_NE(st.text().find("migrate to " + std::to_string(broken.back().to_version)),
+            std::string_view::npos)
+      << st.text();
   s.reset();
-  EXPECT_EQ(raw_query(path_, "SELECT schema_version FROM meta"), "1");
+  EXPECT_EQ(raw_query(path_, "SELECT schema_version FROM meta"), latest());
   EXPECT_EQ(raw_query(path_, "SELECT count(*) FROM sqlite_schema WHERE name = 'half_done'"), "0");
-  EXPECT_EQ(open()->schema_version(), 1u);
+  EXPECT_EQ(open()->schema_version(), latest_version(schema_migrations()));
 }
 
 TEST_F(SqliteStorageFile, AHandMadeVersionZeroStoreIsMigratedToTheLatest) {
@@ -242,7 +281,7 @@ TEST_F(SqliteStorageFile, AHandMadeVersionZeroStoreIsMigratedToTheLatest) {
   raw_exec(path_,
            std::string(kMetaTableSql) + "; INSERT INTO meta VALUES (1, 0, '" + kSuite + "')");
   Owned s = open();
-  EXPECT_EQ(s->schema_version(), 1u);
+  EXPECT_EQ(s->schema_version(), latest_version(schema_migrations()));
   EXPECT_TRUE(s->put_contact({sdk::ByteView(kAlice), "Alice", 0, 0, {}}).is_ok());
 }
 
