@@ -328,6 +328,19 @@ TEST(Messaging, SendBatchStoresAllInOrderOrNone) {
   EXPECT_LT((*sent.value)[0].order, (*sent.value)[2].order);
   p.clock.run_for(2000);
   expect_exactly_once_in_order(*p.bob, "batch", 3);
+
+  // The envelopes of one turn share packets: 40 short messages take a handful of frames.
+  texts.clear();
+  for (int i = 3; i < 43; ++i) {
+    texts.push_back(text_of("batch", i));
+  }
+  const uint64_t frames_before = p.bob->engine->counters().frames_received;
+  ASSERT_TRUE(e.send_batch(p.alice_sees_bob, texts).ok());
+  p.alice->poke();
+  p.clock.run_for(2000);
+  expect_exactly_once_in_order(*p.bob, "batch", 43);
+  const uint64_t frames = p.bob->engine->counters().frames_received - frames_before;
+  EXPECT_LE(frames, 10u) << "40 messages came in " << frames << " frames";
 }
 
 TEST(Messaging, ContactsAreManagedAndCodesChecked) {

@@ -1583,7 +1583,8 @@ void Engine::send_envelope(Link& l, std::vector<uint8_t> envelope) {
   if (!l.rel) {
     return;
   }
-  auto err = l.rel->send(envelope, clock_.mono_ms());
+  auto err = l.rel->send(envelope, clock_.mono_ms(), false);
+  unflushed_.insert(l.index);
   if (err) {
     out_.log(2, "link refused an envelope: " + *err);
   }
@@ -1612,7 +1613,8 @@ void Engine::pump_outbox(Contact& c) {
     if (item.handed_to == l.generation) {
       continue;
     }
-    if (l.rel->send(item.envelope, now)) {
+    unflushed_.insert(l.index);
+    if (l.rel->send(item.envelope, now, false)) {
       break; // the link's buffer is full: the rest goes when it drains
     }
     item.handed_to = l.generation;
@@ -1708,17 +1710,8 @@ void Engine::handle_message(Contact& c, Link& l, std::span<const uint8_t> env) {
   if (!txn()) {
     return;
   }
+  // The stored message is the dedupe record: its id is what the probe above finds.
   const int64_t now = clock_.wall_ms();
-  sdk::Status ds = storage_.dedupe_insert(bv(c.key), id.data(), now);
-  if (ds.code == sdk::StatusCode::kAlreadyExists) {
-    ++counters_.duplicates_dropped;
-    queue_ack(c, id);
-    return;
-  }
-  if (!ds.is_ok()) {
-    storage_failed("dedupe_insert", ds);
-    return;
-  }
   const std::vector<uint8_t> body = seal("body", id, plain);
   const std::string path = transports_[l.transport].scheme;
   sdk::MessageRecord rec{};
@@ -2015,15 +2008,6 @@ void Engine::on_timer() {
       connect(*c);
     }
   }
-  if (unlocked_ && now >= next_prune_ms_) {
-    next_prune_ms_ = now + 3600 * 1000;
-    if (txn()) {
-      const auto pruned = storage_.dedupe_prune(clock_.wall_ms() - config_.dedupe_keep_ms);
-      if (!pruned.is_ok()) {
-        storage_failed("dedupe_prune", pruned.status);
-      }
-    }
-  }
 }
 
 std::optional<uint64_t> Engine::next_timer_ms() const {
@@ -2059,9 +2043,6 @@ std::optional<uint64_t> Engine::next_timer_ms() const {
   if (!reconnects_.empty()) {
     consider(reconnects_.begin()->first);
   }
-  if (unlocked_) {
-    consider(next_prune_ms_);
-  }
   return next;
 }
 
@@ -2088,6 +2069,13 @@ bool Engine::flush() {
     }
   }
   dirty_sessions_.clear();
+  // The envelopes of this turn go out now, as few packets as they fit in.
+  for (const uint32_t index : unflushed_) {
+    if (auto it = links_.find(index); it != links_.end() && it->second->rel) {
+      it->second->rel->flush(clock_.mono_ms());
+    }
+  }
+  unflushed_.clear();
   bool ok = true;
   if (in_txn_) {
     if (!batch_failed_) {

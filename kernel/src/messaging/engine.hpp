@@ -56,7 +56,6 @@ struct EngineConfig {
   uint32_t max_pending_handshakes = 64;
   uint32_t max_ack_ids = 512; // message ids per end-to-end ack envelope
   sdk::KdfCost kdf{sdk::KdfStrength::kModerate, 0, 0};
-  int64_t dedupe_keep_ms = int64_t{90} * 24 * 3600 * 1000;
   ReliableLinkConfig link;
 };
 
@@ -250,8 +249,8 @@ class Engine {
   std::size_t sessions_loaded_ = 0;
   uint64_t session_tick_ = 0;
   std::set<Key> dirty_sessions_;
+  std::set<uint32_t> unflushed_; // links given envelopes this turn, flushed by flush()
   uint64_t next_generation_ = 1;
-  uint64_t next_prune_ms_ = 0;
   uint64_t last_id_ms_ = 0;
 
   bool in_txn_ = false;

@@ -56,7 +56,8 @@ ReliableLink::ReliableLink(ReliableLinkConfig config, PacketSink emit, MessageSi
   stats_.window_packets = static_cast<uint32_t>(window_);
 }
 
-std::optional<std::string> ReliableLink::send(std::span<const uint8_t> message, uint64_t now_ms) {
+std::optional<std::string> ReliableLink::send(std::span<const uint8_t> message, uint64_t now_ms,
+                                              bool pump_now) {
   if (message.empty()) {
     return "an empty message cannot be sent";
   }
@@ -74,6 +75,13 @@ std::optional<std::string> ReliableLink::send(std::span<const uint8_t> message, 
   if (buffered_bytes_ + message.size() > config_.send_buffer_bytes) {
     return "the send buffer is full (" + std::to_string(buffered_bytes_) + " bytes queued)";
   }
+  buffered_bytes_ += message.size();
+  if (count == 1 && append_to_unsent(message)) {
+    if (pump_now) {
+      pump(now_ms);
+    }
+    return std::nullopt;
+  }
   const uint64_t first = next_seq_;
   for (std::size_t i = 0; i < count; ++i) {
     const std::size_t offset = i * per_packet;
@@ -85,12 +93,59 @@ std::optional<std::string> ReliableLink::send(std::span<const uint8_t> message, 
     put32(&out.packet[5], static_cast<uint32_t>(first));
     put16(&out.packet[9], static_cast<uint16_t>(count));
     std::copy_n(message.data() + offset, n, out.packet.begin() + kDataHeaderBytes);
+    out.payload_bytes = n;
     outgoing_.emplace(next_seq_++, std::move(out));
   }
-  buffered_bytes_ += message.size();
-  pump(now_ms);
+  if (pump_now) {
+    pump(now_ms);
+  }
   return std::nullopt;
 }
+
+bool ReliableLink::append_to_unsent(std::span<const uint8_t> message) {
+  if (next_unsent_ >= next_seq_) {
+    return false;
+  }
+  auto last = outgoing_.find(next_seq_ - 1);
+  if (last == outgoing_.end()) {
+    return false;
+  }
+  std::vector<uint8_t>& packet = last->second.packet;
+  const bool whole =
+      packet[0] == kData && get32(&packet[1]) == get32(&packet[5]) && get16(&packet[9]) == 1;
+  if (packet[0] != kBundle && !whole) {
+    return false;
+  }
+  const std::size_t grown =
+      packet[0] == kBundle
+          ? packet.size() + 2 + message.size()
+          : kBundleHeaderBytes + 2 + (packet.size() - kDataHeaderBytes) + 2 + message.size();
+  if (grown > config_.max_packet_bytes || message.size() > 0xFFFF) {
+    return false;
+  }
+  if (packet[0] != kBundle) {
+    // The single message becomes the bundle's first entry.
+    std::vector<uint8_t> bundle(kBundleHeaderBytes);
+    bundle[0] = kBundle;
+    std::copy_n(packet.begin() + 1, 4, bundle.begin() + 1);
+    put16(&bundle[5], 1);
+    const std::size_t n = packet.size() - kDataHeaderBytes;
+    bundle.resize(kBundleHeaderBytes + 2 + n);
+    put16(&bundle[kBundleHeaderBytes], static_cast<uint16_t>(n));
+    std::copy(packet.begin() + kDataHeaderBytes, packet.end(),
+              bundle.begin() + kBundleHeaderBytes + 2);
+    packet = std::move(bundle);
+  }
+  const std::size_t at = packet.size();
+  packet.resize(at + 2 + message.size());
+  put16(&packet[at], static_cast<uint16_t>(message.size()));
+  std::copy(message.begin(), message.end(), packet.begin() + static_cast<std::ptrdiff_t>(at) + 2);
+  put16(&packet[5], static_cast<uint16_t>(get16(&packet[5]) + 1));
+  last->second.payload_bytes += message.size();
+  return true;
+}
+
+void ReliableLink::flush(uint64_t now_ms) { pump(now_ms); }
 
 bool ReliableLink::send_datagram(std::span<const uint8_t> payload) {
   if (payload.size() + 1 > config_.max_packet_bytes) {
@@ -155,6 +210,9 @@ void ReliableLink::on_packet(std::span<const uint8_t> packet, uint64_t now_ms) {
   case kData:
     handle_data(packet, now_ms);
     break;
+  case kBundle:
+    handle_bundle(packet, now_ms);
+    break;
   case kAck:
     handle_ack(packet, now_ms);
     break;
@@ -187,36 +245,76 @@ void ReliableLink::handle_data(std::span<const uint8_t> packet, uint64_t now_ms)
     ++stats_.malformed_dropped;
     return;
   }
+  accept(*seq, *first, count, packet.subspan(kDataHeaderBytes), false, now_ms);
+}
+
+void ReliableLink::handle_bundle(std::span<const uint8_t> packet, uint64_t now_ms) {
+  if (packet.size() < kBundleHeaderBytes || packet.size() > config_.max_packet_bytes ||
+      get16(&packet[5]) == 0 ||
+      bundle_entries(packet.subspan(kBundleHeaderBytes)) != get16(&packet[5])) {
+    ++stats_.malformed_dropped;
+    return;
+  }
+  const auto seq = unwrap(get32(&packet[1]), next_expected_);
+  if (!seq || *seq < deliver_from_) {
+    if (seq) {
+      ++stats_.duplicates_dropped; // an old retransmission: tell the sender again
+      send_ack();
+      return;
+    }
+    ++stats_.malformed_dropped;
+    return;
+  }
+  accept(*seq, *seq, 1, packet.subspan(kBundleHeaderBytes), true, now_ms);
+}
+
+std::size_t ReliableLink::bundle_entries(std::span<const uint8_t> entries) {
+  std::size_t n = 0;
+  while (!entries.empty()) {
+    if (entries.size() < 2) {
+      return 0;
+    }
+    const std::size_t len = get16(entries.data());
+    if (len == 0 || entries.size() - 2 < len) {
+      return 0;
+    }
+    entries = entries.subspan(2 + len);
+    ++n;
+  }
+  return n;
+}
+
+void ReliableLink::accept(uint64_t seq, uint64_t first, uint16_t count,
+                          std::span<const uint8_t> payload, bool bundle, uint64_t now_ms) {
   ++stats_.packets_received;
-  if (*seq < next_expected_ || received_.count(*seq) != 0) {
+  if (seq < next_expected_ || received_.count(seq) != 0) {
     ++stats_.duplicates_dropped;
     send_ack();
     return;
   }
-  if (*first + count > next_expected_ + kReceiveWindowPackets) {
+  if (first + count > next_expected_ + kReceiveWindowPackets) {
     ++stats_.out_of_window_dropped;
     send_ack();
     return;
   }
   // Fragments of one message must agree on where it starts and how long it is: a fragment that
   // contradicts a stored neighbour is refused, so a forged packet cannot swallow real ones.
-  const auto before = received_.lower_bound(*seq);
+  const auto before = received_.lower_bound(seq);
   for (auto it : {before, before == received_.begin() ? received_.end() : std::prev(before)}) {
     if (it == received_.end()) {
       continue;
     }
     const Fragment& other = it->second;
-    const bool same_message = other.first == *first && other.count == count;
-    const bool overlaps = it->first >= *first && it->first < *first + count;
-    const bool inside_other = *seq >= other.first && *seq < other.first + other.count;
+    const bool same_message = other.first == first && other.count == count;
+    const bool overlaps = it->first >= first && it->first < first + count;
+    const bool inside_other = seq >= other.first && seq < other.first + other.count;
     if (!same_message && (overlaps || inside_other)) {
       ++stats_.malformed_dropped;
       return;
     }
   }
-  const bool in_order = *seq == next_expected_;
-  received_.emplace(*seq,
-                    Fragment{*first, count, {packet.begin() + kDataHeaderBytes, packet.end()}});
+  const bool in_order = seq == next_expected_;
+  received_.emplace(seq, Fragment{first, count, bundle, {payload.begin(), payload.end()}});
   while (received_.count(next_expected_) != 0) {
     ++next_expected_;
   }
@@ -237,6 +335,7 @@ void ReliableLink::deliver_ready() {
     }
     const uint64_t first = it->second.first;
     const uint16_t count = it->second.count;
+    const bool bundle = it->second.bundle;
     if (first != deliver_from_) {
       // A fragment that claims a message start it is not at: drop it and move past it.
       ++stats_.malformed_dropped;
@@ -263,6 +362,17 @@ void ReliableLink::deliver_ready() {
     deliver_from_ = first + count;
     if (!consistent) {
       ++stats_.malformed_dropped;
+      continue;
+    }
+    if (bundle) {
+      std::span<const uint8_t> entries(message);
+      while (!entries.empty()) {
+        const std::size_t len = get16(entries.data());
+        ++stats_.messages_delivered;
+        deliver_(std::vector<uint8_t>(entries.begin() + 2,
+                                      entries.begin() + 2 + static_cast<std::ptrdiff_t>(len)));
+        entries = entries.subspan(2 + len);
+      }
       continue;
     }
     ++stats_.messages_delivered;
@@ -337,7 +447,7 @@ void ReliableLink::acknowledge(uint64_t seq, uint64_t now_ms) {
       rtt_sample(static_cast<double>(now_ms - out.sent_ms));
     }
   }
-  buffered_bytes_ -= out.packet.size() - kDataHeaderBytes;
+  buffered_bytes_ -= out.payload_bytes;
   window_ += window_ < ssthresh_ ? 1.0 : 1.0 / window_;
   window_ = std::min<double>(window_, config_.max_window_packets);
   outgoing_.erase(it);

@@ -11,6 +11,8 @@
 //   ack      = %x02 next sack                 ; next: uint32, the lowest seq not yet received
 //                                             ; sack: uint64, bit i set = next+1+i received
 //   datagram = %x03 payload                   ; the lossy channel: no sequence, no retransmission
+//   bundle   = %x06 seq n *(len message)      ; n: uint16 (>= 1) whole messages, len: uint16
+//                                             ; (>= 1); one sequence number for all of them
 // A message of n fragments takes the consecutive sequence numbers first .. first+n-1; every
 // fragment carries (first, n), so reassembly needs no other state. Sequence numbers compare in
 // serial-number arithmetic (RFC 1982), so they may wrap.
@@ -70,6 +72,8 @@ class ReliableLink {
   static constexpr uint8_t kData = 0x01;
   static constexpr uint8_t kAck = 0x02;
   static constexpr uint8_t kDatagram = 0x03;
+  static constexpr uint8_t kBundle = 0x06;
+  static constexpr std::size_t kBundleHeaderBytes = 1 + 4 + 2;
   static constexpr std::size_t kDataHeaderBytes = 1 + 4 + 4 + 2;
   static constexpr std::size_t kAckBytes = 1 + 4 + 8;
   static constexpr uint32_t kReceiveWindowPackets = 4096;
@@ -84,8 +88,14 @@ class ReliableLink {
                MessageSink deliver_datagram = {});
 
   // Queues a message. Errors (nothing queued): empty, larger than max_message_bytes, or the send
-  // buffer is full (the caller retries later; the message stays in its outbox).
-  [[nodiscard]] std::optional<std::string> send(std::span<const uint8_t> message, uint64_t now_ms);
+  // buffer is full (the caller retries later; the message stays in its outbox). A message that
+  // fits one packet joins the newest packet not yet sent when there is room (a bundle). With
+  // pump_now false nothing is sent until flush() (or until an ack or a timer sends), so that the
+  // messages of one burst share packets.
+  [[nodiscard]] std::optional<std::string> send(std::span<const uint8_t> message, uint64_t now_ms,
+                                                bool pump_now = true);
+  // Sends what the window allows of the queued packets.
+  void flush(uint64_t now_ms);
   // Sends on the lossy channel at once; false if it does not fit one packet.
   bool send_datagram(std::span<const uint8_t> payload);
 
@@ -106,19 +116,27 @@ class ReliableLink {
     uint64_t sent_ms = 0;
     bool sent = false;
     bool retransmitted = false;
-    bool lost = false;       // declared lost by a timeout: resent first as the window reopens
-    uint32_t acked_past = 0; // acks of packets sent after it (fast retransmit at 3)
-    uint64_t tx_order = 0;   // when it was last (re)transmitted, counted in transmissions
+    bool lost = false;             // declared lost by a timeout: resent first as the window reopens
+    uint32_t acked_past = 0;       // acks of packets sent after it (fast retransmit at 3)
+    uint64_t tx_order = 0;         // when it was last (re)transmitted, counted in transmissions
+    std::size_t payload_bytes = 0; // message bytes it carries (counted in buffered_bytes_)
   };
   struct Fragment {
     uint64_t first = 0;
     uint16_t count = 0;
+    bool bundle = false; // payload = (len(uint16) message)*, each delivered on its own
     std::vector<uint8_t> payload;
   };
 
   void pump(uint64_t now_ms);
   void transmit(uint64_t seq, Outgoing& out, uint64_t now_ms);
+  bool append_to_unsent(std::span<const uint8_t> message);
   void handle_data(std::span<const uint8_t> packet, uint64_t now_ms);
+  void handle_bundle(std::span<const uint8_t> packet, uint64_t now_ms);
+  // The number of well-formed entries, or 0 when any entry is malformed or bytes are left over.
+  static std::size_t bundle_entries(std::span<const uint8_t> entries);
+  void accept(uint64_t seq, uint64_t first, uint16_t count, std::span<const uint8_t> payload,
+              bool bundle, uint64_t now_ms);
   void handle_ack(std::span<const uint8_t> packet, uint64_t now_ms);
   void acknowledge(uint64_t seq, uint64_t now_ms);
   void rtt_sample(double sample_ms);

@@ -151,6 +151,86 @@ TEST(ReliableLink, TenThousandMessagesEachWayUnderLossReorderAndDuplication) {
   std::cout << resent << " retransmissions for " << pair.lost << " packets lost\n";
 }
 
+TEST(ReliableLink, HeldMessagesShareBundlesAndArriveOneByOneUnderLoss) {
+  Pair pair({0.20, 0.05, 0.25, 20, 5}, 11);
+  constexpr uint32_t kCount = 3000;
+  for (uint32_t i = 0; i < kCount; ++i) {
+    // Sizes from 1 to 700 bytes: some share a packet, some fill one alone.
+    ASSERT_FALSE(pair.a().send(message(i, 4 + (i * 37) % 697), pair.now(), false));
+    if (i % 100 == 99) {
+      pair.a().flush(pair.now());
+      pair.run(pair.now() + 500);
+    }
+  }
+  pair.run(pair.now() + 600000);
+  ASSERT_EQ(pair.got_a_to_b.size(), kCount);
+  for (uint32_t i = 0; i < kCount; ++i) {
+    ASSERT_EQ(pair.got_a_to_b[i], message(i, 4 + (i * 37) % 697)) << "message " << i;
+  }
+  EXPECT_EQ(pair.b().stats().messages_delivered, kCount);
+  EXPECT_TRUE(pair.a().idle());
+  // Sent one per packet this would take kCount sequence numbers.
+  EXPECT_LT(pair.b().stats().packets_received, kCount * 3 / 4);
+}
+
+TEST(ReliableLink, NothingLeavesAHeldSendUntilFlushAndThenInFewPackets) {
+  std::vector<std::vector<uint8_t>> packets;
+  std::vector<std::vector<uint8_t>> delivered;
+  ReliableLink a(
+      {}, [&](auto p) { packets.emplace_back(p.begin(), p.end()); }, [](auto) {});
+  ReliableLink b(
+      {}, [](auto) {}, [&](auto m) { delivered.push_back(m); });
+  for (uint32_t i = 0; i < 20; ++i) {
+    ASSERT_FALSE(a.send(message(i), 0, false));
+  }
+  EXPECT_TRUE(packets.empty());
+  EXPECT_EQ(a.queued_bytes(), 20u * 100);
+  a.flush(0);
+  // 20 messages of 100 bytes in packets of at most 1200: two bundles.
+  ASSERT_EQ(packets.size(), 2u);
+  for (const auto& p : packets) {
+    EXPECT_EQ(p[0], ReliableLink::kBundle);
+    EXPECT_LE(p.size(), 1200u);
+    b.on_packet(p, 0);
+  }
+  expect_exactly_once_in_order(delivered, 20);
+  // A sent packet is never grown: the next message starts a new one.
+  ASSERT_FALSE(a.send(message(20), 0));
+  ASSERT_EQ(packets.size(), 3u);
+  EXPECT_EQ(packets.back()[0], ReliableLink::kData);
+}
+
+TEST(ReliableLink, DropsMalformedBundlesWithoutAckingThem) {
+  std::vector<uint8_t> acks;
+  std::vector<std::vector<uint8_t>> delivered;
+  ReliableLink link(
+      {}, [&](auto p) { acks.push_back(p[0]); }, [&](auto m) { delivered.push_back(m); });
+  const uint8_t b = ReliableLink::kBundle;
+  const std::vector<std::vector<uint8_t>> bad = {
+      {b, 0, 0, 0},                                // truncated header
+      {b, 0, 0, 0, 0, 0, 0},                       // no entries
+      {b, 0, 0, 0, 0, 0, 1, 0, 0},                 // an empty entry
+      {b, 0, 0, 0, 0, 0, 1, 0, 3, 'a', 'b'},       // an entry longer than the packet
+      {b, 0, 0, 0, 0, 0, 2, 0, 1, 'a'},            // fewer entries than counted
+      {b, 0, 0, 0, 0, 0, 1, 0, 1, 'a', 0, 1, 'b'}, // more entries than counted
+      {b, 0, 0, 0, 0, 0, 1, 0, 1, 'a', 0},         // a byte left over
+  };
+  for (const auto& p : bad) {
+    link.on_packet(p, 0);
+  }
+  EXPECT_EQ(link.stats().malformed_dropped, bad.size());
+  EXPECT_TRUE(delivered.empty());
+  EXPECT_TRUE(acks.empty()) << "a malformed bundle must not be acknowledged";
+  link.on_packet(std::vector<uint8_t>{b, 0, 0, 0, 0, 0, 2, 0, 1, 'a', 0, 2, 'b', 'c'}, 0);
+  ASSERT_EQ(delivered.size(), 2u);
+  EXPECT_EQ(delivered[0], (std::vector<uint8_t>{'a'}));
+  EXPECT_EQ(delivered[1], (std::vector<uint8_t>{'b', 'c'}));
+  // The same bundle again is a duplicate: acked again, delivered once.
+  link.on_packet(std::vector<uint8_t>{b, 0, 0, 0, 0, 0, 2, 0, 1, 'a', 0, 2, 'b', 'c'}, 0);
+  EXPECT_EQ(delivered.size(), 2u);
+  EXPECT_EQ(link.stats().duplicates_dropped, 1u);
+}
+
 TEST(ReliableLink, FragmentsLargeMessagesAndReassemblesThemUnderLoss) {
   Pair pair({0.10, 0.05, 0.20, 10, 3}, 7);
   for (uint32_t i = 0; i < 20; ++i) {
