@@ -1,6 +1,9 @@
 #include "loader/elf_manifest.hpp"
 
 #include <elf.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -243,40 +246,62 @@ ElfExports read_elf_exports(std::span<const uint8_t> bytes) {
   return out;
 }
 
-ElfExports read_elf_exports_file(const std::filesystem::path& path) {
-  std::error_code ec;
-  const auto status = std::filesystem::status(path, ec);
-  if (!std::filesystem::exists(status)) {
-    return fail(ElfReadError::kCannotOpen, "no such file");
+PluginFile open_plugin_file(const std::filesystem::path& path) {
+  PluginFile out;
+  // O_NONBLOCK: opening a FIFO must not wait for a writer; fstat below refuses it anyway.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    out.detail =
+        errno == ENOENT ? "no such file" : std::string("cannot open: ") + std::strerror(errno);
+    return out;
   }
-  // Refuse directories, FIFOs and devices: a FIFO would block the reader forever.
-  if (!std::filesystem::is_regular_file(status)) {
-    return fail(ElfReadError::kCannotOpen, "not a regular file");
+  struct stat info {};
+  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+    ::close(fd);
+    // Refuse directories, FIFOs and devices: a FIFO would block the reader forever.
+    out.detail = "not a regular file";
+    return out;
   }
-  const std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"),
-                                                             &std::fclose);
-  if (!file) {
-    return fail(ElfReadError::kCannotOpen, std::string("cannot open: ") + std::strerror(errno));
-  }
+  out.fd = fd;
+  out.device = info.st_dev;
+  out.inode = info.st_ino;
+  return out;
+}
+
+ElfExports read_elf_exports_fd(int fd) {
   // Read in chunks rather than trusting the size reported before reading; stop past the cap.
   std::vector<uint8_t> bytes;
   constexpr std::size_t kChunkBytes = 1u << 20;
   while (bytes.size() <= kMaxFileBytes) {
     const std::size_t used = bytes.size();
     bytes.resize(used + kChunkBytes);
-    const std::size_t got = std::fread(bytes.data() + used, 1, kChunkBytes, file.get());
-    bytes.resize(used + got);
-    if (got < kChunkBytes) {
+    const ssize_t got = ::pread(fd, bytes.data() + used, kChunkBytes, static_cast<off_t>(used));
+    if (got < 0) {
+      if (errno == EINTR) {
+        bytes.resize(used);
+        continue;
+      }
+      return fail(ElfReadError::kCannotOpen, std::string("read error: ") + std::strerror(errno));
+    }
+    bytes.resize(used + static_cast<std::size_t>(got));
+    if (got == 0) {
       break;
     }
-  }
-  if (std::ferror(file.get()) != 0) {
-    return fail(ElfReadError::kCannotOpen, "read error");
   }
   if (bytes.size() > kMaxFileBytes) {
     return fail(ElfReadError::kMalformed, "file is larger than 256 MiB");
   }
   return read_elf_exports(bytes);
+}
+
+ElfExports read_elf_exports_file(const std::filesystem::path& path) {
+  const PluginFile file = open_plugin_file(path);
+  if (file.fd < 0) {
+    return fail(ElfReadError::kCannotOpen, file.detail);
+  }
+  ElfExports out = read_elf_exports_fd(file.fd);
+  ::close(file.fd);
+  return out;
 }
 
 } // namespace entre

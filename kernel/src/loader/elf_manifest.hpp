@@ -40,7 +40,21 @@ struct ElfExports {
 // are defined (st_shndx != SHN_UNDEF), global, weak or GNU-unique, and of default or protected
 // visibility, sorted and de-duplicated. Never throws for any input except std::bad_alloc.
 [[nodiscard]] ElfExports read_elf_exports(std::span<const uint8_t> bytes);
-// Reads the file at `path` (at most 256 MiB) and calls the above.
+// A plugin file opened for reading, so that what is checked and what is mapped are one file
+// even if the path is replaced in between. `fd` is -1 (and `detail` says why) on failure; the
+// caller closes it otherwise.
+struct PluginFile {
+  int fd = -1;
+  uint64_t device = 0;
+  uint64_t inode = 0;
+  std::string detail;
+};
+// Opens `path` read-only, close-on-exec, without following into FIFOs or devices: only a regular
+// file is accepted.
+[[nodiscard]] PluginFile open_plugin_file(const std::filesystem::path& path);
+// Reads the open file from its start (at most 256 MiB) and calls read_elf_exports().
+[[nodiscard]] ElfExports read_elf_exports_fd(int fd);
+// open_plugin_file() + read_elf_exports_fd() + close.
 [[nodiscard]] ElfExports read_elf_exports_file(const std::filesystem::path& path);
 
 } // namespace entre

@@ -6,15 +6,50 @@
 #include <boost/version.hpp>
 
 #include <elf.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <map>
+#include <mutex>
 #include <system_error>
 
 namespace entre {
 namespace {
+
+// Closes a descriptor that was not handed to keep_for_mapping().
+struct FileCloser {
+  int& fd;
+  ~FileCloser() {
+    if (fd >= 0) {
+      ::close(fd);
+    }
+  }
+};
+
+// The dynamic linker knows a library by the name it was opened with and answers a later dlopen of
+// the same name with the library already loaded, so a name /proc/self/fd/N must never come to
+// mean another file: the descriptor of every file mapped stays open for the life of the process
+// (one per distinct file: a file mapped before is mapped again through its first descriptor).
+std::optional<std::filesystem::path> keep_for_mapping(PluginFile& file) {
+  static std::mutex mutex;
+  static std::map<std::pair<uint64_t, uint64_t>, int> kept;
+  const std::lock_guard lock(mutex);
+  auto [it, inserted] = kept.try_emplace({file.device, file.inode}, file.fd);
+  std::filesystem::path name = "/proc/self/fd/" + std::to_string(it->second);
+  if (::access(name.c_str(), R_OK) != 0) {
+    if (inserted) {
+      kept.erase(it);
+    }
+    return std::nullopt;
+  }
+  if (inserted) {
+    file.fd = -1; // kept open from now on
+  }
+  return name;
+}
 
 #if defined(__x86_64__)
 constexpr uint16_t kHostMachine = EM_X86_64;
@@ -367,8 +402,17 @@ LoadOutcome PluginLoader::load(std::string_view expected_id,
                                       : "the search path: " + searched));
   }
 
-  // 2. Everything the file alone can tell, without mapping it.
-  const ElfExports exports = read_elf_exports_file(path);
+  // 2. Everything the file alone can tell, without mapping it, read through one descriptor that
+  // is also what gets mapped (step 4).
+  PluginFile opened = open_plugin_file(path);
+  const FileCloser closer{opened.fd};
+  ElfExports exports;
+  if (opened.fd < 0) {
+    exports.error = ElfReadError::kCannotOpen;
+    exports.detail = opened.detail;
+  } else {
+    exports = read_elf_exports_fd(opened.fd);
+  }
   if (auto failure = check_manifest(exports, path)) {
     outcome.failure = std::move(failure);
     return outcome;
@@ -386,19 +430,29 @@ LoadOutcome PluginLoader::load(std::string_view expected_id,
                     info.id + "\"");
   }
 
-  // 4. Only now map the library, which runs its static constructors. An absolute path makes
-  // dlopen take exactly this file instead of searching the system's library directories.
-  std::error_code ec;
-  std::filesystem::path absolute = std::filesystem::absolute(path, ec);
-  if (ec) {
-    absolute = path;
+  // 4. Only now map the library, which runs its static constructors: the very file checked, by
+  // its descriptor, whatever lies at `path` by now.
+  if (before_map_) {
+    before_map_(path);
+  }
+  const std::optional<std::filesystem::path> by_descriptor = keep_for_mapping(opened);
+  if (!by_descriptor) {
+    return fail(LoadError::kOpenFailed, path,
+                "cannot map the checked file through /proc/self/fd (is /proc mounted?)");
   }
   std::shared_ptr<boost::dll::shared_library> library;
   try {
     library = std::make_shared<boost::dll::shared_library>(
-        absolute, boost::dll::load_mode::rtld_lazy | boost::dll::load_mode::rtld_local);
+        *by_descriptor, boost::dll::load_mode::rtld_lazy | boost::dll::load_mode::rtld_local);
   } catch (const std::exception& error) {
-    return fail(LoadError::kOpenFailed, path, dlopen_error_text(error.what()));
+    // The dynamic linker names the file by its descriptor; the user knows it by its path.
+    std::string text = dlopen_error_text(error.what());
+    const std::string alias = by_descriptor->string();
+    for (auto at = text.find(alias); at != std::string::npos; at = text.find(alias, at)) {
+      text.replace(at, alias.size(), path.string());
+      at += path.string().size();
+    }
+    return fail(LoadError::kOpenFailed, path, text);
   }
   // The alias is a pointer-sized variable holding the factory's address. Reading it (rather than
   // get_alias, which dereferences it) lets a null alias be reported instead of followed.

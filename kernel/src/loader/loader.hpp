@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -177,7 +178,14 @@ class PluginLoader {
     return search_paths_;
   }
 
+  // Test seam: called with the plugin's path after every check passed and before it is mapped
+  // (a test replaces the file there to show that the checked file is the one mapped).
+  void set_before_map(std::function<void(const std::filesystem::path&)> hook) {
+    before_map_ = std::move(hook);
+  }
+
  private:
+  std::function<void(const std::filesystem::path&)> before_map_;
   std::vector<std::filesystem::path> search_paths_;
   std::map<std::string, std::filesystem::path, std::less<>> loaded_ids_;
 };

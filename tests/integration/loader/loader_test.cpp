@@ -345,8 +345,39 @@ TEST(PluginLoader, DlopenRefusalIsOpenFailed) {
   PluginLoader loader({});
   const LoadFailure failure = expect_failure(loader, broken, LoadError::kOpenFailed);
   EXPECT_FALSE(failure.detail.empty());
+  EXPECT_EQ(failure.detail.find("/proc/self/fd"), std::string::npos)
+      << "the detail names the descriptor the file was mapped through: " << failure.detail;
   // The id was not registered, so the real file still loads.
   EXPECT_TRUE(expect_load(loader, FIXTURE_GOOD));
+}
+
+TEST(PluginLoader, TheCheckedFileIsTheMappedFileEvenIfThePathIsReplacedInBetween) {
+  // The good plugin is checked; before it is mapped, a plugin with the same id whose static
+  // constructor aborts the process is renamed over its path. Mapping by path would run it.
+  TempDir temp;
+  const fs::path path = temp.path() / "entre-fixture-good.so";
+  const fs::path swap = temp.path() / "swap.so";
+  const std::vector<uint8_t> good = read_file(FIXTURE_GOOD);
+  const std::vector<uint8_t> evil = read_file(FIXTURE_DUPLICATE);
+  write_file(path, good.data(), good.size());
+  write_file(swap, evil.data(), evil.size());
+
+  PluginLoader loader({});
+  int replaced = 0;
+  loader.set_before_map([&](const fs::path& at) {
+    EXPECT_EQ(at, path);
+    fs::rename(swap, at);
+    ++replaced;
+  });
+  const auto library = expect_load(loader, path, "entre.fixture.good");
+  ASSERT_TRUE(library);
+  EXPECT_EQ(replaced, 1);
+  EXPECT_EQ(read_file(path), evil) << "the file at the path was replaced";
+  EXPECT_EQ(library->file(), path) << "and the library still reports the path it was asked for";
+  FakeHost host;
+  PluginPtr<sdk::Plugin> plugin = create(library, host);
+  ASSERT_TRUE(plugin);
+  EXPECT_NE(sdk::query<sdk::Codec>(*plugin, sdk::InterfaceId::kCodecV1), nullptr);
 }
 
 TEST(PluginLoader, FactoryErrorsComeBackAsStatus) {
