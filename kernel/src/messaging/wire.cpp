@@ -84,6 +84,30 @@ bool unhex(std::string_view text, std::span<uint8_t> out) {
   return true;
 }
 
+std::vector<std::string> split_lines(std::string_view text) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string_view::npos) {
+      end = text.size();
+    }
+    if (end > start) {
+      out.emplace_back(text.substr(start, end - start));
+    }
+    start = end + 1;
+  }
+  return out;
+}
+
+std::string join_lines(const std::vector<std::string>& lines) {
+  std::string out;
+  for (const auto& l : lines) {
+    out += (out.empty() ? "" : "\n") + l;
+  }
+  return out;
+}
+
 void wipe(std::span<uint8_t> bytes) {
   if (!bytes.empty()) {
     sodium_memzero(bytes.data(), bytes.size());

@@ -64,6 +64,11 @@ template <std::size_t N>
   return unhex(text, std::span<uint8_t>(a.data(), a.size()));
 }
 
+// Endpoint lists (a transport's local endpoints, a contact code's hints, a contact's stored
+// hints) are text with one endpoint per line. Empty lines are skipped.
+[[nodiscard]] std::vector<std::string> split_lines(std::string_view text);
+[[nodiscard]] std::string join_lines(const std::vector<std::string>& lines);
+
 void wipe(std::span<uint8_t> bytes);
 template <typename C> void wipe(C& c) { wipe(std::span<uint8_t>(c.data(), c.size())); }
 

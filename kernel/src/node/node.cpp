@@ -1,6 +1,7 @@
 #include <entre/node.hpp>
 
 #include "loader/loader.hpp"
+#include "messaging/wire.hpp"
 #include "node/event_queue.hpp"
 #include "node/messenger_thread.hpp"
 #include "node/plugin_host.hpp"
@@ -76,21 +77,6 @@ sdk::InterfaceId interface_for(sdk::PluginKind kind) {
     return sdk::InterfaceId::kAudioDeviceV1;
   }
   return sdk::InterfaceId::kTransportV1;
-}
-
-std::string split_lines_first(std::string_view text, std::vector<std::string>& out) {
-  std::size_t start = 0;
-  while (start < text.size()) {
-    std::size_t end = text.find('\n', start);
-    if (end == std::string_view::npos) {
-      end = text.size();
-    }
-    if (end > start) {
-      out.emplace_back(text.substr(start, end - start));
-    }
-    start = end + 1;
-  }
-  return out.empty() ? std::string() : out.front();
 }
 
 } // namespace
@@ -473,7 +459,7 @@ std::vector<std::string> Node::start() {
       sdk::StringSink sink(text, 4096);
       std::vector<std::string> endpoints;
       if (transport->local_endpoints(sink).is_ok()) {
-        split_lines_first(text, endpoints);
+        endpoints = wire::split_lines(text);
       }
       std::string joined;
       for (const auto& e : endpoints) {
