@@ -5,6 +5,7 @@
 #include <cstring>
 #include <exception>
 #include <filesystem>
+#include <functional>
 #include <new>
 #include <string>
 #include <type_traits>
@@ -45,6 +46,24 @@ Status config_error(const sdk::ConfigView& config, const char* key, std::string_
   return fail(StatusCode::kInvalidArgument, text);
 }
 
+// Parameters bind by type: bytes as a blob, text as text, a message id as its 16 bytes, integers
+// and enums as integers (a uint64_t clamped at INT64_MAX, see Query::bind_uint).
+struct Id {
+  const uint8_t* bytes;
+};
+void bind(Query& q, int index, sdk::ByteView value) { q.bind_blob(index, value); }
+void bind(Query& q, int index, sdk::StringView value) { q.bind_text(index, value); }
+void bind(Query& q, int index, Id id) { q.bind_blob(index, id.bytes, sdk::kMessageIdBytes); }
+template <typename T>
+requires std::is_integral_v<T> || std::is_enum_v<T>
+void bind(Query& q, int index, T value) {
+  if constexpr (std::is_same_v<T, uint64_t>) {
+    q.bind_uint(index, value);
+  } else {
+    q.bind_int(index, static_cast<int64_t>(value));
+  }
+}
+
 void copy_id(uint8_t (&to)[sdk::kMessageIdBytes], sdk::ByteView from) {
   std::memset(to, 0, sizeof to);
   if (from.size == sdk::kMessageIdBytes) {
@@ -53,6 +72,71 @@ void copy_id(uint8_t (&to)[sdk::kMessageIdBytes], sdk::ByteView from) {
 }
 
 } // namespace
+
+// ---- Statements -------------------------------------------------------------------------------
+
+template <typename... Params>
+Status SqliteStorage::with_query(const char* sql, const std::function<Status(Query&)>& body,
+                                 const Params&... params) {
+  sqlite3_stmt* stmt = nullptr;
+  const Status st = prepare(sql, &stmt);
+  if (!st.is_ok()) {
+    return st;
+  }
+  Query q(connection_.handle(), stmt);
+  int index = 0;
+  (bind(q, ++index, params), ...);
+  return body(q);
+}
+
+template <typename... Params>
+Status SqliteStorage::execute(const char* sql, std::string_view context, const Params&... params) {
+  return with_query(
+      sql, [&](Query& q) { return q.run(context); }, params...);
+}
+
+template <typename... Params>
+Status SqliteStorage::execute_one(const char* sql, std::string_view context,
+                                  std::string_view absent, const Params&... params) {
+  const Status st = execute(sql, context, params...);
+  if (st.is_ok() && changes() == 0) {
+    return fail(StatusCode::kNotFound, absent);
+  }
+  return st;
+}
+
+template <typename... Params>
+Status SqliteStorage::each_row(const char* sql, std::string_view context,
+                               const std::function<bool(Query&)>& row, const Params&... params) {
+  return with_query(
+      sql,
+      [&](Query& q) {
+        int rc = SQLITE_DONE;
+        while ((rc = q.step()) == SQLITE_ROW) {
+          if (!row(q)) {
+            return Status::ok();
+          }
+        }
+        return connection_.status(rc, context);
+      },
+      params...);
+}
+
+template <typename... Params>
+Status SqliteStorage::first_row(const char* sql, std::string_view context, std::string_view absent,
+                                const std::function<Status(Query&)>& row, const Params&... params) {
+  return with_query(
+      sql,
+      [&](Query& q) {
+        const int rc = q.step();
+        if (rc == SQLITE_ROW) {
+          return row(q);
+        }
+        const Status st = connection_.status(rc, context);
+        return st.is_ok() ? fail(StatusCode::kNotFound, absent) : st;
+      },
+      params...);
+}
 
 // ---- Configuration ----------------------------------------------------------------------------
 
@@ -309,22 +393,19 @@ sdk::Result<int64_t> SqliteStorage::contact_row(sdk::ByteView public_key) {
   if (const auto it = contacts_.find(key); it != contacts_.end()) {
     return sdk::Result<int64_t>::of(it->second.row);
   }
-  sqlite3_stmt* stmt = nullptr;
-  Status st = prepare("SELECT id FROM contacts WHERE public_key = ?1", &stmt);
+  int64_t row = 0;
+  const Status st = first_row(
+      "SELECT id FROM contacts WHERE public_key = ?1", "find contact", "sqlite: no such contact",
+      [&](Query& q) {
+        row = q.column_int(0);
+        return Status::ok();
+      },
+      public_key);
   if (!st.is_ok()) {
     return {st, 0};
   }
-  Query q(connection_.handle(), stmt);
-  q.bind_blob(1, public_key);
-  const int rc = q.step();
-  if (rc == SQLITE_ROW) {
-    const int64_t row = q.column_int(0);
-    contacts_.emplace(std::move(key), CachedContact{row, std::nullopt});
-    return sdk::Result<int64_t>::of(row);
-  }
-  st = connection_.status(rc, "find contact");
-  return st.is_ok() ? sdk::Result<int64_t>::fail(StatusCode::kNotFound, "sqlite: no such contact")
-                    : sdk::Result<int64_t>{st, 0};
+  contacts_.emplace(std::move(key), CachedContact{row, std::nullopt});
+  return sdk::Result<int64_t>::of(row);
 }
 
 sdk::Result<SqliteStorage::CachedContact*>
@@ -337,19 +418,17 @@ SqliteStorage::contact_with_order(sdk::ByteView public_key) {
   CachedContact& cached =
       contacts_.at(std::string(reinterpret_cast<const char*>(public_key.data), public_key.size));
   if (!cached.last_order) {
-    sqlite3_stmt* stmt = nullptr;
-    Status st =
-        prepare("SELECT coalesce(max(conv_order), 0) FROM messages WHERE contact_id = ?1", &stmt);
+    const Status st = first_row(
+        "SELECT coalesce(max(conv_order), 0) FROM messages WHERE contact_id = ?1", "last order",
+        "sqlite: no last order",
+        [&](Query& q) {
+          cached.last_order = q.column_int(0);
+          return Status::ok();
+        },
+        cached.row);
     if (!st.is_ok()) {
       return {st, nullptr};
     }
-    Query q(connection_.handle(), stmt);
-    q.bind_int(1, cached.row);
-    const int rc = q.step();
-    if (rc != SQLITE_ROW) {
-      return {connection_.status(rc, "last order"), nullptr};
-    }
-    cached.last_order = q.column_int(0);
   }
   return R::of(&cached);
 }
@@ -415,63 +494,39 @@ Status SqliteStorage::rollback() noexcept {
 
 Status SqliteStorage::put_setting(sdk::StringView key, sdk::ByteView value) noexcept {
   return guarded([&]() -> Status {
-    Status st = first_error(ready(), kCheck.setting_key(key), kCheck.value(value, "setting value"));
-    sqlite3_stmt* stmt = nullptr;
-    if (st.is_ok()) {
-      st = prepare("INSERT INTO settings (key, value) VALUES (?1, ?2)"
-                   " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                   &stmt);
-    }
-    if (!st.is_ok()) {
-      return st;
-    }
-    Query q(connection_.handle(), stmt);
-    q.bind_text(1, key);
-    q.bind_blob(2, value);
-    return q.run("put setting");
+    const Status st =
+        first_error(ready(), kCheck.setting_key(key), kCheck.value(value, "setting value"));
+    return !st.is_ok() ? st
+                       : execute("INSERT INTO settings (key, value) VALUES (?1, ?2)"
+                                 " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                                 "put setting", key, value);
   });
 }
 
 Status SqliteStorage::get_setting(sdk::StringView key, sdk::ByteSink& value_out) noexcept {
   return guarded([&]() -> Status {
-    Status st = first_error(ready(), kCheck.setting_key(key));
-    sqlite3_stmt* stmt = nullptr;
-    if (st.is_ok()) {
-      st = prepare("SELECT value FROM settings WHERE key = ?1", &stmt);
-    }
+    const Status st = first_error(ready(), kCheck.setting_key(key));
     if (!st.is_ok()) {
       return st;
     }
-    Query q(connection_.handle(), stmt);
-    q.bind_text(1, key);
-    const int rc = q.step();
-    if (rc == SQLITE_ROW) {
-      return value_out.append(q.column_blob(0))
-                 ? Status::ok()
-                 : fail(StatusCode::kBufferTooSmall, "sqlite: the sink refused the setting value");
-    }
-    st = connection_.status(rc, "get setting");
-    return st.is_ok() ? fail(StatusCode::kNotFound, "sqlite: no such setting") : st;
+    return first_row(
+        "SELECT value FROM settings WHERE key = ?1", "get setting", "sqlite: no such setting",
+        [&](Query& q) {
+          return value_out.append(q.column_blob(0))
+                     ? Status::ok()
+                     : fail(StatusCode::kBufferTooSmall,
+                            "sqlite: the sink refused the setting value");
+        },
+        key);
   });
 }
 
 Status SqliteStorage::remove_setting(sdk::StringView key) noexcept {
   return guarded([&]() -> Status {
-    Status st = first_error(ready(), kCheck.setting_key(key));
-    sqlite3_stmt* stmt = nullptr;
-    if (st.is_ok()) {
-      st = prepare("DELETE FROM settings WHERE key = ?1", &stmt);
-    }
-    if (!st.is_ok()) {
-      return st;
-    }
-    Query q(connection_.handle(), stmt);
-    q.bind_text(1, key);
-    st = q.run("remove setting");
-    if (st.is_ok() && sqlite3_changes(connection_.handle()) == 0) {
-      return fail(StatusCode::kNotFound, "sqlite: no such setting");
-    }
-    return st;
+    const Status st = first_error(ready(), kCheck.setting_key(key));
+    return !st.is_ok() ? st
+                       : execute_one("DELETE FROM settings WHERE key = ?1", "remove setting",
+                                     "sqlite: no such setting", key);
   });
 }
 
@@ -479,103 +534,68 @@ Status SqliteStorage::remove_setting(sdk::StringView key) noexcept {
 
 Status SqliteStorage::put_contact(const sdk::ContactRecord& contact) noexcept {
   return guarded([&]() -> Status {
-    Status st = first_error(ready(), kCheck.contact_key(contact.public_key),
-                            kCheck.value(contact.display_name, "display name"),
-                            kCheck.value(contact.endpoint_hints, "endpoint hints"));
-    sqlite3_stmt* stmt = nullptr;
-    if (st.is_ok()) {
-      // An upsert, not INSERT OR REPLACE: replacing would delete the row and cascade.
-      st =
-          prepare("INSERT INTO contacts (public_key, display_name, flags, added_ms, endpoint_hints)"
-                  " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (public_key) DO UPDATE SET"
-                  " display_name = excluded.display_name, flags = excluded.flags,"
-                  " added_ms = excluded.added_ms, endpoint_hints = excluded.endpoint_hints",
-                  &stmt);
-    }
-    if (!st.is_ok()) {
-      return st;
-    }
-    Query q(connection_.handle(), stmt);
-    q.bind_blob(1, contact.public_key);
-    q.bind_text(2, contact.display_name);
-    q.bind_int(3, contact.flags);
-    q.bind_int(4, contact.added_ms);
-    q.bind_blob(5, contact.endpoint_hints);
-    return q.run("put contact");
+    const Status st = first_error(ready(), kCheck.contact_key(contact.public_key),
+                                  kCheck.value(contact.display_name, "display name"),
+                                  kCheck.value(contact.endpoint_hints, "endpoint hints"));
+    // An upsert, not INSERT OR REPLACE: replacing would delete the row and cascade.
+    return !st.is_ok()
+               ? st
+               : execute("INSERT INTO contacts (public_key, display_name, flags, added_ms,"
+                         " endpoint_hints) VALUES (?1, ?2, ?3, ?4, ?5)"
+                         " ON CONFLICT (public_key) DO UPDATE SET"
+                         " display_name = excluded.display_name, flags = excluded.flags,"
+                         " added_ms = excluded.added_ms, endpoint_hints = excluded.endpoint_hints",
+                         "put contact", contact.public_key, contact.display_name, contact.flags,
+                         contact.added_ms, contact.endpoint_hints);
   });
 }
 
 Status SqliteStorage::get_contact(sdk::ByteView public_key, sdk::ContactVisitor& visitor) noexcept {
   return guarded([&]() -> Status {
-    Status st = first_error(ready(), kCheck.contact_key(public_key));
-    sqlite3_stmt* stmt = nullptr;
-    if (st.is_ok()) {
-      st = prepare("SELECT display_name, flags, added_ms, endpoint_hints FROM contacts"
-                   " WHERE public_key = ?1",
-                   &stmt);
-    }
+    const Status st = first_error(ready(), kCheck.contact_key(public_key));
     if (!st.is_ok()) {
       return st;
     }
-    Query q(connection_.handle(), stmt);
-    q.bind_blob(1, public_key);
-    const int rc = q.step();
-    if (rc == SQLITE_ROW) {
-      const sdk::ContactRecord record{public_key, q.column_text(0),
-                                      static_cast<uint32_t>(q.column_int(1)), q.column_int(2),
-                                      q.column_blob(3)};
-      (void)visitor.visit(record);
-      return Status::ok();
-    }
-    st = connection_.status(rc, "get contact");
-    return st.is_ok() ? fail(StatusCode::kNotFound, "sqlite: no such contact") : st;
+    return first_row(
+        "SELECT display_name, flags, added_ms, endpoint_hints FROM contacts WHERE public_key = ?1",
+        "get contact", "sqlite: no such contact",
+        [&](Query& q) {
+          const sdk::ContactRecord record{public_key, q.column_text(0),
+                                          static_cast<uint32_t>(q.column_int(1)), q.column_int(2),
+                                          q.column_blob(3)};
+          (void)visitor.visit(record);
+          return Status::ok();
+        },
+        public_key);
   });
 }
 
 Status SqliteStorage::remove_contact(sdk::ByteView public_key) noexcept {
   return guarded([&]() -> Status {
-    Status st = first_error(ready(), kCheck.contact_key(public_key));
-    sqlite3_stmt* stmt = nullptr;
-    if (st.is_ok()) {
-      st = prepare("DELETE FROM contacts WHERE public_key = ?1", &stmt);
-    }
+    const Status st = first_error(ready(), kCheck.contact_key(public_key));
     if (!st.is_ok()) {
       return st;
     }
     contacts_.clear();
-    Query q(connection_.handle(), stmt);
-    q.bind_blob(1, public_key);
-    st = q.run("remove contact");
-    if (st.is_ok() && sqlite3_changes(connection_.handle()) == 0) {
-      return fail(StatusCode::kNotFound, "sqlite: no such contact");
-    }
-    return st;
+    return execute_one("DELETE FROM contacts WHERE public_key = ?1", "remove contact",
+                       "sqlite: no such contact", public_key);
   });
 }
 
 Status SqliteStorage::list_contacts(sdk::ContactVisitor& visitor) noexcept {
   return guarded([&]() -> Status {
-    Status st = ready();
-    sqlite3_stmt* stmt = nullptr;
-    if (st.is_ok()) {
-      st = prepare("SELECT public_key, display_name, flags, added_ms, endpoint_hints FROM contacts"
-                   " ORDER BY public_key",
-                   &stmt);
-    }
+    const Status st = ready();
     if (!st.is_ok()) {
       return st;
     }
-    Query q(connection_.handle(), stmt);
-    int rc = SQLITE_DONE;
-    while ((rc = q.step()) == SQLITE_ROW) {
-      const sdk::ContactRecord record{q.column_blob(0), q.column_text(1),
-                                      static_cast<uint32_t>(q.column_int(2)), q.column_int(3),
-                                      q.column_blob(4)};
-      if (!visitor.visit(record)) {
-        return Status::ok();
-      }
-    }
-    return connection_.status(rc, "list contacts");
+    return each_row("SELECT public_key, display_name, flags, added_ms, endpoint_hints"
+                    " FROM contacts ORDER BY public_key",
+                    "list contacts", [&](Query& q) {
+                      const sdk::ContactRecord record{q.column_blob(0), q.column_text(1),
+                                                      static_cast<uint32_t>(q.column_int(2)),
+                                                      q.column_int(3), q.column_blob(4)};
+                      return visitor.visit(record);
+                    });
   });
 }
 
@@ -595,25 +615,12 @@ sdk::Result<uint64_t> SqliteStorage::insert_message(const sdk::MessageRecord& me
       return {contact.status, 0};
     }
     const int64_t order = *contact.value->last_order + 1;
-    sqlite3_stmt* stmt = nullptr;
-    st = prepare("INSERT INTO messages (id, contact_id, conv_order, direction, state, timestamp_ms,"
-                 " local_ms, path, sealed_body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                 &stmt);
-    if (!st.is_ok()) {
-      return {st, 0};
-    }
     // One statement: atomic on its own, so no savepoint is needed.
-    Query q(connection_.handle(), stmt);
-    q.bind_blob(1, message.id, sdk::kMessageIdBytes);
-    q.bind_int(2, contact.value->row);
-    q.bind_int(3, order);
-    q.bind_int(4, static_cast<int64_t>(message.direction));
-    q.bind_int(5, message.state);
-    q.bind_int(6, message.timestamp_ms);
-    q.bind_int(7, message.local_ms);
-    q.bind_text(8, message.path);
-    q.bind_blob(9, message.sealed_body);
-    st = q.run("insert message");
+    st = execute("INSERT INTO messages (id, contact_id, conv_order, direction, state, timestamp_ms,"
+                 " local_ms, path, sealed_body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                 "insert message", Id{message.id}, contact.value->row, order, message.direction,
+                 message.state, message.timestamp_ms, message.local_ms, message.path,
+                 message.sealed_body);
     if (st.code == StatusCode::kAlreadyExists) {
       return sdk::Result<uint64_t>::fail(StatusCode::kAlreadyExists,
                                          "sqlite: a message with this id is stored");
@@ -626,59 +633,53 @@ sdk::Result<uint64_t> SqliteStorage::insert_message(const sdk::MessageRecord& me
   });
 }
 
+namespace {
+
+// The columns every message query selects after its first (id or contact key), in this order.
+constexpr const char* kMessageColumns =
+    "direction, state, conv_order, timestamp_ms, local_ms, sealed_body, path";
+
+void read_message_columns(const Query& q, int first, sdk::MessageRecord& record) {
+  record.direction = static_cast<sdk::MessageDirection>(q.column_int(first));
+  record.state = static_cast<uint32_t>(q.column_int(first + 1));
+  record.order = static_cast<uint64_t>(q.column_int(first + 2));
+  record.timestamp_ms = q.column_int(first + 3);
+  record.local_ms = q.column_int(first + 4);
+  record.sealed_body = q.column_blob(first + 5);
+  record.path = q.column_text(first + 6);
+}
+
+} // namespace
+
 Status SqliteStorage::get_message(const uint8_t* id, sdk::MessageVisitor& visitor) noexcept {
   return guarded([&]() -> Status {
-    Status st = first_error(ready(), kCheck.id(id));
-    sqlite3_stmt* stmt = nullptr;
-    if (st.is_ok()) {
-      st = prepare("SELECT c.public_key, m.direction, m.state, m.conv_order, m.timestamp_ms,"
-                   " m.local_ms, m.sealed_body, m.path FROM messages m"
-                   " JOIN contacts c ON c.id = m.contact_id WHERE m.id = ?1",
-                   &stmt);
-    }
+    const Status st = first_error(ready(), kCheck.id(id));
     if (!st.is_ok()) {
       return st;
     }
-    Query q(connection_.handle(), stmt);
-    q.bind_blob(1, id, sdk::kMessageIdBytes);
-    const int rc = q.step();
-    if (rc == SQLITE_ROW) {
-      sdk::MessageRecord record{};
-      std::memcpy(record.id, id, sdk::kMessageIdBytes);
-      record.contact_key = q.column_blob(0);
-      record.direction = static_cast<sdk::MessageDirection>(q.column_int(1));
-      record.state = static_cast<uint32_t>(q.column_int(2));
-      record.order = static_cast<uint64_t>(q.column_int(3));
-      record.timestamp_ms = q.column_int(4);
-      record.local_ms = q.column_int(5);
-      record.sealed_body = q.column_blob(6);
-      record.path = q.column_text(7);
-      (void)visitor.visit(record);
-      return Status::ok();
-    }
-    st = connection_.status(rc, "get message");
-    return st.is_ok() ? fail(StatusCode::kNotFound, "sqlite: no such message") : st;
+    static const std::string sql = std::string("SELECT c.public_key, ") + kMessageColumns +
+                                   " FROM messages m JOIN contacts c ON c.id = m.contact_id"
+                                   " WHERE m.id = ?1";
+    return first_row(
+        sql.c_str(), "get message", "sqlite: no such message",
+        [&](Query& q) {
+          sdk::MessageRecord record{};
+          std::memcpy(record.id, id, sdk::kMessageIdBytes);
+          record.contact_key = q.column_blob(0);
+          read_message_columns(q, 1, record);
+          (void)visitor.visit(record);
+          return Status::ok();
+        },
+        Id{id});
   });
 }
 
 Status SqliteStorage::set_message_state(const uint8_t* id, uint32_t state) noexcept {
   return guarded([&]() -> Status {
-    Status st = first_error(ready(), kCheck.id(id));
-    sqlite3_stmt* stmt = nullptr;
-    if (st.is_ok()) {
-      st = prepare("UPDATE messages SET state = ?2 WHERE id = ?1", &stmt);
-    }
-    if (!st.is_ok()) {
-      return st;
-    }
-    Query q(connection_.handle(), stmt);
-    q.bind_blob(1, id, sdk::kMessageIdBytes);
-    q.bind_int(2, state);
-    st = q.run("set message state");
-    if (st.is_ok() && sqlite3_changes(connection_.handle()) == 0) {
-      return fail(StatusCode::kNotFound, "sqlite: no such message");
-    }
-    return st;
+    const Status st = first_error(ready(), kCheck.id(id));
+    return !st.is_ok() ? st
+                       : execute_one("UPDATE messages SET state = ?2 WHERE id = ?1",
+                                     "set message state", "sqlite: no such message", Id{id}, state);
   });
 }
 
@@ -688,64 +689,37 @@ sdk::Result<uint64_t> SqliteStorage::raise_message_states(sdk::ByteView contact_
                                                           uint32_t state) noexcept {
   return guarded([&]() -> sdk::Result<uint64_t> {
     Status st = first_error(ready(), kCheck.contact_key(contact_key), kCheck.direction(direction));
-    sqlite3_stmt* stmt = nullptr;
     if (st.is_ok()) {
-      st = prepare("UPDATE messages SET state = ?4"
+      st = execute("UPDATE messages SET state = ?4"
                    " WHERE contact_id = (SELECT id FROM contacts WHERE public_key = ?1)"
                    " AND direction = ?2 AND conv_order <= ?3 AND state < ?4",
-                   &stmt);
+                   "raise message states", contact_key, direction, up_to_order, state);
     }
-    if (!st.is_ok()) {
-      return {st, 0};
-    }
-    Query q(connection_.handle(), stmt);
-    q.bind_blob(1, contact_key);
-    q.bind_int(2, static_cast<int64_t>(direction));
-    q.bind_uint(3, up_to_order);
-    q.bind_int(4, state);
-    st = q.run("raise message states");
-    return result_of(st, static_cast<uint64_t>(sqlite3_changes64(connection_.handle())));
+    return result_of(st, st.is_ok() ? changes() : 0);
   });
 }
 
 Status SqliteStorage::list_messages(sdk::ByteView contact_key, uint64_t before_order,
                                     uint32_t limit, sdk::MessageVisitor& visitor) noexcept {
   return guarded([&]() -> Status {
-    Status st = first_error(ready(), kCheck.contact_key(contact_key));
+    const Status st = first_error(ready(), kCheck.contact_key(contact_key));
     if (!st.is_ok() || limit == 0) {
       return st;
     }
-    sqlite3_stmt* stmt = nullptr;
-    st =
-        prepare("SELECT id, direction, state, conv_order, timestamp_ms, local_ms, sealed_body, path"
-                " FROM messages"
-                " WHERE contact_id = (SELECT id FROM contacts WHERE public_key = ?1)"
-                " AND conv_order < ?2 ORDER BY conv_order DESC LIMIT ?3",
-                &stmt);
-    if (!st.is_ok()) {
-      return st;
-    }
-    Query q(connection_.handle(), stmt);
-    q.bind_blob(1, contact_key);
-    q.bind_uint(2, before_order);
-    q.bind_int(3, limit);
-    int rc = SQLITE_DONE;
-    while ((rc = q.step()) == SQLITE_ROW) {
-      sdk::MessageRecord record{};
-      copy_id(record.id, q.column_blob(0));
-      record.contact_key = contact_key;
-      record.direction = static_cast<sdk::MessageDirection>(q.column_int(1));
-      record.state = static_cast<uint32_t>(q.column_int(2));
-      record.order = static_cast<uint64_t>(q.column_int(3));
-      record.timestamp_ms = q.column_int(4);
-      record.local_ms = q.column_int(5);
-      record.sealed_body = q.column_blob(6);
-      record.path = q.column_text(7);
-      if (!visitor.visit(record)) {
-        return Status::ok();
-      }
-    }
-    return connection_.status(rc, "list messages");
+    static const std::string sql =
+        std::string("SELECT id, ") + kMessageColumns +
+        " FROM messages WHERE contact_id = (SELECT id FROM contacts WHERE public_key = ?1)"
+        " AND conv_order < ?2 ORDER BY conv_order DESC LIMIT ?3";
+    return each_row(
+        sql.c_str(), "list messages",
+        [&](Query& q) {
+          sdk::MessageRecord record{};
+          copy_id(record.id, q.column_blob(0));
+          record.contact_key = contact_key;
+          read_message_columns(q, 1, record);
+          return visitor.visit(record);
+        },
+        contact_key, before_order, limit);
   });
 }
 
@@ -753,24 +727,20 @@ sdk::Result<uint64_t> SqliteStorage::unread_count(sdk::ByteView contact_key,
                                                   uint32_t read_state) noexcept {
   return guarded([&]() -> sdk::Result<uint64_t> {
     Status st = first_error(ready(), kCheck.contact_key(contact_key));
-    sqlite3_stmt* stmt = nullptr;
+    uint64_t count = 0;
     if (st.is_ok()) {
-      st = prepare("SELECT count(*) FROM messages"
-                   " WHERE contact_id = (SELECT id FROM contacts WHERE public_key = ?1)"
-                   " AND direction = 2 AND state < ?2",
-                   &stmt);
+      st = first_row(
+          "SELECT count(*) FROM messages"
+          " WHERE contact_id = (SELECT id FROM contacts WHERE public_key = ?1)"
+          " AND direction = 2 AND state < ?2",
+          "unread count", "sqlite: unread count returned no row",
+          [&](Query& q) {
+            count = static_cast<uint64_t>(q.column_int(0));
+            return Status::ok();
+          },
+          contact_key, read_state);
     }
-    if (!st.is_ok()) {
-      return {st, 0};
-    }
-    Query q(connection_.handle(), stmt);
-    q.bind_blob(1, contact_key);
-    q.bind_int(2, read_state);
-    const int rc = q.step();
-    if (rc != SQLITE_ROW) {
-      return {connection_.status(rc == SQLITE_DONE ? SQLITE_INTERNAL : rc, "unread count"), 0};
-    }
-    return sdk::Result<uint64_t>::of(static_cast<uint64_t>(q.column_int(0)));
+    return result_of(st, count);
   });
 }
 
@@ -778,8 +748,8 @@ sdk::Result<uint64_t> SqliteStorage::unread_count(sdk::ByteView contact_key,
 
 Status SqliteStorage::outbox_put(const sdk::OutboxRecord& entry) noexcept {
   return guarded([&]() -> Status {
-    Status st = first_error(ready(), kCheck.contact_key(entry.contact_key),
-                            kCheck.value(entry.sealed_frame, "outbox frame"));
+    const Status st = first_error(ready(), kCheck.contact_key(entry.contact_key),
+                                  kCheck.value(entry.sealed_frame, "outbox frame"));
     if (!st.is_ok()) {
       return st;
     }
@@ -787,102 +757,64 @@ Status SqliteStorage::outbox_put(const sdk::OutboxRecord& entry) noexcept {
     if (!contact.is_ok()) {
       return contact.status;
     }
-    sqlite3_stmt* stmt = nullptr;
-    st = prepare("INSERT INTO outbox (id, contact_id, queued_ms, sealed_frame)"
-                 " VALUES (?1, ?2, ?3, ?4)",
-                 &stmt);
-    if (!st.is_ok()) {
-      return st;
-    }
-    Query q(connection_.handle(), stmt);
-    q.bind_blob(1, entry.id, sdk::kMessageIdBytes);
-    q.bind_int(2, contact.value);
-    q.bind_int(3, entry.queued_ms);
-    q.bind_blob(4, entry.sealed_frame);
-    st = q.run("outbox put");
-    if (st.code == StatusCode::kAlreadyExists) {
-      return fail(StatusCode::kAlreadyExists, "sqlite: an outbox entry with this id is queued");
-    }
-    return st;
+    const Status put =
+        execute("INSERT INTO outbox (id, contact_id, queued_ms, sealed_frame)"
+                " VALUES (?1, ?2, ?3, ?4)",
+                "outbox put", Id{entry.id}, contact.value, entry.queued_ms, entry.sealed_frame);
+    return put.code == StatusCode::kAlreadyExists
+               ? fail(StatusCode::kAlreadyExists, "sqlite: an outbox entry with this id is queued")
+               : put;
   });
 }
 
 Status SqliteStorage::outbox_remove(const uint8_t* id) noexcept {
   return guarded([&]() -> Status {
-    Status st = first_error(ready(), kCheck.id(id));
-    sqlite3_stmt* stmt = nullptr;
-    if (st.is_ok()) {
-      st = prepare("DELETE FROM outbox WHERE id = ?1", &stmt);
-    }
-    if (!st.is_ok()) {
-      return st;
-    }
-    Query q(connection_.handle(), stmt);
-    q.bind_blob(1, id, sdk::kMessageIdBytes);
-    st = q.run("outbox remove");
-    if (st.is_ok() && sqlite3_changes(connection_.handle()) == 0) {
-      return fail(StatusCode::kNotFound, "sqlite: no such outbox entry");
-    }
-    return st;
+    const Status st = first_error(ready(), kCheck.id(id));
+    return !st.is_ok() ? st
+                       : execute_one("DELETE FROM outbox WHERE id = ?1", "outbox remove",
+                                     "sqlite: no such outbox entry", Id{id});
   });
 }
 
 Status SqliteStorage::outbox_list(sdk::OutboxVisitor& visitor) noexcept {
   return guarded([&]() -> Status {
-    Status st = ready();
-    sqlite3_stmt* stmt = nullptr;
-    if (st.is_ok()) {
-      st = prepare("SELECT o.id, c.public_key, o.queued_ms, o.sealed_frame FROM outbox o"
-                   " JOIN contacts c ON c.id = o.contact_id ORDER BY o.queue_order",
-                   &stmt);
-    }
+    const Status st = ready();
     if (!st.is_ok()) {
       return st;
     }
-    Query q(connection_.handle(), stmt);
-    int rc = SQLITE_DONE;
-    while ((rc = q.step()) == SQLITE_ROW) {
-      sdk::OutboxRecord record{};
-      copy_id(record.id, q.column_blob(0));
-      record.contact_key = q.column_blob(1);
-      record.queued_ms = q.column_int(2);
-      record.sealed_frame = q.column_blob(3);
-      if (!visitor.visit(record)) {
-        return Status::ok();
-      }
-    }
-    return connection_.status(rc, "outbox list");
+    return each_row("SELECT o.id, c.public_key, o.queued_ms, o.sealed_frame FROM outbox o"
+                    " JOIN contacts c ON c.id = o.contact_id ORDER BY o.queue_order",
+                    "outbox list", [&](Query& q) {
+                      sdk::OutboxRecord record{};
+                      copy_id(record.id, q.column_blob(0));
+                      record.contact_key = q.column_blob(1);
+                      record.queued_ms = q.column_int(2);
+                      record.sealed_frame = q.column_blob(3);
+                      return visitor.visit(record);
+                    });
   });
 }
 
 Status SqliteStorage::outbox_list_for(sdk::ByteView contact_key,
                                       sdk::OutboxVisitor& visitor) noexcept {
   return guarded([&]() -> Status {
-    Status st = first_error(ready(), kCheck.contact_key(contact_key));
-    sqlite3_stmt* stmt = nullptr;
-    if (st.is_ok()) {
-      st = prepare("SELECT id, queued_ms, sealed_frame FROM outbox"
-                   " WHERE contact_id = (SELECT id FROM contacts WHERE public_key = ?1)"
-                   " ORDER BY queue_order",
-                   &stmt);
-    }
+    const Status st = first_error(ready(), kCheck.contact_key(contact_key));
     if (!st.is_ok()) {
       return st;
     }
-    Query q(connection_.handle(), stmt);
-    q.bind_blob(1, contact_key);
-    int rc = SQLITE_DONE;
-    while ((rc = q.step()) == SQLITE_ROW) {
-      sdk::OutboxRecord record{};
-      copy_id(record.id, q.column_blob(0));
-      record.contact_key = contact_key;
-      record.queued_ms = q.column_int(1);
-      record.sealed_frame = q.column_blob(2);
-      if (!visitor.visit(record)) {
-        return Status::ok();
-      }
-    }
-    return connection_.status(rc, "outbox list");
+    return each_row(
+        "SELECT id, queued_ms, sealed_frame FROM outbox"
+        " WHERE contact_id = (SELECT id FROM contacts WHERE public_key = ?1) ORDER BY queue_order",
+        "outbox list",
+        [&](Query& q) {
+          sdk::OutboxRecord record{};
+          copy_id(record.id, q.column_blob(0));
+          record.contact_key = contact_key;
+          record.queued_ms = q.column_int(1);
+          record.sealed_frame = q.column_blob(2);
+          return visitor.visit(record);
+        },
+        contact_key);
   });
 }
 
@@ -891,7 +823,7 @@ Status SqliteStorage::outbox_list_for(sdk::ByteView contact_key,
 Status SqliteStorage::dedupe_insert(sdk::ByteView contact_key, const uint8_t* id,
                                     int64_t received_ms) noexcept {
   return guarded([&]() -> Status {
-    Status st = first_error(ready(), kCheck.contact_key(contact_key), kCheck.id(id));
+    const Status st = first_error(ready(), kCheck.contact_key(contact_key), kCheck.id(id));
     if (!st.is_ok()) {
       return st;
     }
@@ -899,37 +831,22 @@ Status SqliteStorage::dedupe_insert(sdk::ByteView contact_key, const uint8_t* id
     if (!contact.is_ok()) {
       return contact.status;
     }
-    sqlite3_stmt* stmt = nullptr;
-    st = prepare("INSERT INTO dedupe (contact_id, id, received_ms) VALUES (?1, ?2, ?3)", &stmt);
-    if (!st.is_ok()) {
-      return st;
-    }
-    Query q(connection_.handle(), stmt);
-    q.bind_int(1, contact.value);
-    q.bind_blob(2, id, sdk::kMessageIdBytes);
-    q.bind_int(3, received_ms);
-    st = q.run("dedupe insert");
-    if (st.code == StatusCode::kAlreadyExists) {
-      return fail(StatusCode::kAlreadyExists, "sqlite: this message was received before");
-    }
-    return st;
+    const Status put =
+        execute("INSERT INTO dedupe (contact_id, id, received_ms) VALUES (?1, ?2, ?3)",
+                "dedupe insert", contact.value, Id{id}, received_ms);
+    return put.code == StatusCode::kAlreadyExists
+               ? fail(StatusCode::kAlreadyExists, "sqlite: this message was received before")
+               : put;
   });
 }
 
 sdk::Result<uint64_t> SqliteStorage::dedupe_prune(int64_t older_than_ms) noexcept {
   return guarded([&]() -> sdk::Result<uint64_t> {
     Status st = ready();
-    sqlite3_stmt* stmt = nullptr;
     if (st.is_ok()) {
-      st = prepare("DELETE FROM dedupe WHERE received_ms < ?1", &stmt);
+      st = execute("DELETE FROM dedupe WHERE received_ms < ?1", "dedupe prune", older_than_ms);
     }
-    if (!st.is_ok()) {
-      return {st, 0};
-    }
-    Query q(connection_.handle(), stmt);
-    q.bind_int(1, older_than_ms);
-    st = q.run("dedupe prune");
-    return result_of(st, static_cast<uint64_t>(sqlite3_changes64(connection_.handle())));
+    return result_of(st, st.is_ok() ? changes() : 0);
   });
 }
 
@@ -937,8 +854,8 @@ sdk::Result<uint64_t> SqliteStorage::dedupe_prune(int64_t older_than_ms) noexcep
 
 Status SqliteStorage::put_session(sdk::ByteView contact_key, sdk::ByteView sealed_state) noexcept {
   return guarded([&]() -> Status {
-    Status st = first_error(ready(), kCheck.contact_key(contact_key),
-                            kCheck.value(sealed_state, "session state"));
+    const Status st = first_error(ready(), kCheck.contact_key(contact_key),
+                                  kCheck.value(sealed_state, "session state"));
     if (!st.is_ok()) {
       return st;
     }
@@ -946,65 +863,41 @@ Status SqliteStorage::put_session(sdk::ByteView contact_key, sdk::ByteView seale
     if (!contact.is_ok()) {
       return contact.status;
     }
-    sqlite3_stmt* stmt = nullptr;
-    st = prepare("INSERT INTO sessions (contact_id, sealed_state) VALUES (?1, ?2)"
-                 " ON CONFLICT (contact_id) DO UPDATE SET sealed_state = excluded.sealed_state",
-                 &stmt);
-    if (!st.is_ok()) {
-      return st;
-    }
-    Query q(connection_.handle(), stmt);
-    q.bind_int(1, contact.value);
-    q.bind_blob(2, sealed_state);
-    return q.run("put session");
+    return execute("INSERT INTO sessions (contact_id, sealed_state) VALUES (?1, ?2)"
+                   " ON CONFLICT (contact_id) DO UPDATE SET sealed_state = excluded.sealed_state",
+                   "put session", contact.value, sealed_state);
   });
 }
 
 Status SqliteStorage::get_session(sdk::ByteView contact_key,
                                   sdk::ByteSink& sealed_state_out) noexcept {
   return guarded([&]() -> Status {
-    Status st = first_error(ready(), kCheck.contact_key(contact_key));
-    sqlite3_stmt* stmt = nullptr;
-    if (st.is_ok()) {
-      st = prepare("SELECT s.sealed_state FROM sessions s JOIN contacts c ON c.id = s.contact_id"
-                   " WHERE c.public_key = ?1",
-                   &stmt);
-    }
+    const Status st = first_error(ready(), kCheck.contact_key(contact_key));
     if (!st.is_ok()) {
       return st;
     }
-    Query q(connection_.handle(), stmt);
-    q.bind_blob(1, contact_key);
-    const int rc = q.step();
-    if (rc == SQLITE_ROW) {
-      return sealed_state_out.append(q.column_blob(0))
-                 ? Status::ok()
-                 : fail(StatusCode::kBufferTooSmall, "sqlite: the sink refused the session");
-    }
-    st = connection_.status(rc, "get session");
-    return st.is_ok() ? fail(StatusCode::kNotFound, "sqlite: no session for this contact") : st;
+    return first_row(
+        "SELECT s.sealed_state FROM sessions s JOIN contacts c ON c.id = s.contact_id"
+        " WHERE c.public_key = ?1",
+        "get session", "sqlite: no session for this contact",
+        [&](Query& q) {
+          return sealed_state_out.append(q.column_blob(0))
+                     ? Status::ok()
+                     : fail(StatusCode::kBufferTooSmall, "sqlite: the sink refused the session");
+        },
+        contact_key);
   });
 }
 
 Status SqliteStorage::remove_session(sdk::ByteView contact_key) noexcept {
   return guarded([&]() -> Status {
-    Status st = first_error(ready(), kCheck.contact_key(contact_key));
-    sqlite3_stmt* stmt = nullptr;
-    if (st.is_ok()) {
-      st = prepare("DELETE FROM sessions"
-                   " WHERE contact_id = (SELECT id FROM contacts WHERE public_key = ?1)",
-                   &stmt);
-    }
-    if (!st.is_ok()) {
-      return st;
-    }
-    Query q(connection_.handle(), stmt);
-    q.bind_blob(1, contact_key);
-    st = q.run("remove session");
-    if (st.is_ok() && sqlite3_changes(connection_.handle()) == 0) {
-      return fail(StatusCode::kNotFound, "sqlite: no session for this contact");
-    }
-    return st;
+    const Status st = first_error(ready(), kCheck.contact_key(contact_key));
+    return !st.is_ok()
+               ? st
+               : execute_one("DELETE FROM sessions"
+                             " WHERE contact_id = (SELECT id FROM contacts"
+                             " WHERE public_key = ?1)",
+                             "remove session", "sqlite: no session for this contact", contact_key);
   });
 }
 

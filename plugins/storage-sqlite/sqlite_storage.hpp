@@ -23,6 +23,7 @@
 #include <entre/sdk/storage.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -137,6 +138,30 @@ class SqliteStorage final : public sdk::Storage, public sdk::Plugin {
   sdk::Status prepare(const std::string& sql, sqlite3_stmt** out) {
     return connection_.prepare(sql, out);
   }
+  // Rows changed by the last statement run.
+  [[nodiscard]] uint64_t changes() const noexcept {
+    return static_cast<uint64_t>(sqlite3_changes64(connection_.handle()));
+  }
+  // Statement helpers (sqlite_storage.cpp): `params` bind to ?1, ?2, ... by type.
+  // Prepares `sql` (cached) and runs `body` on it.
+  template <typename... Params>
+  sdk::Status with_query(const char* sql, const std::function<sdk::Status(Query&)>& body,
+                         const Params&... params);
+  // Runs a statement that returns no rows.
+  template <typename... Params>
+  sdk::Status execute(const char* sql, std::string_view context, const Params&... params);
+  // The same, and kNotFound with `absent` when it changed no row.
+  template <typename... Params>
+  sdk::Status execute_one(const char* sql, std::string_view context, std::string_view absent,
+                          const Params&... params);
+  // Calls `row` for each row until it returns false.
+  template <typename... Params>
+  sdk::Status each_row(const char* sql, std::string_view context,
+                       const std::function<bool(Query&)>& row, const Params&... params);
+  // Calls `row` for the first row; kNotFound with `absent` when there is none.
+  template <typename... Params>
+  sdk::Status first_row(const char* sql, std::string_view context, std::string_view absent,
+                        const std::function<sdk::Status(Query&)>& row, const Params&... params);
   void log(sdk::LogLevel level, std::string_view text) noexcept;
 
   SqliteConfig config_;
