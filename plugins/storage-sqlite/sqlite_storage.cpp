@@ -5,7 +5,6 @@
 #include <cstring>
 #include <exception>
 #include <filesystem>
-#include <functional>
 #include <new>
 #include <string>
 #include <type_traits>
@@ -75,9 +74,8 @@ void copy_id(uint8_t (&to)[sdk::kMessageIdBytes], sdk::ByteView from) {
 
 // ---- Statements -------------------------------------------------------------------------------
 
-template <typename... Params>
-Status SqliteStorage::with_query(const char* sql, const std::function<Status(Query&)>& body,
-                                 const Params&... params) {
+template <typename Body, typename... Params>
+Status SqliteStorage::with_query(const char* sql, const Body& body, const Params&... params) {
   sqlite3_stmt* stmt = nullptr;
   const Status st = prepare(sql, &stmt);
   if (!st.is_ok()) {
@@ -105,9 +103,9 @@ Status SqliteStorage::execute_one(const char* sql, std::string_view context,
   return st;
 }
 
-template <typename... Params>
-Status SqliteStorage::each_row(const char* sql, std::string_view context,
-                               const std::function<bool(Query&)>& row, const Params&... params) {
+template <typename Row, typename... Params>
+Status SqliteStorage::each_row(const char* sql, std::string_view context, const Row& row,
+                               const Params&... params) {
   return with_query(
       sql,
       [&](Query& q) {
@@ -122,9 +120,9 @@ Status SqliteStorage::each_row(const char* sql, std::string_view context,
       params...);
 }
 
-template <typename... Params>
+template <typename Row, typename... Params>
 Status SqliteStorage::first_row(const char* sql, std::string_view context, std::string_view absent,
-                                const std::function<Status(Query&)>& row, const Params&... params) {
+                                const Row& row, const Params&... params) {
   return with_query(
       sql,
       [&](Query& q) {

@@ -23,7 +23,6 @@
 #include <entre/sdk/storage.hpp>
 
 #include <cstdint>
-#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -144,9 +143,8 @@ class SqliteStorage final : public sdk::Storage, public sdk::Plugin {
   }
   // Statement helpers (sqlite_storage.cpp): `params` bind to ?1, ?2, ... by type.
   // Prepares `sql` (cached) and runs `body` on it.
-  template <typename... Params>
-  sdk::Status with_query(const char* sql, const std::function<sdk::Status(Query&)>& body,
-                         const Params&... params);
+  template <typename Body, typename... Params>
+  sdk::Status with_query(const char* sql, const Body& body, const Params&... params);
   // Runs a statement that returns no rows.
   template <typename... Params>
   sdk::Status execute(const char* sql, std::string_view context, const Params&... params);
@@ -155,13 +153,13 @@ class SqliteStorage final : public sdk::Storage, public sdk::Plugin {
   sdk::Status execute_one(const char* sql, std::string_view context, std::string_view absent,
                           const Params&... params);
   // Calls `row` for each row until it returns false.
-  template <typename... Params>
-  sdk::Status each_row(const char* sql, std::string_view context,
-                       const std::function<bool(Query&)>& row, const Params&... params);
+  template <typename Row, typename... Params>
+  sdk::Status each_row(const char* sql, std::string_view context, const Row& row,
+                       const Params&... params);
   // Calls `row` for the first row; kNotFound with `absent` when there is none.
-  template <typename... Params>
+  template <typename Row, typename... Params>
   sdk::Status first_row(const char* sql, std::string_view context, std::string_view absent,
-                        const std::function<sdk::Status(Query&)>& row, const Params&... params);
+                        const Row& row, const Params&... params);
   void log(sdk::LogLevel level, std::string_view text) noexcept;
 
   SqliteConfig config_;
