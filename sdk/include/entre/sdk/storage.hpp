@@ -219,8 +219,9 @@ class Storage {
   // ---- Dedupe set ---------------------------------------------------------------------------
 
   // Records that message `id` from `contact_key` was received at `received_ms` (local clock).
-  // kAlreadyExists if that pair is recorded (the kernel then drops the message and acknowledges it
-  // again); kNotFound if the contact does not exist.
+  // kAlreadyExists if that pair is recorded; kNotFound if the contact does not exist. The kernel
+  // finds duplicates of stored messages by their id (get_message); this set is for the ids of
+  // received messages that are no longer stored, so that a late copy is still recognised.
   [[nodiscard]] virtual Status dedupe_insert(ByteView contact_key, const uint8_t* id,
                                              int64_t received_ms) noexcept = 0;
   // Forgets every entry received before `older_than_ms`; returns how many.
