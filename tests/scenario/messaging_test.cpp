@@ -130,6 +130,15 @@ TEST(Messaging, MessageIdsLeadWithTheSendTime) {
   for (std::size_t i = 0; i < ids.size(); ++i) {
     EXPECT_EQ(p.bob->received[i].id, ids[i]) << "the receiver stores the sender's id";
   }
+
+  // A wall clock set back does not take the ids back with it.
+  const uint64_t newest = time_of(ids.back());
+  p.alice->wall_offset_ms = -60'000;
+  const std::string after = p.alice->send(p.alice_sees_bob, text_of("a", 4));
+  EXPECT_EQ(time_of(after), newest);
+  p.alice->wall_offset_ms = 0;
+  p.clock.advance(5);
+  EXPECT_GT(time_of(p.alice->send(p.alice_sees_bob, text_of("a", 5))), newest);
 }
 
 TEST(Messaging, TenThousandEachWayUnderLossReorderingAndDuplication) {

@@ -78,7 +78,10 @@ class SimMessenger final : public EngineOutput {
     const sdk::Status st = storage->open(crypto->suite_id());
     EXPECT_TRUE(st.is_ok()) << st.text();
     EngineClock clock{[this] { return net_.clock().now_ms(); },
-                      [this] { return kWallBaseMs + static_cast<int64_t>(net_.clock().now_ms()); }};
+                      [this] {
+                        return kWallBaseMs + wall_offset_ms +
+                               static_cast<int64_t>(net_.clock().now_ms());
+                      }};
     engine = std::make_unique<Engine>(*crypto, *storage, *this, clock, config_);
     for (std::size_t i = 0; i < transport_count_; ++i) {
       transports_.push_back(std::make_unique<sim::SimTransport>(net_, transport_name(i)));
@@ -197,6 +200,8 @@ class SimMessenger final : public EngineOutput {
   sdk::CryptoSuite* crypto = nullptr;
   sdk::Storage* storage = nullptr;
   std::vector<MessageInfo> received;
+  // Added to this node's wall clock (not to the network's time): a clock set back or ahead.
+  int64_t wall_offset_ms = 0;
   std::vector<MessageStateChanged> states;
   std::vector<ContactPresenceChanged> presence;
   std::vector<std::string> logs;
