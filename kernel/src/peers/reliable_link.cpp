@@ -113,8 +113,8 @@ bool ReliableLink::append_to_unsent(std::span<const uint8_t> message) {
   std::vector<uint8_t>& packet = last->second.packet;
   const bool whole =
       packet[0] == kData && get32(&packet[1]) == get32(&packet[5]) && get16(&packet[9]) == 1;
-  if (packet[0] != kBundle && !whole) {
-    return false;
+  if ((packet[0] != kBundle && !whole) || (packet[0] == kBundle && get16(&packet[5]) == 0xFFFF)) {
+    return false; // not a whole message, or a bundle whose count is at its limit
   }
   const std::size_t grown =
       packet[0] == kBundle

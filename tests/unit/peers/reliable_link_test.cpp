@@ -200,6 +200,32 @@ TEST(ReliableLink, NothingLeavesAHeldSendUntilFlushAndThenInFewPackets) {
   EXPECT_EQ(packets.back()[0], ReliableLink::kData);
 }
 
+TEST(ReliableLink, ABundleNeverCountsMoreEntriesThanItsFieldHolds) {
+  // With packets large enough for more than 65535 one-byte messages, a bundle closes at 65535
+  // entries and the next message starts a new packet.
+  ReliableLinkConfig config;
+  config.max_packet_bytes = 300000;
+  config.send_buffer_bytes = 1u << 20;
+  std::vector<std::vector<uint8_t>> packets;
+  std::vector<std::vector<uint8_t>> delivered;
+  ReliableLink a(
+      config, [&](auto p) { packets.emplace_back(p.begin(), p.end()); }, [](auto) {});
+  ReliableLink b(
+      config, [](auto) {}, [&](auto m) { delivered.push_back(m); });
+  constexpr uint32_t kMessages = 65536 + 10;
+  for (uint32_t i = 0; i < kMessages; ++i) {
+    ASSERT_FALSE(a.send(std::vector<uint8_t>{static_cast<uint8_t>(i)}, 0, false));
+  }
+  a.flush(0);
+  ASSERT_EQ(packets.size(), 2u);
+  for (const auto& p : packets) {
+    b.on_packet(p, 0);
+  }
+  ASSERT_EQ(delivered.size(), kMessages);
+  EXPECT_EQ(delivered.back(), std::vector<uint8_t>{static_cast<uint8_t>(kMessages - 1)});
+  EXPECT_EQ(b.stats().malformed_dropped, 0u);
+}
+
 TEST(ReliableLink, DropsMalformedBundlesWithoutAckingThem) {
   std::vector<uint8_t> acks;
   std::vector<std::vector<uint8_t>> delivered;
