@@ -12,8 +12,11 @@
 //   these for a contact that does not exist fails with kNotFound; remove_contact() removes them all
 //   with the contact. put_contact() on an existing key updates the contact and keeps the rest.
 // - Message ids (kMessageIdBytes) are unique across the store, not per conversation. The kernel
-//   draws outgoing ids at random; an incoming message whose id is already stored is refused with
-//   kAlreadyExists and the kernel decides what to do with it.
+//   makes outgoing ids from the send time (48-bit milliseconds, big-endian, first) and 80 random
+//   bits (docs/protocol.md), so the ids of one sender mostly arrive in increasing order and an
+//   index keyed by id mostly grows at its end; a plugin may rely on that for speed, never for
+//   correctness. An incoming message whose id is already stored is refused with kAlreadyExists and
+//   the kernel decides what to do with it.
 // - Each conversation has a stable order: insert_message() gives the first message of a contact
 //   order 1 and each later one the previous order + 1. A failed insert consumes no order, and
 //   rollback() gives back the orders its transaction assigned; otherwise an order is never given
