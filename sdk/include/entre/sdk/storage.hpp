@@ -38,8 +38,9 @@
 //   fails with kUnsupported; data of an older schema is migrated inside one transaction (all steps
 //   or none) before open() returns. Calling open() again on an open object with the same suite id
 //   changes nothing and returns kOk.
-// - Threading: calls may block on disk, so the kernel makes them from its worker pool, never from
-//   the event loop, one call at a time per Storage object (not always from the same thread). A
+// - Threading: calls may block on disk, so the kernel makes them from its messenger thread, never
+//   from the event loop, one call at a time per Storage object (a plugin must not assume it is
+//   always the same thread). A
 //   visitor must not call back into the storage object.
 // - Ownership: views passed in are borrowed for the duration of the call; storage copies what it
 //   keeps. Visitors receive views that are valid only during visit(); visit() returning false stops
