@@ -343,53 +343,6 @@ void set_latency_counters(benchmark::State& state, const std::vector<double>& sa
   state.counters["p99_us"] = percentile(samples_us, 0.99);
 }
 
-// Baseline: one thread sends a 100-byte datagram and blocks for the echo that another thread
-// sends back; both sockets are blocking, on loopback.
-void BM_Messaging_RawUdpPingPong(benchmark::State& state) {
-  try {
-    UdpSocket a;
-    UdpSocket b;
-    a.connect_to(b.port(), 5s);
-    b.connect_to(a.port(), 5s);
-    std::jthread echo([&b] {
-      std::vector<char> buf(2048);
-      while (true) {
-        const ssize_t n = ::recv(b.fd(), buf.data(), buf.size(), 0);
-        if (n <= 1 || ::send(b.fd(), buf.data(), static_cast<std::size_t>(n), 0) != n) {
-          return; // one byte: the end; below: timed out or failed
-        }
-      }
-    });
-    struct Stop {
-      const UdpSocket& a;
-      ~Stop() { (void)::send(a.fd(), "", 1, 0); }
-    } stop{a};
-    const std::string message(kTextBytes, 'x');
-    std::vector<char> buf(2048);
-    auto ping = [&] {
-      const auto t0 = Clock::now();
-      if (::send(a.fd(), message.data(), message.size(), 0) !=
-              static_cast<ssize_t>(message.size()) ||
-          ::recv(a.fd(), buf.data(), buf.size(), 0) != static_cast<ssize_t>(message.size())) {
-        fail("raw UDP ping-pong: " + errno_text());
-      }
-      return seconds(Clock::now() - t0) * 1e6;
-    };
-    for (int i = 0; i < 1000; ++i) {
-      (void)ping();
-    }
-    std::vector<double> samples;
-    samples.reserve(static_cast<std::size_t>(state.max_iterations));
-    for (auto _ : state) {
-      samples.push_back(ping());
-    }
-    set_latency_counters(state, samples);
-  } catch (const std::exception& e) {
-    state.SkipWithError(e.what());
-  }
-}
-BENCHMARK(BM_Messaging_RawUdpPingPong)->Iterations(20000)->Unit(benchmark::kMicrosecond);
-
 // One SQLite database in WAL mode with synchronous = FULL (as storage-sqlite), with a table that
 // takes one 100-byte row per commit.
 class DurableLog {
@@ -440,62 +393,84 @@ class DurableLog {
   sqlite3_stmt* insert_ = nullptr;
 };
 
-// Second baseline, the floor of a durable echo: the raw ping-pong, where each side also commits the
-// 100 bytes to its own SQLite database (WAL, synchronous = FULL) as the echo's critical path does:
-// A before it sends, B when it receives and again before it replies, A when the reply arrives.
+// The ping-pong of both baselines: A sends a 100-byte datagram and blocks for the echo that B's
+// thread sends back; both sockets are blocking, on loopback. With logs, each side also commits the
+// bytes where a durable echo must: A before it sends, B when it receives and again before it
+// replies, A when the reply arrives.
+void udp_ping_pong(benchmark::State& state, const char* name, int warmup, DurableLog* log_a,
+                   DurableLog* log_b) {
+  const auto commit = [](DurableLog* log, const char* data, std::size_t size) {
+    if (log != nullptr) {
+      log->commit(data, size);
+    }
+  };
+  UdpSocket a;
+  UdpSocket b;
+  a.connect_to(b.port(), 5s);
+  b.connect_to(a.port(), 5s);
+  std::jthread echo([&] {
+    std::vector<char> buf(2048);
+    try {
+      while (true) {
+        const ssize_t n = ::recv(b.fd(), buf.data(), buf.size(), 0);
+        if (n <= 1) {
+          return; // one byte: the end; below: timed out or failed
+        }
+        commit(log_b, buf.data(), static_cast<std::size_t>(n)); // received
+        commit(log_b, buf.data(), static_cast<std::size_t>(n)); // the reply, before it leaves
+        if (::send(b.fd(), buf.data(), static_cast<std::size_t>(n), 0) != n) {
+          return;
+        }
+      }
+    } catch (const std::exception&) {
+      return; // A's receive times out and reports the failure
+    }
+  });
+  struct Stop {
+    const UdpSocket& a;
+    ~Stop() { (void)::send(a.fd(), "", 1, 0); }
+  } stop{a};
+  const std::string message(kTextBytes, 'x');
+  std::vector<char> buf(2048);
+  auto ping = [&] {
+    const auto t0 = Clock::now();
+    commit(log_a, message.data(), message.size());
+    if (::send(a.fd(), message.data(), message.size(), 0) != static_cast<ssize_t>(message.size()) ||
+        ::recv(a.fd(), buf.data(), buf.size(), 0) != static_cast<ssize_t>(message.size())) {
+      fail(std::string(name) + ": " + errno_text());
+    }
+    commit(log_a, buf.data(), message.size());
+    return seconds(Clock::now() - t0) * 1e6;
+  };
+  for (int i = 0; i < warmup; ++i) {
+    (void)ping();
+  }
+  std::vector<double> samples;
+  samples.reserve(static_cast<std::size_t>(state.max_iterations));
+  for (auto _ : state) {
+    samples.push_back(ping());
+  }
+  set_latency_counters(state, samples);
+}
+
+// Baseline: the raw ping-pong.
+void BM_Messaging_RawUdpPingPong(benchmark::State& state) {
+  try {
+    udp_ping_pong(state, "raw UDP ping-pong", 1000, nullptr, nullptr);
+  } catch (const std::exception& e) {
+    state.SkipWithError(e.what());
+  }
+}
+BENCHMARK(BM_Messaging_RawUdpPingPong)->Iterations(20000)->Unit(benchmark::kMicrosecond);
+
+// Second baseline, the floor of a durable echo: the ping-pong where each side also commits the
+// 100 bytes to its own SQLite database (WAL, synchronous = FULL) as the echo's critical path does.
 void BM_Messaging_DurableUdpPingPong(benchmark::State& state) {
   try {
     TempDir dir;
     DurableLog log_a(dir.path() / "a.db");
     DurableLog log_b(dir.path() / "b.db");
-    UdpSocket a;
-    UdpSocket b;
-    a.connect_to(b.port(), 5s);
-    b.connect_to(a.port(), 5s);
-    std::jthread echo([&b, &log_b] {
-      std::vector<char> buf(2048);
-      try {
-        while (true) {
-          const ssize_t n = ::recv(b.fd(), buf.data(), buf.size(), 0);
-          if (n <= 1) {
-            return;
-          }
-          log_b.commit(buf.data(), static_cast<std::size_t>(n)); // received
-          log_b.commit(buf.data(), static_cast<std::size_t>(n)); // the reply, before it leaves
-          if (::send(b.fd(), buf.data(), static_cast<std::size_t>(n), 0) != n) {
-            return;
-          }
-        }
-      } catch (const std::exception&) {
-        return; // A's receive times out and reports the failure
-      }
-    });
-    struct Stop {
-      const UdpSocket& a;
-      ~Stop() { (void)::send(a.fd(), "", 1, 0); }
-    } stop{a};
-    const std::string message(kTextBytes, 'x');
-    std::vector<char> buf(2048);
-    auto ping = [&] {
-      const auto t0 = Clock::now();
-      log_a.commit(message.data(), message.size());
-      if (::send(a.fd(), message.data(), message.size(), 0) !=
-              static_cast<ssize_t>(message.size()) ||
-          ::recv(a.fd(), buf.data(), buf.size(), 0) != static_cast<ssize_t>(message.size())) {
-        fail("durable UDP ping-pong: " + errno_text());
-      }
-      log_a.commit(buf.data(), message.size());
-      return seconds(Clock::now() - t0) * 1e6;
-    };
-    for (int i = 0; i < 50; ++i) {
-      (void)ping();
-    }
-    std::vector<double> samples;
-    samples.reserve(static_cast<std::size_t>(state.max_iterations));
-    for (auto _ : state) {
-      samples.push_back(ping());
-    }
-    set_latency_counters(state, samples);
+    udp_ping_pong(state, "durable UDP ping-pong", 50, &log_a, &log_b);
   } catch (const std::exception& e) {
     state.SkipWithError(e.what());
   }
