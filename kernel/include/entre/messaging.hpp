@@ -3,8 +3,9 @@
 // Contract
 // - Every type here is a plain value: copying or keeping one never touches the node.
 // - Contacts are named by their id: the lowercase hex of the contact's public key (64 characters
-//   with crypto-sodium). Messages are named by their id: 32 lowercase hex characters (128 random
-//   bits drawn by the sender).
+//   with crypto-sodium). Messages are named by their id: 32 lowercase hex characters, 128 bits
+//   made by the sender (its clock in milliseconds, then 80 random bits; docs/protocol.md). Treat
+//   an id as opaque: its order says nothing that a message's order does not.
 // - Text is UTF-8 and at most kMaxMessageTextBytes bytes; send() refuses longer text.
 #pragma once
 
