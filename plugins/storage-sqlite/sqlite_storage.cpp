@@ -386,10 +386,11 @@ Status SqliteStorage::ready() const noexcept {
   return Status::ok();
 }
 
-sdk::Result<int64_t> SqliteStorage::contact_row(sdk::ByteView public_key) {
+sdk::Result<SqliteStorage::CachedContact*> SqliteStorage::cached_contact(sdk::ByteView public_key) {
+  using R = sdk::Result<CachedContact*>;
   std::string key(reinterpret_cast<const char*>(public_key.data), public_key.size);
   if (const auto it = contacts_.find(key); it != contacts_.end()) {
-    return sdk::Result<int64_t>::of(it->second.row);
+    return R::of(&it->second);
   }
   int64_t row = 0;
   const Status st = first_row(
@@ -400,35 +401,33 @@ sdk::Result<int64_t> SqliteStorage::contact_row(sdk::ByteView public_key) {
       },
       public_key);
   if (!st.is_ok()) {
-    return {st, 0};
+    return {st, nullptr};
   }
-  contacts_.emplace(std::move(key), CachedContact{row, std::nullopt});
-  return sdk::Result<int64_t>::of(row);
+  return R::of(&contacts_.emplace(std::move(key), CachedContact{row, std::nullopt}).first->second);
+}
+
+sdk::Result<int64_t> SqliteStorage::contact_row(sdk::ByteView public_key) {
+  const sdk::Result<CachedContact*> cached = cached_contact(public_key);
+  return cached.is_ok() ? sdk::Result<int64_t>::of(cached.value->row)
+                        : sdk::Result<int64_t>{cached.status, 0};
 }
 
 sdk::Result<SqliteStorage::CachedContact*>
 SqliteStorage::contact_with_order(sdk::ByteView public_key) {
-  using R = sdk::Result<CachedContact*>;
-  const sdk::Result<int64_t> row = contact_row(public_key);
-  if (!row.is_ok()) {
-    return {row.status, nullptr};
+  const sdk::Result<CachedContact*> cached = cached_contact(public_key);
+  if (!cached.is_ok() || cached.value->last_order) {
+    return cached;
   }
-  CachedContact& cached =
-      contacts_.at(std::string(reinterpret_cast<const char*>(public_key.data), public_key.size));
-  if (!cached.last_order) {
-    const Status st = first_row(
-        "SELECT coalesce(max(conv_order), 0) FROM messages WHERE contact_id = ?1", "last order",
-        "sqlite: no last order",
-        [&](Query& q) {
-          cached.last_order = q.column_int(0);
-          return Status::ok();
-        },
-        cached.row);
-    if (!st.is_ok()) {
-      return {st, nullptr};
-    }
-  }
-  return R::of(&cached);
+  CachedContact& contact = *cached.value;
+  const Status st = first_row(
+      "SELECT coalesce(max(conv_order), 0) FROM messages WHERE contact_id = ?1", "last order",
+      "sqlite: no last order",
+      [&](Query& q) {
+        contact.last_order = q.column_int(0);
+        return Status::ok();
+      },
+      contact.row);
+  return st.is_ok() ? cached : sdk::Result<CachedContact*>{st, nullptr};
 }
 
 // ---- Transactions -----------------------------------------------------------------------------

@@ -131,6 +131,8 @@ class SqliteStorage final : public sdk::Storage, public sdk::Plugin {
     int64_t row = 0;
     std::optional<int64_t> last_order;
   };
+  // The cached record of the contact with this key (read on first use), or kNotFound.
+  sdk::Result<CachedContact*> cached_contact(sdk::ByteView public_key);
   // The rowid of the contact with this key, or kNotFound.
   sdk::Result<int64_t> contact_row(sdk::ByteView public_key);
   sdk::Result<CachedContact*> contact_with_order(sdk::ByteView public_key);

@@ -103,11 +103,11 @@ std::optional<std::string> ReliableLink::send(std::span<const uint8_t> message, 
 }
 
 bool ReliableLink::append_to_unsent(std::span<const uint8_t> message) {
-  if (next_unsent_ >= next_seq_) {
+  if (next_unsent_ >= next_seq_ || outgoing_.empty()) {
     return false;
   }
-  auto last = outgoing_.find(next_seq_ - 1);
-  if (last == outgoing_.end()) {
+  const auto last = std::prev(outgoing_.end());
+  if (last->first != next_seq_ - 1) {
     return false;
   }
   std::vector<uint8_t>& packet = last->second.packet;
