@@ -3,7 +3,9 @@
 // WAL, synchronous = FULL), each benchmark in a fresh temporary directory.
 //   - echo round trip of 100-byte messages between two nodes (A sends, B's event thread replies),
 //     against a raw UDP ping-pong of 100-byte datagrams between two blocking sockets, and against
-//     the same ping-pong with the four SQLite commits a durable echo cannot avoid (p50 and p99);
+//     the same ping-pong with the four SQLite commits a durable echo cannot avoid (p50 and p99),
+//     and against that plus a Double Ratchet round trip (the two DH ratchet steps every echo
+//     makes): the protocol floor;
 //   - one-way throughput of 100-byte messages, exactly-once and durable, from several sender
 //     threads, until the receiver's counters say it has stored them all;
 //   - time from starting two nodes that know each other to the first message delivered, with and
@@ -19,8 +21,10 @@
 #include "at_rest.hpp"
 #include "identity.hpp"
 #include "primitives.hpp"
+#include "ratchet.hpp"
 
 #include <entre/node.hpp>
+#include <entre/sdk/bytes.hpp>
 
 #include <benchmark/benchmark.h>
 #include <sqlite3.h>
@@ -476,6 +480,43 @@ void BM_Messaging_DurableUdpPingPong(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_Messaging_DurableUdpPingPong)->Iterations(1000)->Unit(benchmark::kMicrosecond);
+
+// Third baseline, the cryptographic part of the floor: a Double Ratchet round trip of two 100-byte
+// messages through crypto-sodium's ratchet (A seals, B opens, B seals, A opens), no storage and
+// no network. Each message that answers the other side's last one carries a new ratchet key, so
+// each open makes a DH ratchet step (three X25519 operations), as every echo does.
+void BM_Messaging_RatchetRoundTrip(benchmark::State& state) {
+  using plugins::sodium::RatchetState;
+  plugins::sodium::Secret<32> seed;
+  randombytes_buf(seed.data(), seed.size());
+  plugins::sodium::Secret<32> b_secret;
+  std::array<uint8_t, 32> b_public{};
+  plugins::sodium::x25519_keypair(b_secret, b_public);
+  RatchetState a;
+  RatchetState b;
+  if (!RatchetState::init_alice(seed, b_public, a).is_ok() ||
+      !RatchetState::init_bob(seed, b_secret, b_public, b).is_ok()) {
+    state.SkipWithError("ratchet initialisation failed");
+    return;
+  }
+  const std::vector<uint8_t> text(kTextBytes, 0x5a);
+  std::vector<uint8_t> sealed;
+  std::vector<uint8_t> opened;
+  auto hop = [&](RatchetState& from, RatchetState& to) {
+    sealed.clear();
+    opened.clear();
+    sdk::VectorSink s(sealed);
+    sdk::VectorSink o(opened);
+    return from.encrypt({}, text, s).is_ok() && to.decrypt({}, sealed, o).is_ok();
+  };
+  for (auto _ : state) {
+    if (!hop(a, b) || !hop(b, a)) {
+      state.SkipWithError("a ratchet message did not open");
+      return;
+    }
+  }
+}
+BENCHMARK(BM_Messaging_RatchetRoundTrip)->Unit(benchmark::kMicrosecond);
 
 // B's side of the echo: its own event thread answers each message with the same text.
 class Echoer {
@@ -1014,6 +1055,25 @@ const int registered = register_figures([](const Results& r) {
       row(std::string("echo round trip ") + q + ", 100 B", fixed(node, 0, "us"),
           std::string("UDP ping-pong + 4 SQLite commits ") + q + " (durable floor)",
           fixed(base, 0, "us"), fixed(node / base, 1, ""), "-", true);
+    }
+  }
+  // The protocol floor: what a durable, ratcheted echo cannot go below on this machine.
+  const auto ratchet = r.timings.find("BM_Messaging_RatchetRoundTrip");
+  const double durable_p50 = r.counter(floor, "p50_us");
+  const double echo_p50 = r.counter("BM_Messaging_EchoRoundTrip/1", "p50_us");
+  const double raw_p50 = r.counter(raw, "p50_us");
+  if (ratchet != r.timings.end() && durable_p50 > 0 && raw_p50 > 0) {
+    const double ratchet_us = ratchet->second * 1e6;
+    row("Double Ratchet round trip, 100 B (two DH ratchet steps)", fixed(ratchet_us, 0, "us"),
+        "raw UDP ping-pong p50, 100 B", fixed(raw_p50, 1, "us"), fixed(ratchet_us / raw_p50, 1, ""),
+        "-", true);
+    const double protocol = durable_p50 + ratchet_us;
+    row("protocol floor: durable floor p50 + Double Ratchet round trip", fixed(protocol, 0, "us"),
+        "raw UDP ping-pong p50, 100 B", fixed(raw_p50, 1, "us"), fixed(protocol / raw_p50, 1, ""),
+        "-", true);
+    if (echo_p50 >= 0) {
+      row("echo round trip p50, 100 B", fixed(echo_p50, 0, "us"), "protocol floor",
+          fixed(protocol, 0, "us"), fixed(echo_p50 / protocol, 1, ""), "-", true);
     }
   }
   const std::string tput = "BM_Messaging_Throughput/";
