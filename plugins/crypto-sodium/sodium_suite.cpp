@@ -282,7 +282,69 @@ NoisePublicKey SodiumSuite::static_public_for(ByteSpan blob, const Secret<32>& s
 }
 
 void* SodiumSuite::query_interface(sdk::InterfaceId id) noexcept {
-  return id == sdk::InterfaceId::kCryptoSuiteV1 ? static_cast<sdk::CryptoSuite*>(this) : nullptr;
+  switch (id) {
+  case sdk::InterfaceId::kCryptoSuiteV1:
+    return static_cast<sdk::CryptoSuite*>(this);
+  case sdk::InterfaceId::kPairwiseKeysV1:
+    return static_cast<sdk::PairwiseKeys*>(this);
+  default:
+    return nullptr;
+  }
+}
+
+Status SodiumSuite::pairwise_key(sdk::ByteView my_secret, sdk::ByteView their_public,
+                                 sdk::StringView label, sdk::MutableByteView key_out) noexcept {
+  constexpr std::string_view kDomain = "entre-sodium-v1 pairwise";
+  constexpr std::size_t kMaxLabel = 64;
+  if (key_out.size != kPairwiseKeyBytes || their_public.size != kUserIdBytes) {
+    return fail(StatusCode::kInvalidArgument, "sodium: a pairwise key and a user id are 32 bytes");
+  }
+  if (label.size == 0 || label.size > kMaxLabel) {
+    return fail(StatusCode::kInvalidArgument, "sodium: a pairwise label has 1 to 64 bytes");
+  }
+  Secret<kX25519Bytes> mine;
+  std::array<uint8_t, kUserIdBytes> my_public{};
+  Status st = identity_status(identity_x25519_secret(span(my_secret), mine));
+  if (st.is_ok()) {
+    st = identity_status(sodium::identity_public(span(my_secret), my_public));
+  }
+  if (!st.is_ok()) {
+    return st;
+  }
+  Secret<kX25519Bytes> shared;
+  if (!x25519(mine.data(), their_public.data, shared.data())) {
+    return fail(StatusCode::kAuthFailed, "sodium: their public key is a low-order point");
+  }
+  const bool mine_first = std::memcmp(my_public.data(), their_public.data, kUserIdBytes) < 0;
+  const uint8_t* first = mine_first ? my_public.data() : their_public.data;
+  const uint8_t* second = mine_first ? their_public.data : my_public.data();
+  crypto_generichash_state state;
+  crypto_generichash_init(&state, nullptr, 0, kPairwiseKeyBytes);
+  const auto label_size = static_cast<uint8_t>(label.size);
+  crypto_generichash_update(&state, reinterpret_cast<const uint8_t*>(kDomain.data()),
+                            kDomain.size());
+  crypto_generichash_update(&state, &label_size, 1);
+  crypto_generichash_update(&state, reinterpret_cast<const uint8_t*>(label.data), label.size);
+  crypto_generichash_update(&state, shared.data(), shared.size());
+  crypto_generichash_update(&state, first, kUserIdBytes);
+  crypto_generichash_update(&state, second, kUserIdBytes);
+  crypto_generichash_final(&state, key_out.data, kPairwiseKeyBytes);
+  sodium_memzero(&state, sizeof state);
+  return Status::ok();
+}
+
+Status SodiumSuite::keyed_hash(sdk::ByteView key, sdk::ByteView message,
+                               sdk::MutableByteView out) noexcept {
+  if (key.size != kPairwiseKeyBytes || out.size < kKeyedHashMinBytes ||
+      out.size > kKeyedHashMaxBytes) {
+    return fail(StatusCode::kInvalidArgument,
+                "sodium: a keyed hash takes a 32-byte key and gives 16 to 64 bytes");
+  }
+  if (!blake2b_keyed(span(key), span(message),
+                     MutableByteSpan(out.data, static_cast<std::size_t>(out.size)))) {
+    return fail(StatusCode::kInternal, "sodium: keyed hash failed");
+  }
+  return Status::ok();
 }
 
 void SodiumSuite::random_bytes(sdk::MutableByteView out) noexcept {

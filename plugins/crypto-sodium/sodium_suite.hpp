@@ -21,7 +21,7 @@ namespace entre::plugins::sodium {
 
 inline constexpr const char* kSuiteId = "entre-sodium-v1";
 
-class SodiumSuite final : public sdk::CryptoSuite, public sdk::Plugin {
+class SodiumSuite final : public sdk::CryptoSuite, public sdk::PairwiseKeys, public sdk::Plugin {
  public:
   SodiumSuite() = default;
 
@@ -52,6 +52,13 @@ class SodiumSuite final : public sdk::CryptoSuite, public sdk::Plugin {
   sdk::Status restore_session(sdk::ByteView state, sdk::Session** out) noexcept override;
   sdk::Status create_media_cipher(sdk::ByteView media_key, uint32_t direction,
                                   sdk::MediaCipher** out) noexcept override;
+
+  // PairwiseKeys: BLAKE2b-256 of a domain string, the label, X25519(mine, theirs) and the two
+  // public keys in byte order, so that both sides derive the same key.
+  sdk::Status pairwise_key(sdk::ByteView my_secret, sdk::ByteView their_public,
+                           sdk::StringView label, sdk::MutableByteView key_out) noexcept override;
+  sdk::Status keyed_hash(sdk::ByteView key, sdk::ByteView message,
+                         sdk::MutableByteView out) noexcept override;
   [[nodiscard]] uint64_t storage_salt_bytes() const noexcept override;
   sdk::Status derive_storage_key(sdk::StringView passphrase, sdk::ByteView salt, sdk::KdfCost cost,
                                  sdk::MutableByteView key_out) noexcept override;

@@ -306,7 +306,9 @@ int run_conformance(const std::filesystem::path& path, const std::string& transp
               << ": no crypto suite interface v1\n";
     return kExitFail;
   }
-  return report("crypto", run_crypto_conformance(*suite));
+  return report("crypto",
+                run_crypto_conformance(*suite, sdk::query<sdk::PairwiseKeys>(
+                                                   *plugin, sdk::InterfaceId::kPairwiseKeysV1)));
 }
 
 int run(int argc, char** argv) {

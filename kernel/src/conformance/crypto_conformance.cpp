@@ -1,5 +1,7 @@
 #include "conformance/crypto_conformance.hpp"
 
+#include <algorithm>
+#include <array>
 #include <functional>
 #include <memory>
 #include <stdexcept>
@@ -165,9 +167,68 @@ struct Suite {
   }
 };
 
+using PairwiseKey = std::array<uint8_t, sdk::PairwiseKeys::kPairwiseKeyBytes>;
+
+PairwiseKey pairwise_of(sdk::PairwiseKeys& pk, const Identity& mine, const Bytes& theirs,
+                        std::string_view label) {
+  PairwiseKey key{};
+  expect_ok(pk.pairwise_key(sdk::ByteView(mine.secret), sdk::ByteView(theirs),
+                            sdk::StringView(label), {key.data(), key.size()}),
+            "pairwise_key");
+  return key;
+}
+
+void check_pairwise(Suite& s, sdk::CryptoSuite& cs, sdk::PairwiseKeys& pk) {
+  s.check("pairwise keys agree for a pair and differ for every other pair and label", [&] {
+    const Identity a = make_identity(cs);
+    const Identity b = make_identity(cs);
+    const Identity c = make_identity(cs);
+    const PairwiseKey ab = pairwise_of(pk, a, b.id, "lan beacon");
+    expect(ab == pairwise_of(pk, b, a.id, "lan beacon"), "the two sides derived different keys");
+    expect(ab != pairwise_of(pk, a, c.id, "lan beacon"), "another pair derived the same key");
+    expect(ab != pairwise_of(pk, a, b.id, "lan meeting"), "another label derived the same key");
+    expect(ab != PairwiseKey{}, "the key is all zeros");
+    PairwiseKey key{};
+    expect(pk.pairwise_key(sdk::ByteView(a.secret), sdk::ByteView(Bytes(sdk::kPublicKeyBytes, 0)),
+                           "lan beacon", {key.data(), key.size()})
+                   .code == sdk::StatusCode::kAuthFailed,
+           "a low-order public key (zero) was not refused as kAuthFailed");
+    expect(
+        pk.pairwise_key(sdk::ByteView(a.secret), sdk::ByteView(b.id), "", {key.data(), key.size()})
+                .code == sdk::StatusCode::kInvalidArgument,
+        "an empty label was not refused");
+  });
+
+  s.check("keyed hashes depend on key, message and size, and refuse bad sizes", [&] {
+    const Identity a = make_identity(cs);
+    const Identity b = make_identity(cs);
+    const PairwiseKey k1 = pairwise_of(pk, a, b.id, "conformance");
+    const PairwiseKey k2 = pairwise_of(pk, a, b.id, "conformance 2");
+    auto hash = [&](const PairwiseKey& key, std::string_view message, std::size_t size) {
+      Bytes out(size);
+      expect_ok(pk.keyed_hash(sdk::ByteView(key.data(), key.size()), sdk::ByteView(text(message)),
+                              {out.data(), out.size()}),
+                "keyed_hash");
+      return out;
+    };
+    const Bytes h = hash(k1, "epoch 7", 16);
+    expect(h == hash(k1, "epoch 7", 16), "the same input hashed differently");
+    expect(h != hash(k2, "epoch 7", 16), "another key gave the same hash");
+    expect(h != hash(k1, "epoch 8", 16), "another message gave the same hash");
+    const Bytes longer = hash(k1, "epoch 7", 32);
+    expect(!std::equal(h.begin(), h.end(), longer.begin()),
+           "a longer output starts with the shorter one");
+    Bytes out(8);
+    expect(pk.keyed_hash(sdk::ByteView(k1.data(), k1.size()), {}, {out.data(), out.size()}).code ==
+               sdk::StatusCode::kInvalidArgument,
+           "an 8-byte output was not refused");
+  });
+}
+
 } // namespace
 
-std::vector<ConformanceCheck> run_crypto_conformance(sdk::CryptoSuite& suite) {
+std::vector<ConformanceCheck> run_crypto_conformance(sdk::CryptoSuite& suite,
+                                                     sdk::PairwiseKeys* pairwise) {
   Suite s{suite, {}};
   auto& cs = suite;
 
@@ -452,6 +513,9 @@ std::vector<ConformanceCheck> run_crypto_conformance(sdk::CryptoSuite& suite) {
                 "a blob moved to another row");
   });
 
+  if (pairwise != nullptr) {
+    check_pairwise(s, cs, *pairwise);
+  }
   return s.results;
 }
 

@@ -11,6 +11,8 @@
 
 namespace entre {
 
-[[nodiscard]] std::vector<ConformanceCheck> run_crypto_conformance(sdk::CryptoSuite& suite);
+// `pairwise`: the suite's optional PairwiseKeys interface, checked too when not null.
+[[nodiscard]] std::vector<ConformanceCheck> run_crypto_conformance(sdk::CryptoSuite& suite,
+                                                                   sdk::PairwiseKeys* pairwise);
 
 } // namespace entre

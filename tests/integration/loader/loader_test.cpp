@@ -182,7 +182,8 @@ TEST(PluginLoader, FailureDetailsSayWhatIsWrong) {
   PluginLoader loader({});
   EXPECT_NE(expect_failure(loader, FIXTURE_ABI_MAJOR, LoadError::kAbiMajorMismatch)
                 .detail.find("plugin built for SDK ABI " + std::to_string(ENTRE_SDK_ABI_MAJOR + 1) +
-                             ".0, kernel offers " + std::to_string(ENTRE_SDK_ABI_MAJOR) + "." +
+                             "." + std::to_string(ENTRE_SDK_ABI_MINOR) + ", kernel offers " +
+                             std::to_string(ENTRE_SDK_ABI_MAJOR) + "." +
                              std::to_string(ENTRE_SDK_ABI_MINOR)),
             std::string::npos);
   EXPECT_NE(

@@ -173,4 +173,27 @@ class CryptoSuite {
   ~CryptoSuite() = default;
 };
 
+// Optional (InterfaceId::kPairwiseKeysV1, SDK 1.1): keys two identities share without a session,
+// for features that must recognise a contact before any handshake, such as LAN discovery beacons.
+// A suite without it leaves those features off. Threading and errors as for CryptoSuite.
+class PairwiseKeys {
+ public:
+  inline static constexpr std::size_t kPairwiseKeyBytes = 32;
+  inline static constexpr std::size_t kKeyedHashMinBytes = 16;
+  inline static constexpr std::size_t kKeyedHashMaxBytes = 64;
+
+  // The 32-byte key of the pair (my identity, their public key): the same for both sides, different
+  // for every other pair and for every `label` (a domain separator, 1..64 bytes). Costs one
+  // Diffie-Hellman operation. kAuthFailed when `their_public` is a low-order point,
+  // kInvalidArgument for wrong sizes. The caller wipes the key.
+  virtual Status pairwise_key(ByteView my_secret, ByteView their_public, StringView label,
+                              MutableByteView key_out) noexcept = 0;
+  // A keyed hash (a PRF and MAC) of `message` under a kPairwiseKeyBytes key, out.size between
+  // kKeyedHashMinBytes and kKeyedHashMaxBytes; a different output size gives an unrelated output.
+  virtual Status keyed_hash(ByteView key, ByteView message, MutableByteView out) noexcept = 0;
+
+ protected:
+  ~PairwiseKeys() = default;
+};
+
 } // namespace entre::sdk

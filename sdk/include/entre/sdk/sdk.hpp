@@ -5,6 +5,7 @@
 #include <entre/sdk/bytes.hpp>
 #include <entre/sdk/codec.hpp>
 #include <entre/sdk/crypto.hpp>
+#include <entre/sdk/discovery.hpp>
 #include <entre/sdk/export.hpp>
 #include <entre/sdk/host.hpp>
 #include <entre/sdk/plugin.hpp>
