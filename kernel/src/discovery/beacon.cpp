@@ -1,0 +1,233 @@
+#include "discovery/beacon.hpp"
+
+#include <sodium.h>
+
+#include <cstring>
+
+namespace entre::discovery {
+
+namespace {
+
+void put_be(std::vector<uint8_t>& out, uint64_t value, int bytes) {
+  for (int i = bytes - 1; i >= 0; --i) {
+    out.push_back(static_cast<uint8_t>(value >> (8 * i)));
+  }
+}
+
+uint64_t get_be(std::span<const uint8_t> in, std::size_t at, int bytes) {
+  uint64_t value = 0;
+  for (int i = 0; i < bytes; ++i) {
+    value = (value << 8) | in[at + static_cast<std::size_t>(i)];
+  }
+  return value;
+}
+
+constexpr std::size_t kHashBytes = sdk::PairwiseKeys::kKeyedHashMinBytes;
+
+} // namespace
+
+std::optional<ParsedBeacon> parse_beacon(std::span<const uint8_t> beacon) {
+  if (beacon.size() < kHeaderBytes + kEntryBytes || beacon.size() > kMaxBeaconBytes) {
+    return std::nullopt;
+  }
+  const std::size_t count = beacon[kSignedHeaderBytes];
+  if (beacon[0] != kBeaconVersion || beacon[1] != 0 || count == 0 || count > kMaxEntries ||
+      beacon.size() != kHeaderBytes + count * kEntryBytes) {
+    return std::nullopt;
+  }
+  ParsedBeacon parsed;
+  parsed.epoch = get_be(beacon, 2, 8);
+  parsed.counter = static_cast<uint32_t>(get_be(beacon, 10, 4));
+  parsed.signed_header = beacon.first(kSignedHeaderBytes);
+  parsed.entries = beacon.subspan(kHeaderBytes);
+  return parsed;
+}
+
+std::size_t BeaconBook::TagHash::operator()(const Tag& t) const noexcept {
+  uint64_t v = 0;
+  std::memcpy(&v, t.data(), sizeof v);
+  return static_cast<std::size_t>(v);
+}
+
+BeaconBook::BeaconBook(sdk::PairwiseKeys& pairwise, Random random,
+                       std::span<const uint8_t> my_secret, const Key& my_key, uint64_t epoch_ms,
+                       std::size_t entries)
+    : pairwise_(pairwise), random_(std::move(random)),
+      my_secret_(my_secret.begin(), my_secret.end()), my_key_(my_key),
+      epoch_ms_(epoch_ms == 0 ? 1 : epoch_ms),
+      entries_(entries == 0 ? 1 : std::min(entries, kMaxEntries)) {}
+
+BeaconBook::~BeaconBook() {
+  sodium_memzero(my_secret_.data(), my_secret_.size());
+  for (auto& [key, peer] : contacts_) {
+    sodium_memzero(peer.key.data(), peer.key.size());
+  }
+}
+
+uint64_t BeaconBook::epoch_of(int64_t wall_ms) const {
+  return wall_ms <= 0 ? 0 : static_cast<uint64_t>(wall_ms) / epoch_ms_;
+}
+
+bool BeaconBook::add_contact(const Key& key) {
+  if (contacts_.contains(key)) {
+    return true;
+  }
+  Peer peer;
+  const sdk::Status st =
+      pairwise_.pairwise_key(sdk::ByteView(my_secret_), sdk::ByteView(key.data(), key.size()),
+                             sdk::StringView(kPairwiseLabel), {peer.key.data(), peer.key.size()});
+  if (!st.is_ok()) {
+    return false;
+  }
+  const Peer& stored = contacts_.emplace(key, std::move(peer)).first->second;
+  sodium_memzero(peer.key.data(), peer.key.size());
+  if (tags_epoch_ != UINT64_MAX) {
+    for (uint64_t e = tags_epoch_ == 0 ? 0 : tags_epoch_ - 1; e <= tags_epoch_ + 1; ++e) {
+      tags_[tag_of(stored, e, key)] = {key, e};
+    }
+  }
+  return true;
+}
+
+void BeaconBook::remove_contact(const Key& key) {
+  auto it = contacts_.find(key);
+  if (it == contacts_.end()) {
+    return;
+  }
+  sodium_memzero(it->second.key.data(), it->second.key.size());
+  contacts_.erase(it);
+  std::erase_if(tags_, [&](const auto& entry) { return entry.second.first == key; });
+}
+
+BeaconBook::Tag BeaconBook::tag_of(const Peer& p, uint64_t epoch, const Key& sender) const {
+  std::vector<uint8_t> message{'t', 'a', 'g'};
+  put_be(message, epoch, 8);
+  message.insert(message.end(), sender.begin(), sender.end());
+  std::array<uint8_t, kHashBytes> hash{};
+  (void)pairwise_.keyed_hash(sdk::ByteView(p.key.data(), p.key.size()), sdk::ByteView(message),
+                             {hash.data(), hash.size()});
+  Tag tag{};
+  std::memcpy(tag.data(), hash.data(), tag.size());
+  return tag;
+}
+
+std::array<uint8_t, kAuthBytes>
+BeaconBook::auth_of(const Peer& p, std::span<const uint8_t> signed_header, const Tag& tag) const {
+  std::vector<uint8_t> message{'a', 'u', 't', 'h'};
+  message.insert(message.end(), signed_header.begin(), signed_header.end());
+  message.insert(message.end(), tag.begin(), tag.end());
+  std::array<uint8_t, kHashBytes> hash{};
+  (void)pairwise_.keyed_hash(sdk::ByteView(p.key.data(), p.key.size()), sdk::ByteView(message),
+                             {hash.data(), hash.size()});
+  std::array<uint8_t, kAuthBytes> auth{};
+  std::memcpy(auth.data(), hash.data(), auth.size());
+  return auth;
+}
+
+std::vector<uint8_t> BeaconBook::next_beacon(int64_t wall_ms) {
+  const uint64_t epoch = epoch_of(wall_ms);
+  if (epoch != sending_epoch_) {
+    sending_epoch_ = epoch;
+    random_({reinterpret_cast<uint8_t*>(&counter_), sizeof counter_});
+    counter_ &= 0x7fffffffu; // room to count up for the whole epoch
+  } else {
+    ++counter_;
+  }
+  std::vector<uint8_t> beacon;
+  beacon.reserve(kHeaderBytes + entries_ * kEntryBytes);
+  beacon.push_back(kBeaconVersion);
+  beacon.push_back(0);
+  put_be(beacon, epoch, 8);
+  put_be(beacon, counter_, 4);
+  beacon.push_back(static_cast<uint8_t>(entries_));
+  const std::span<const uint8_t> header(beacon.data(), kSignedHeaderBytes);
+  const std::vector<uint8_t> signed_header(header.begin(), header.end());
+  const std::size_t real = std::min(entries_, contacts_.size());
+  if (next_turn_ >= contacts_.size()) {
+    next_turn_ = 0;
+  }
+  auto it = std::next(contacts_.begin(), static_cast<std::ptrdiff_t>(next_turn_));
+  for (std::size_t i = 0; i < real; ++i) {
+    if (it == contacts_.end()) {
+      it = contacts_.begin();
+    }
+    const Tag tag = tag_of(it->second, epoch, my_key_);
+    const auto auth = auth_of(it->second, signed_header, tag);
+    beacon.insert(beacon.end(), tag.begin(), tag.end());
+    beacon.insert(beacon.end(), auth.begin(), auth.end());
+    ++it;
+  }
+  next_turn_ = contacts_.empty() ? 0 : (next_turn_ + real) % contacts_.size();
+  const std::size_t filler = (entries_ - real) * kEntryBytes;
+  const std::size_t at = beacon.size();
+  beacon.resize(at + filler);
+  if (filler > 0) {
+    random_({beacon.data() + at, filler});
+  }
+  return beacon;
+}
+
+void BeaconBook::refresh_tags(uint64_t epoch) {
+  tags_.clear();
+  tags_epoch_ = epoch;
+  for (const auto& [key, peer] : contacts_) {
+    for (uint64_t e = epoch == 0 ? 0 : epoch - 1; e <= epoch + 1; ++e) {
+      tags_[tag_of(peer, e, key)] = {key, e};
+    }
+  }
+}
+
+BeaconVerdict BeaconBook::read(std::span<const uint8_t> beacon, int64_t wall_ms,
+                               std::vector<Key>& found) {
+  found.clear();
+  const auto parsed = parse_beacon(beacon);
+  if (!parsed) {
+    ++stats_.malformed;
+    return BeaconVerdict::kMalformed;
+  }
+  const uint64_t now = epoch_of(wall_ms);
+  if (parsed->epoch + 1 < now || parsed->epoch > now + 1) {
+    ++stats_.stale;
+    return BeaconVerdict::kStale;
+  }
+  if (tags_epoch_ != now) {
+    refresh_tags(now);
+    for (auto& [key, peer] : contacts_) {
+      std::erase_if(peer.last_counter, [&](const auto& e) { return e.first + 1 < now; });
+    }
+  }
+  bool replayed = false;
+  for (std::size_t at = 0; at < parsed->entries.size(); at += kEntryBytes) {
+    Tag tag{};
+    std::memcpy(tag.data(), parsed->entries.data() + at, kTagBytes);
+    const auto hit = tags_.find(tag);
+    if (hit == tags_.end() || hit->second.second != parsed->epoch) {
+      continue;
+    }
+    Peer& peer = contacts_.at(hit->second.first);
+    const auto expected = auth_of(peer, parsed->signed_header, tag);
+    if (sodium_memcmp(expected.data(), parsed->entries.data() + at + kTagBytes, kAuthBytes) != 0) {
+      ++stats_.forged;
+      continue;
+    }
+    const auto last = peer.last_counter.find(parsed->epoch);
+    if (last != peer.last_counter.end() && parsed->counter <= last->second) {
+      replayed = true;
+      continue;
+    }
+    peer.last_counter[parsed->epoch] = parsed->counter;
+    found.push_back(hit->second.first);
+  }
+  if (!found.empty()) {
+    ++stats_.recognised;
+    return BeaconVerdict::kRecognised;
+  }
+  if (replayed) {
+    ++stats_.replayed;
+    return BeaconVerdict::kReplay;
+  }
+  ++stats_.unrecognised;
+  return BeaconVerdict::kUnrecognised;
+}
+
+} // namespace entre::discovery
