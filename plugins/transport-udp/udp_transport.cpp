@@ -1,14 +1,11 @@
 #include "udp_transport.hpp"
 
-#include <ifaddrs.h>
-#include <net/if.h>
-#include <netinet/in.h>
+#include "datagram.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 
 #include <atomic>
-#include <charconv>
 #include <cstring>
 #include <mutex>
 #include <string>
@@ -18,6 +15,7 @@ namespace entre::plugins::udp {
 
 namespace asio = boost::asio;
 using asio::ip::udp;
+using datagram::config_error;
 
 // Shared with in-flight handlers, so that a handler completing after stop() (or after the plugin
 // object is gone) touches only this state, and sees `stopped`.
@@ -34,133 +32,33 @@ struct UdpTransport::State : std::enable_shared_from_this<UdpTransport::State> {
   uint32_t queue_limit = 0;
   std::atomic<uint32_t> in_flight{0};
   std::atomic<uint64_t> dropped_oversize{0};
-  std::vector<uint8_t> rx;
-  udp::endpoint rx_from;
 
   void receive() {
-    auto self = shared_from_this();
-    socket.async_receive_from(
-        asio::buffer(rx), rx_from, [self](const boost::system::error_code& ec, std::size_t n) {
-          if (ec == asio::error::operation_aborted) {
-            return;
+    datagram::Receiver::start(
+        shared_from_this(), socket, max_payload,
+        [this](const udp::endpoint& from, const uint8_t* data, std::optional<std::size_t> n) {
+          std::lock_guard lock(mu);
+          if (stopped) {
+            return false;
           }
-          {
-            std::lock_guard lock(self->mu);
-            if (self->stopped) {
-              return;
-            }
-            if (!ec) {
-              if (n > self->max_payload) {
-                self->dropped_oversize.fetch_add(1, std::memory_order_relaxed);
-              } else {
-                const std::string from = format_endpoint(self->rx_from);
-                self->events->on_frame(sdk::StringView(from), sdk::ByteView(self->rx.data(), n));
-              }
-            }
+          if (!n) {
+            dropped_oversize.fetch_add(1, std::memory_order_relaxed);
+          } else {
+            const std::string text = format_endpoint(from);
+            events->on_frame(sdk::StringView(text), sdk::ByteView(data, *n));
           }
-          self->receive();
+          return true;
         });
   }
 };
 
 std::optional<udp::endpoint> parse_endpoint(std::string_view text, bool with_scheme) {
-  if (with_scheme) {
-    constexpr std::string_view kScheme = "udp:";
-    if (text.substr(0, kScheme.size()) != kScheme) {
-      return std::nullopt;
-    }
-    text.remove_prefix(kScheme.size());
-  }
-  std::string_view host;
-  std::string_view port_text;
-  if (!text.empty() && text.front() == '[') {
-    const auto close = text.find(']');
-    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
-      return std::nullopt;
-    }
-    host = text.substr(1, close - 1);
-    port_text = text.substr(close + 2);
-  } else {
-    const auto colon = text.rfind(':');
-    if (colon == std::string_view::npos || text.find(':') != colon) {
-      return std::nullopt;
-    }
-    host = text.substr(0, colon);
-    port_text = text.substr(colon + 1);
-  }
-  unsigned port = 0;
-  const auto [end, err] =
-      std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (err != std::errc() || end != port_text.data() + port_text.size() || port > 65535 ||
-      port_text.empty()) {
-    return std::nullopt;
-  }
-  boost::system::error_code ec;
-  const auto address = asio::ip::make_address(std::string(host), ec);
-  if (ec) {
-    return std::nullopt;
-  }
-  return udp::endpoint(address, static_cast<uint16_t>(port));
+  return datagram::parse_endpoint(text, with_scheme ? "udp" : "");
 }
-
-namespace {
-
-std::vector<boost::asio::ip::address> interface_addresses(bool v6) {
-  std::vector<boost::asio::ip::address> found;
-  std::vector<boost::asio::ip::address> loopback;
-  ifaddrs* list = nullptr;
-  if (::getifaddrs(&list) != 0) {
-    return found;
-  }
-  for (const ifaddrs* it = list; it != nullptr; it = it->ifa_next) {
-    if (it->ifa_addr == nullptr || (it->ifa_flags & IFF_UP) == 0) {
-      continue;
-    }
-    boost::asio::ip::address address;
-    if (!v6 && it->ifa_addr->sa_family == AF_INET) {
-      const auto* in = reinterpret_cast<const sockaddr_in*>(it->ifa_addr);
-      address = boost::asio::ip::address_v4(ntohl(in->sin_addr.s_addr));
-    } else if (v6 && it->ifa_addr->sa_family == AF_INET6) {
-      const auto* in6 = reinterpret_cast<const sockaddr_in6*>(it->ifa_addr);
-      boost::asio::ip::address_v6::bytes_type bytes;
-      std::memcpy(bytes.data(), in6->sin6_addr.s6_addr, bytes.size());
-      const boost::asio::ip::address_v6 a6(bytes);
-      if (a6.is_link_local()) {
-        continue; // needs a scope id that means nothing to a peer
-      }
-      address = a6;
-    } else {
-      continue;
-    }
-    (address.is_loopback() ? loopback : found).push_back(address);
-  }
-  ::freeifaddrs(list);
-  found.insert(found.end(), loopback.begin(), loopback.end());
-  return found;
-}
-
-} // namespace
 
 std::string format_endpoint(const udp::endpoint& endpoint) {
-  const auto address = endpoint.address();
-  if (address.is_v6()) {
-    return "udp:[" + address.to_string() + "]:" + std::to_string(endpoint.port());
-  }
-  return "udp:" + address.to_string() + ":" + std::to_string(endpoint.port());
+  return datagram::format_endpoint(endpoint, "udp");
 }
-
-namespace {
-
-sdk::Status config_error(const sdk::ConfigView& config, const char* key, std::string_view what) {
-  std::string text(config.location(key).str());
-  text += (text.empty() ? "" : ": ");
-  text += key;
-  text += ": ";
-  text += what;
-  return sdk::Status::error(sdk::StatusCode::kInvalidArgument, text);
-}
-
-} // namespace
 
 sdk::Status read_config(const sdk::ConfigView& config, UdpConfig& out) {
   auto bind = config.get_string_or("bind", "0.0.0.0:7400");
@@ -195,8 +93,6 @@ UdpTransport::UdpTransport(sdk::Host& host, const UdpConfig& config)
     : host_(host), config_(config), state_(std::make_shared<State>(host.io_context())) {
   state_->max_payload = config.max_payload_bytes;
   state_->queue_limit = config.send_queue_frames;
-  // One byte more than allowed, so that an oversized datagram is seen as such, not truncated.
-  state_->rx.resize(std::size_t{config.max_payload_bytes} + 1);
 }
 
 UdpTransport::~UdpTransport() { stop(); }
@@ -291,7 +187,7 @@ sdk::Status UdpTransport::local_endpoints(sdk::ByteSink& out) const noexcept {
     if (bound.address().is_unspecified()) {
       // Bound to every address: name each interface address of the bound family (loopback last),
       // since "0.0.0.0" reaches nobody else.
-      for (const auto& address : interface_addresses(bound.address().is_v6())) {
+      for (const auto& address : datagram::interface_addresses(bound.address().is_v6())) {
         text += (text.empty() ? "" : "\n") + format_endpoint(udp::endpoint(address, bound.port()));
       }
     }

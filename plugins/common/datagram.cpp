@@ -1,0 +1,169 @@
+#include "datagram.hpp"
+
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+
+#include <boost/asio/ip/address.hpp>
+
+#include <charconv>
+#include <cstring>
+
+namespace entre::plugins::datagram {
+
+namespace asio = boost::asio;
+
+std::optional<udp::endpoint> parse_endpoint(std::string_view text, std::string_view scheme) {
+  if (!scheme.empty()) {
+    if (text.size() <= scheme.size() || text.substr(0, scheme.size()) != scheme ||
+        text[scheme.size()] != ':') {
+      return std::nullopt;
+    }
+    text.remove_prefix(scheme.size() + 1);
+  }
+  std::string_view host;
+  std::string_view port_text;
+  if (!text.empty() && text.front() == '[') {
+    const auto close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+      return std::nullopt;
+    }
+    host = text.substr(1, close - 1);
+    port_text = text.substr(close + 2);
+  } else {
+    const auto colon = text.rfind(':');
+    if (colon == std::string_view::npos || text.find(':') != colon) {
+      return std::nullopt;
+    }
+    host = text.substr(0, colon);
+    port_text = text.substr(colon + 1);
+  }
+  unsigned port = 0;
+  const auto [end, err] =
+      std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (err != std::errc() || end != port_text.data() + port_text.size() || port > 65535 ||
+      port_text.empty()) {
+    return std::nullopt;
+  }
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(std::string(host), ec);
+  if (ec) {
+    return std::nullopt;
+  }
+  return udp::endpoint(address, static_cast<uint16_t>(port));
+}
+
+std::string format_endpoint(const udp::endpoint& endpoint, std::string_view scheme) {
+  const auto address = endpoint.address();
+  std::string text(scheme);
+  text += scheme.empty() ? "" : ":";
+  if (address.is_v6()) {
+    return text + "[" + address.to_string() + "]:" + std::to_string(endpoint.port());
+  }
+  return text + address.to_string() + ":" + std::to_string(endpoint.port());
+}
+
+std::vector<asio::ip::address> interface_addresses(bool v6) {
+  std::vector<asio::ip::address> found;
+  std::vector<asio::ip::address> loopback;
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) {
+    return found;
+  }
+  for (const ifaddrs* it = list; it != nullptr; it = it->ifa_next) {
+    if (it->ifa_addr == nullptr || (it->ifa_flags & IFF_UP) == 0) {
+      continue;
+    }
+    asio::ip::address address;
+    if (!v6 && it->ifa_addr->sa_family == AF_INET) {
+      const auto* in = reinterpret_cast<const sockaddr_in*>(it->ifa_addr);
+      address = asio::ip::address_v4(ntohl(in->sin_addr.s_addr));
+    } else if (v6 && it->ifa_addr->sa_family == AF_INET6) {
+      const auto* in6 = reinterpret_cast<const sockaddr_in6*>(it->ifa_addr);
+      asio::ip::address_v6::bytes_type bytes;
+      std::memcpy(bytes.data(), in6->sin6_addr.s6_addr, bytes.size());
+      const asio::ip::address_v6 a6(bytes);
+      if (a6.is_link_local()) {
+        continue;
+      }
+      address = a6;
+    } else {
+      continue;
+    }
+    (address.is_loopback() ? loopback : found).push_back(address);
+  }
+  ::freeifaddrs(list);
+  found.insert(found.end(), loopback.begin(), loopback.end());
+  return found;
+}
+
+sdk::Status config_error(const sdk::ConfigView& config, const char* key, std::string_view what) {
+  std::string text(config.location(key).str());
+  text += (text.empty() ? "" : ": ");
+  text += key;
+  text += ": ";
+  text += what;
+  return sdk::Status::error(sdk::StatusCode::kInvalidArgument, text);
+}
+
+bool is_local_network(const asio::ip::address& address) {
+  if (address.is_v4()) {
+    const uint32_t a = address.to_v4().to_uint();
+    auto in = [a](uint32_t net, int bits) { return (a >> (32 - bits)) == (net >> (32 - bits)); };
+    return in(0x0a000000u, 8) || in(0xac100000u, 12) || in(0xc0a80000u, 16) ||
+           in(0xa9fe0000u, 16) || in(0x7f000000u, 8) || in(0xef000000u, 8);
+  }
+  const asio::ip::address_v6 a6 = address.to_v6();
+  if (a6.is_v4_mapped()) {
+    return is_local_network(asio::ip::make_address_v4(asio::ip::v4_mapped, a6));
+  }
+  const auto bytes = a6.to_bytes();
+  if (a6.is_multicast()) {
+    const int scope = bytes[1] & 0x0f;
+    return scope >= 1 && scope <= 5;
+  }
+  return a6.is_loopback() || (bytes[0] & 0xfe) == 0xfc || a6.is_link_local();
+}
+
+namespace {
+
+struct ReceiveState {
+  std::shared_ptr<void> keep_alive;
+  udp::socket* socket;
+  std::vector<uint8_t> buffer;
+  udp::endpoint from;
+  std::size_t max_bytes;
+  Receiver::Handle handle;
+};
+
+void receive_next(const std::shared_ptr<ReceiveState>& rs) {
+  rs->socket->async_receive_from(
+      asio::buffer(rs->buffer), rs->from, [rs](const boost::system::error_code& ec, std::size_t n) {
+        if (ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor) {
+          return;
+        }
+        bool more = true;
+        if (!ec) {
+          more = rs->handle(rs->from, rs->buffer.data(),
+                            n > rs->max_bytes ? std::nullopt : std::optional<std::size_t>(n));
+        }
+        if (more) {
+          receive_next(rs);
+        }
+      });
+}
+
+} // namespace
+
+void Receiver::start(std::shared_ptr<void> keep_alive, udp::socket& socket, std::size_t max_bytes,
+                     Handle handle) {
+  auto rs = std::make_shared<ReceiveState>();
+  rs->keep_alive = std::move(keep_alive);
+  rs->socket = &socket;
+  rs->buffer.resize(max_bytes + 1);
+  rs->max_bytes = max_bytes;
+  rs->handle = std::move(handle);
+  receive_next(rs);
+}
+
+} // namespace entre::plugins::datagram

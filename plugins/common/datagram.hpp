@@ -1,0 +1,53 @@
+// Shared by the datagram transports (transport-udp, transport-lan), compiled into each plugin:
+// endpoint text, the host's interface addresses, config errors, and the receive loop of a UDP
+// socket on the host's io_context.
+#pragma once
+
+#include <entre/sdk/host.hpp>
+#include <entre/sdk/status.hpp>
+
+#include <boost/asio/ip/udp.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace entre::plugins::datagram {
+
+using boost::asio::ip::udp;
+
+// Parses "<scheme>:1.2.3.4:7400" / "<scheme>:[::1]:7400", or without a prefix when `scheme` is
+// empty. IP literals only (no name lookups on the event loop).
+[[nodiscard]] std::optional<udp::endpoint> parse_endpoint(std::string_view text,
+                                                          std::string_view scheme);
+[[nodiscard]] std::string format_endpoint(const udp::endpoint& endpoint, std::string_view scheme);
+
+// Addresses of the host's up interfaces of one family, loopback last; IPv6 link-local addresses
+// are left out (a scope id means nothing to a peer).
+[[nodiscard]] std::vector<boost::asio::ip::address> interface_addresses(bool v6);
+
+// kInvalidArgument "<file:line>: <key>: <what>".
+[[nodiscard]] sdk::Status config_error(const sdk::ConfigView& config, const char* key,
+                                       std::string_view what);
+
+// True for addresses that stay on the local network: IPv4 10/8, 172.16/12, 192.168/16,
+// 169.254/16 (link-local), 127/8; IPv6 fc00::/7, fe80::/10, ::1; and multicast scoped no wider
+// than the organisation (IPv4 239/8, IPv6 scopes 1 to 5).
+[[nodiscard]] bool is_local_network(const boost::asio::ip::address& address);
+
+// Receives on `socket` until it is closed or `handle` returns false. The handler gets the sender
+// and the datagram, or nullopt size when the datagram was larger than `max_bytes` (it is dropped:
+// the buffer holds one byte more than allowed so that oversize is seen, never truncated).
+// `keep_alive` is held by every pending receive (the owner of the socket).
+struct Receiver {
+  using Handle = std::function<bool(const udp::endpoint& from, const uint8_t* data,
+                                    std::optional<std::size_t> size)>;
+  static void start(std::shared_ptr<void> keep_alive, udp::socket& socket, std::size_t max_bytes,
+                    Handle handle);
+};
+
+} // namespace entre::plugins::datagram
