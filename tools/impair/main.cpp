@@ -27,6 +27,7 @@
 //   final: server->client received=1601 sent=1283 dropped=318 duplicated=0 reordered=0 errors=0
 //   final: clients=1 refused=0
 // Exit status: 0 after a signal, 1 on a socket error at startup, 2 on a usage error.
+#include "datagram.hpp"
 #include "sim/impairment.hpp"
 
 #include <CLI/CLI.hpp>
@@ -70,43 +71,11 @@ struct Options {
 
 // "1.2.3.4:5" or "[::1]:5"; IP literals only.
 std::optional<udp::endpoint> parse_address(std::string_view text) {
-  std::string_view host;
-  std::string_view port_text;
-  if (!text.empty() && text.front() == '[') {
-    const auto close = text.find(']');
-    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
-      return std::nullopt;
-    }
-    host = text.substr(1, close - 1);
-    port_text = text.substr(close + 2);
-  } else {
-    const auto colon = text.find(':');
-    if (colon == std::string_view::npos || text.find(':', colon + 1) != std::string_view::npos) {
-      return std::nullopt;
-    }
-    host = text.substr(0, colon);
-    port_text = text.substr(colon + 1);
-  }
-  unsigned port = 0;
-  const auto [end, err] =
-      std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (port_text.empty() || err != std::errc() || end != port_text.data() + port_text.size() ||
-      port > 65535) {
-    return std::nullopt;
-  }
-  boost::system::error_code ec;
-  const auto address = asio::ip::make_address(std::string(host), ec);
-  if (ec) {
-    return std::nullopt;
-  }
-  return udp::endpoint(address, static_cast<uint16_t>(port));
+  return plugins::datagram::parse_endpoint(text, "");
 }
 
 std::string format_address(const udp::endpoint& endpoint) {
-  if (endpoint.address().is_v6()) {
-    return "[" + endpoint.address().to_string() + "]:" + std::to_string(endpoint.port());
-  }
-  return endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
+  return plugins::datagram::format_endpoint(endpoint, "");
 }
 
 struct Counters {
