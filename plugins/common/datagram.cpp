@@ -125,6 +125,42 @@ bool is_local_network(const asio::ip::address& address) {
   return a6.is_loopback() || (bytes[0] & 0xfe) == 0xfc || a6.is_link_local();
 }
 
+std::string local_endpoints_text(const udp::socket& socket, const udp::endpoint& configured,
+                                 std::string_view scheme, bool local_only) {
+  boost::system::error_code ec;
+  const auto local = socket.local_endpoint(ec);
+  const udp::endpoint bound = ec ? configured : local;
+  std::string text;
+  if (bound.address().is_unspecified()) {
+    for (const auto& address : interface_addresses(bound.address().is_v6())) {
+      if (!local_only || is_local_network(address)) {
+        text += (text.empty() ? "" : "\n") +
+                format_endpoint(udp::endpoint(address, bound.port()), scheme);
+      }
+    }
+  }
+  return text.empty() ? format_endpoint(bound, scheme) : text;
+}
+
+sdk::Status send_counted(const std::shared_ptr<void>& keep_alive, udp::socket& socket,
+                         std::atomic<uint32_t>& in_flight, uint32_t limit, const udp::endpoint& to,
+                         sdk::ByteView frame, std::string_view scheme) {
+  if (in_flight.load() >= limit) {
+    return sdk::Status::error(sdk::StatusCode::kUnavailable,
+                              std::string(scheme) + ": send queue full");
+  }
+  try {
+    auto buffer = std::make_shared<std::vector<uint8_t>>(frame.data, frame.data + frame.size);
+    in_flight.fetch_add(1);
+    socket.async_send_to(asio::buffer(*buffer), to,
+                         [keep_alive, buffer, &in_flight](const boost::system::error_code&,
+                                                          std::size_t) { in_flight.fetch_sub(1); });
+  } catch (const std::exception& e) {
+    return sdk::Status::error(sdk::StatusCode::kInternal, e.what());
+  }
+  return sdk::Status::ok();
+}
+
 namespace {
 
 struct ReceiveState {

@@ -3,11 +3,13 @@
 // socket on the host's io_context.
 #pragma once
 
+#include <entre/sdk/bytes.hpp>
 #include <entre/sdk/host.hpp>
 #include <entre/sdk/status.hpp>
 
 #include <boost/asio/ip/udp.hpp>
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -38,6 +40,21 @@ using boost::asio::ip::udp;
 // 169.254/16 (link-local), 127/8; IPv6 fc00::/7, fe80::/10, ::1; and multicast scoped no wider
 // than the organisation (IPv4 239/8, IPv6 scopes 1 to 5).
 [[nodiscard]] bool is_local_network(const boost::asio::ip::address& address);
+
+// The endpoints at which peers reach `socket` ("<scheme>:addr:port" lines): the bound address, or
+// when bound to every address, each interface address of that family (loopback last), only those
+// on the local network when `local_only`. `configured` stands in when the socket is not open.
+[[nodiscard]] std::string local_endpoints_text(const udp::socket& socket,
+                                               const udp::endpoint& configured,
+                                               std::string_view scheme, bool local_only);
+
+// Sends `frame` to `to` without blocking, counting it in `in_flight` until the send completes;
+// kUnavailable when `limit` sends are already in flight. `keep_alive` owns the socket and the
+// counter (held until the completion).
+[[nodiscard]] sdk::Status send_counted(const std::shared_ptr<void>& keep_alive, udp::socket& socket,
+                                       std::atomic<uint32_t>& in_flight, uint32_t limit,
+                                       const udp::endpoint& to, sdk::ByteView frame,
+                                       std::string_view scheme);
 
 // Receives on `socket` until it is closed or `handle` returns false. The handler gets the sender
 // and the datagram, or nullopt size when the datagram was larger than `max_bytes` (it is dropped:

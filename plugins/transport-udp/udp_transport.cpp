@@ -160,40 +160,15 @@ sdk::Status UdpTransport::send(sdk::StringView endpoint, sdk::ByteView frame) no
   if (state_->stopped) {
     return sdk::Status::error(sdk::StatusCode::kClosed, "udp: transport is not running");
   }
-  if (state_->in_flight.load() >= state_->queue_limit) {
-    return sdk::Status::error(sdk::StatusCode::kUnavailable, "udp: send queue full");
-  }
-  try {
-    auto buffer = std::make_shared<std::vector<uint8_t>>(frame.data, frame.data + frame.size);
-    state_->in_flight.fetch_add(1);
-    auto self = state_;
-    state_->socket.async_send_to(asio::buffer(*buffer), *to,
-                                 [self, buffer](const boost::system::error_code&, std::size_t) {
-                                   self->in_flight.fetch_sub(1);
-                                 });
-  } catch (const std::exception& e) {
-    return sdk::Status::error(sdk::StatusCode::kInternal, e.what());
-  }
-  return sdk::Status::ok();
+  return datagram::send_counted(state_, state_->socket, state_->in_flight, state_->queue_limit, *to,
+                                frame, "udp");
 }
 
 sdk::Status UdpTransport::local_endpoints(sdk::ByteSink& out) const noexcept {
   try {
     std::lock_guard lock(state_->mu);
-    boost::system::error_code ec;
-    const auto local = state_->socket.local_endpoint(ec);
-    const udp::endpoint bound = ec ? config_.bind : local;
-    std::string text;
-    if (bound.address().is_unspecified()) {
-      // Bound to every address: name each interface address of the bound family (loopback last),
-      // since "0.0.0.0" reaches nobody else.
-      for (const auto& address : datagram::interface_addresses(bound.address().is_v6())) {
-        text += (text.empty() ? "" : "\n") + format_endpoint(udp::endpoint(address, bound.port()));
-      }
-    }
-    if (text.empty()) {
-      text = format_endpoint(bound);
-    }
+    const std::string text =
+        datagram::local_endpoints_text(state_->socket, config_.bind, "udp", false);
     if (!out.append(sdk::StringView(text))) {
       return sdk::Status::error(sdk::StatusCode::kBufferTooSmall, "udp: sink refused endpoint");
     }
