@@ -1,5 +1,7 @@
 #include "datagram.hpp"
 
+#include <entre/sdk/net.hpp>
+
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -107,22 +109,7 @@ sdk::Status config_error(const sdk::ConfigView& config, const char* key, std::st
 }
 
 bool is_local_network(const asio::ip::address& address) {
-  if (address.is_v4()) {
-    const uint32_t a = address.to_v4().to_uint();
-    auto in = [a](uint32_t net, int bits) { return (a >> (32 - bits)) == (net >> (32 - bits)); };
-    return in(0x0a000000u, 8) || in(0xac100000u, 12) || in(0xc0a80000u, 16) ||
-           in(0xa9fe0000u, 16) || in(0x7f000000u, 8) || in(0xef000000u, 8);
-  }
-  const asio::ip::address_v6 a6 = address.to_v6();
-  if (a6.is_v4_mapped()) {
-    return is_local_network(asio::ip::make_address_v4(asio::ip::v4_mapped, a6));
-  }
-  const auto bytes = a6.to_bytes();
-  if (a6.is_multicast()) {
-    const int scope = bytes[1] & 0x0f;
-    return scope >= 1 && scope <= 5;
-  }
-  return a6.is_loopback() || (bytes[0] & 0xfe) == 0xfc || a6.is_link_local();
+  return sdk::is_local_network(address.to_string());
 }
 
 std::string local_endpoints_text(const udp::socket& socket, const udp::endpoint& configured,

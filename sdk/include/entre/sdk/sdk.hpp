@@ -8,6 +8,7 @@
 #include <entre/sdk/discovery.hpp>
 #include <entre/sdk/export.hpp>
 #include <entre/sdk/host.hpp>
+#include <entre/sdk/net.hpp>
 #include <entre/sdk/plugin.hpp>
 #include <entre/sdk/status.hpp>
 #include <entre/sdk/storage.hpp>
