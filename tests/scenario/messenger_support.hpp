@@ -172,6 +172,7 @@ class SimMessenger final : public EngineOutput {
                   std::vector<uint8_t> frame) override {
     (void)transports_.at(transport)->send(sdk::StringView(endpoint), sdk::ByteView(frame));
   }
+  void send_beacon(std::size_t, std::vector<uint8_t>) override {} // SimTransport has no Discovery
   void event(Event e) override {
     if (auto* m = std::get_if<MessageReceived>(&e)) {
       received.push_back(m->message);

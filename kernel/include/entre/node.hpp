@@ -48,6 +48,10 @@ struct NodeCounters {
   uint64_t duplicates_dropped = 0;
   uint64_t decrypt_failures = 0;
   uint64_t storage_failures = 0;
+  uint64_t beacons_sent = 0;       // LAN discovery beacons announced
+  uint64_t beacons_recognised = 0; // beacons of contacts taken
+  uint64_t beacons_refused = 0;    // malformed, stale, replayed or forged beacons
+  uint64_t scope_refusals = 0;     // frames, beacons or contact endpoints outside the private scope
   uint64_t links = 0;
   uint64_t outbox = 0;
 };

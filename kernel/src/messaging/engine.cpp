@@ -37,9 +37,11 @@ Engine::~Engine() {
   wire::wipe(storage_key_);
 }
 
-std::size_t Engine::add_transport(sdk::Transport* transport, std::string plugin_id) {
+std::size_t Engine::add_transport(sdk::Transport* transport, std::string plugin_id,
+                                  sdk::Discovery* discovery) {
   TransportSlot slot;
   slot.transport = transport;
+  slot.discovery = discovery;
   slot.plugin_id = std::move(plugin_id);
   const sdk::TransportInfo info = transport->info();
   slot.scheme.assign(info.scheme, ::strnlen(info.scheme, sizeof info.scheme));
@@ -175,6 +177,7 @@ ApiStatus Engine::create_identity(const std::string& passphrase) {
   my_key_ = pub;
   unlocked_ = true;
   out_.log(1, "identity created: " + wire::hex(my_key_));
+  start_discovery();
   return ApiStatus::of({});
 }
 
@@ -221,13 +224,14 @@ ApiStatus Engine::unlock(const std::string& passphrase) {
   load_outbox();
   const uint64_t now = clock_.mono_ms();
   for (auto& [key, c] : contacts_) {
-    if (!c->hints.empty() && !c->blocked()) {
+    if (!endpoints_of(*c).empty() && !c->blocked()) {
       reconnects_.insert({now, key});
       c->reconnect_at = now;
     }
   }
   out_.log(1, "identity unlocked: " + wire::hex(my_key_) + ", " + std::to_string(contacts_.size()) +
                   " contact(s), " + std::to_string(outbox_size()) + " message(s) in the outbox");
+  start_discovery();
   return ApiStatus::of({});
 }
 
@@ -418,6 +422,16 @@ ApiResult<ContactInfo> Engine::add_contact(const std::string& code, const std::s
     return R::fail(sdk::StatusCode::kAlreadyExists,
                    "already a contact" + (existing->name.empty() ? "" : ": " + existing->name));
   }
+  for (const std::string& hint : wire::split_lines(hints)) {
+    if (!in_scope(hint)) {
+      ++counters_.scope_refusals;
+      return R::fail(sdk::StatusCode::kPermissionDenied,
+                     "the network scope is private, and the contact code names " + hint +
+                         ", which is not a private, link-local or loopback address: ask for a "
+                         "code made on the local network, or use a profile with network_scope "
+                         "\"any\"");
+    }
+  }
   auto c = std::make_unique<Contact>();
   c->key = key;
   c->hex = wire::hex(key);
@@ -430,6 +444,7 @@ ApiResult<ContactInfo> Engine::add_contact(const std::string& code, const std::s
   }
   Contact& ref = *c;
   contacts_[key] = std::move(c);
+  discovery_contact(ref);
   connect(ref);
   return R::of(info_of(ref));
 }
@@ -495,6 +510,9 @@ ApiStatus Engine::remove_contact(const std::string& id) {
   std::erase_if(reconnects_, [&](const auto& p) { return p.second == key; });
   (void)storage_.remove_setting(sdk::StringView(std::string(kReadPrefix) + c->hex));
   contacts_.erase(key);
+  if (beacons_) {
+    beacons_->remove_contact(key);
+  }
   return ApiStatus::of({});
 }
 
@@ -508,6 +526,7 @@ ApiStatus Engine::set_blocked(const std::string& id, bool blocked) {
   if (!put_contact(*c)) {
     return ApiStatus::fail(sdk::StatusCode::kIoError, "the contact could not be stored");
   }
+  discovery_contact(*c);
   if (blocked) {
     for (uint32_t index : std::vector<uint32_t>(c->links)) {
       destroy_link(index, "contact blocked");
@@ -554,6 +573,11 @@ void Engine::on_frame(std::size_t transport, std::string_view endpoint,
                       std::span<const uint8_t> frame) {
   ++counters_.frames_received;
   if (frame.empty() || transport >= transports_.size()) {
+    ++counters_.frames_dropped;
+    return;
+  }
+  if (!in_scope(endpoint)) {
+    ++counters_.scope_refusals;
     ++counters_.frames_dropped;
     return;
   }
@@ -698,6 +722,7 @@ void Engine::link_timers(Link& l, uint64_t now) {
 
 void Engine::on_timer() {
   const uint64_t now = clock_.mono_ms();
+  discovery_timers(now);
   std::vector<uint32_t> indices;
   indices.reserve(links_.size());
   for (const auto& [i, l] : links_) {
@@ -754,6 +779,13 @@ std::optional<uint64_t> Engine::next_timer_ms() const {
       auto it = contacts_.find(l->key);
       if (it != contacts_.end() && it->second->best == l->index && !it->second->outbox.empty()) {
         consider(it->second->progress_ms + config_.resend_ms);
+      }
+    }
+  }
+  if (beacons_) {
+    for (const TransportSlot& t : transports_) {
+      if (t.discovery != nullptr) {
+        consider(t.next_beacon_ms);
       }
     }
   }
@@ -824,7 +856,7 @@ bool Engine::flush() {
       drop_session(*c);
       c->session_absent = false;
       c->acks.clear();
-      if (!c->hints.empty() && !c->blocked()) {
+      if (!endpoints_of(*c).empty() && !c->blocked()) {
         reconnects_.insert({clock_.mono_ms() + config_.reconnect_min_ms, k});
       }
     }
@@ -834,6 +866,10 @@ bool Engine::flush() {
     return ok;
   }
   for (auto& h : held_) {
+    if (!in_scope(h.endpoint)) {
+      ++counters_.scope_refusals; // the last guard: nothing leaves for an address out of scope
+      continue;
+    }
     out_.send_frame(h.transport, h.endpoint, std::move(h.frame));
   }
   held_.clear();

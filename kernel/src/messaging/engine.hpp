@@ -18,11 +18,13 @@
 // Thread safety: none. One thread calls everything, including the EngineOutput callbacks it makes.
 #pragma once
 
+#include "discovery/beacon.hpp"
 #include "peers/reliable_link.hpp"
 
 #include <entre/events.hpp>
 #include <entre/messaging.hpp>
 #include <entre/sdk/crypto.hpp>
+#include <entre/sdk/discovery.hpp>
 #include <entre/sdk/storage.hpp>
 #include <entre/sdk/transport.hpp>
 
@@ -55,6 +57,12 @@ struct EngineConfig {
   uint32_t max_sessions_cached = 512; // ratchet sessions kept in memory (the rest load on demand)
   uint32_t max_pending_handshakes = 64;
   uint32_t max_ack_ids = 512; // message ids per end-to-end ack envelope
+  // Discovery beacons (used when a transport offers Discovery and the suite PairwiseKeys).
+  uint64_t discovery_epoch_ms = 600000;
+  uint32_t beacon_entries = 16;
+  // Network scope "private": no frame to, and no contact endpoint at, an address off the local
+  // network (sdk::is_local_network).
+  bool private_scope = false;
   sdk::KdfCost kdf{sdk::KdfStrength::kModerate, 0, 0};
   ReliableLinkConfig link;
 };
@@ -64,6 +72,8 @@ class EngineOutput {
  public:
   virtual void send_frame(std::size_t transport, const std::string& endpoint,
                           std::vector<uint8_t> frame) = 0;
+  // A beacon for the transport's Discovery interface (any time on the engine's thread).
+  virtual void send_beacon(std::size_t transport, std::vector<uint8_t> beacon) = 0;
   virtual void event(Event event) = 0;
   virtual void log(int level, const std::string& message) = 0; // 0 debug, 1 info, 2 warn, 3 error
 
@@ -86,6 +96,10 @@ struct EngineCounters {
   uint64_t duplicates_dropped = 0;
   uint64_t decrypt_failures = 0;
   uint64_t storage_failures = 0;
+  uint64_t beacons_sent = 0;
+  uint64_t beacons_recognised = 0;
+  uint64_t beacons_refused = 0; // malformed, stale, replayed or forged
+  uint64_t scope_refusals = 0;  // frames or endpoints outside the private network scope
 };
 
 class Engine {
@@ -100,7 +114,12 @@ class Engine {
   Engine& operator=(const Engine&) = delete;
 
   // Transports, in preference order (the first is the most preferred). Add before unlocking.
-  std::size_t add_transport(sdk::Transport* transport, std::string plugin_id);
+  // `discovery`: the transport's optional Discovery interface.
+  std::size_t add_transport(sdk::Transport* transport, std::string plugin_id,
+                            sdk::Discovery* discovery = nullptr);
+  // The crypto suite's optional PairwiseKeys; with it, transports with Discovery announce the node
+  // to its contacts and find them. Before unlocking.
+  void enable_discovery(sdk::PairwiseKeys* pairwise) { pairwise_ = pairwise; }
 
   // ---- Identity -------------------------------------------------------------------------------
   [[nodiscard]] bool has_identity();
@@ -138,6 +157,9 @@ class Engine {
 
   // ---- Driver ---------------------------------------------------------------------------------
   void on_frame(std::size_t transport, std::string_view endpoint, std::span<const uint8_t> frame);
+  // A beacon a discovery transport received from `endpoint`.
+  void on_discovered(std::size_t transport, std::string_view endpoint,
+                     std::span<const uint8_t> beacon);
   void on_timer();
   [[nodiscard]] std::optional<uint64_t> next_timer_ms() const;
   // Commits the batch and sends what it produced. Returns false if the commit failed (the batch's
@@ -214,6 +236,13 @@ class Engine {
   void pump_outbox(Contact& c);
   void link_timers(Link& l, uint64_t now);
 
+  // discovery and network scope
+  void start_discovery();
+  void discovery_contact(const Contact& c);
+  void discovery_timers(uint64_t now);
+  [[nodiscard]] bool in_scope(std::string_view endpoint) const;
+  [[nodiscard]] std::vector<std::string> endpoints_of(const Contact& c) const;
+
   // envelopes
   void handle_message(Contact& c, Link& l, std::span<const uint8_t> env);
   void handle_ack(Contact& c, std::span<const uint8_t> env);
@@ -235,12 +264,16 @@ class Engine {
     std::string plugin_id;
     std::string scheme;
     uint32_t max_payload = 0;
+    sdk::Discovery* discovery = nullptr;
+    uint64_t next_beacon_ms = 0;
   };
   std::vector<TransportSlot> transports_;
 
   bool unlocked_ = false;
   std::vector<uint8_t> identity_secret_; // wiped on destruction
   std::array<uint8_t, sdk::kStorageKeyBytes> storage_key_{};
+  sdk::PairwiseKeys* pairwise_ = nullptr;
+  std::unique_ptr<discovery::BeaconBook> beacons_; // while unlocked, with a discovery transport
   Key my_key_{};
 
   std::map<Key, std::unique_ptr<Contact>> contacts_;

@@ -90,6 +90,7 @@ struct Engine::Contact {
   uint32_t flags = 0;
   int64_t added_ms = 0;
   std::vector<std::string> hints;
+  std::vector<std::string> discovered; // endpoints its beacons came from, newest last (bounded)
   std::deque<OutItem> outbox;
   std::vector<uint32_t> links;
   uint32_t best = 0; // link index, 0: none

@@ -12,7 +12,8 @@ using namespace engine_detail;
 // ---- Links --------------------------------------------------------------------------------------
 
 void Engine::connect(Contact& c) {
-  if (!unlocked_ || c.blocked() || c.hints.empty()) {
+  const std::vector<std::string> endpoints = endpoints_of(c);
+  if (!unlocked_ || c.blocked() || endpoints.empty()) {
     return;
   }
   const uint64_t now = clock_.mono_ms();
@@ -20,7 +21,7 @@ void Engine::connect(Contact& c) {
   for (const auto& [i, l] : links_) {
     pending += l->state == Link::State::kHandshake ? 1 : 0;
   }
-  for (const std::string& hint : c.hints) {
+  for (const std::string& hint : endpoints) {
     const std::size_t colon = hint.find(':');
     const std::string_view scheme = std::string_view(hint).substr(0, colon);
     for (std::size_t t = 0; t < transports_.size(); ++t) {
@@ -119,7 +120,7 @@ void Engine::destroy_link(uint32_t index, const char* why) {
     c->best = 0;
   }
   choose_best(*c);
-  if (c->links.empty() && !c->hints.empty() && !c->blocked()) {
+  if (c->links.empty() && !endpoints_of(*c).empty() && !c->blocked()) {
     const uint64_t at = clock_.mono_ms() + config_.reconnect_min_ms;
     if (at < c->reconnect_at || c->reconnect_at == 0) {
       std::erase_if(reconnects_, [&](const auto& p) { return p.second == c->key; });

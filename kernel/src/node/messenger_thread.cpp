@@ -34,10 +34,11 @@ MessengerThread::MessengerThread(sdk::CryptoSuite& crypto, sdk::Storage& storage
 
 MessengerThread::~MessengerThread() { stop(); }
 
-std::size_t MessengerThread::add_transport(sdk::Transport* transport,
-                                           const std::string& plugin_id) {
+std::size_t MessengerThread::add_transport(sdk::Transport* transport, const std::string& plugin_id,
+                                           sdk::Discovery* discovery) {
   transports_.push_back(transport);
-  return engine_->add_transport(transport, plugin_id);
+  discoveries_.push_back(discovery);
+  return engine_->add_transport(transport, plugin_id, discovery);
 }
 
 void MessengerThread::start() {
@@ -82,6 +83,20 @@ void MessengerThread::post_frame(std::size_t transport, std::string_view endpoin
               frame = std::vector<uint8_t>(frame.begin(), frame.end())](Engine& e) {
     e.on_frame(transport, endpoint, frame);
   };
+  post_bounded(std::move(task));
+}
+
+void MessengerThread::post_discovered(std::size_t transport, std::string_view endpoint,
+                                      std::span<const uint8_t> beacon) {
+  Task task;
+  task.run = [transport, endpoint = std::string(endpoint),
+              beacon = std::vector<uint8_t>(beacon.begin(), beacon.end())](Engine& e) {
+    e.on_discovered(transport, endpoint, beacon);
+  };
+  post_bounded(std::move(task));
+}
+
+void MessengerThread::post_bounded(Task task) {
   {
     std::lock_guard lock(mu_);
     if (stopping_ || queued_frames_ >= kMaxQueuedFrames) {
@@ -144,12 +159,17 @@ void MessengerThread::turn(std::deque<Task>& tasks) {
     engine_->on_timer();
   }
   const bool ok = engine_->flush();
-  if (!out_.empty()) {
+  if (!out_.empty() || !beacons_out_.empty()) {
     auto frames = std::make_shared<std::vector<OutFrame>>(std::move(out_));
+    auto beacons = std::make_shared<std::vector<OutFrame>>(std::move(beacons_out_));
     out_.clear();
-    boost::asio::post(io_, [this, frames] {
+    beacons_out_.clear();
+    boost::asio::post(io_, [this, frames, beacons] {
       for (auto& f : *frames) {
         (void)transports_[f.transport]->send(sdk::StringView(f.endpoint), sdk::ByteView(f.frame));
+      }
+      for (auto& b : *beacons) {
+        (void)discoveries_[b.transport]->send_beacon(sdk::ByteView(b.frame));
       }
     });
   }
@@ -163,6 +183,12 @@ void MessengerThread::turn(std::deque<Task>& tasks) {
 void MessengerThread::send_frame(std::size_t transport, const std::string& endpoint,
                                  std::vector<uint8_t> frame) {
   out_.push_back({transport, endpoint, std::move(frame)});
+}
+
+void MessengerThread::send_beacon(std::size_t transport, std::vector<uint8_t> beacon) {
+  if (transport < discoveries_.size() && discoveries_[transport] != nullptr) {
+    beacons_out_.push_back({transport, {}, std::move(beacon)});
+  }
 }
 
 void MessengerThread::event(Event event) { events_(std::move(event)); }

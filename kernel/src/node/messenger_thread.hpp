@@ -37,13 +37,19 @@ class MessengerThread final : public EngineOutput {
   MessengerThread& operator=(const MessengerThread&) = delete;
 
   // Before start() only.
-  std::size_t add_transport(sdk::Transport* transport, const std::string& plugin_id);
+  std::size_t add_transport(sdk::Transport* transport, const std::string& plugin_id,
+                            sdk::Discovery* discovery = nullptr);
+  void enable_discovery(sdk::PairwiseKeys* pairwise) { engine_->enable_discovery(pairwise); }
   void start();
   void stop();
 
   // From any thread: a frame a transport received (copied). Dropped and counted when the queue is
   // full.
   void post_frame(std::size_t transport, std::string_view endpoint, std::span<const uint8_t> frame);
+  // From any thread: a beacon a discovery transport received (copied); dropped and counted as
+  // frames are.
+  void post_discovered(std::size_t transport, std::string_view endpoint,
+                       std::span<const uint8_t> beacon);
 
   // Runs `fn` on the messenger thread, flushes, and returns its result; when the flush fails the
   // result is replaced by `on_failure`. Runs inline when the thread is not running.
@@ -74,11 +80,13 @@ class MessengerThread final : public EngineOutput {
   };
 
   void submit(Task task);
+  void post_bounded(Task task);
   void loop();
   void turn(std::deque<Task>& tasks);
 
   void send_frame(std::size_t transport, const std::string& endpoint,
                   std::vector<uint8_t> frame) override;
+  void send_beacon(std::size_t transport, std::vector<uint8_t> beacon) override;
   void event(Event event) override;
   void log(int level, const std::string& message) override;
 
@@ -86,6 +94,8 @@ class MessengerThread final : public EngineOutput {
   EventSink events_;
   LogSink log_;
   std::vector<sdk::Transport*> transports_;
+  std::vector<sdk::Discovery*> discoveries_;
+  std::vector<OutFrame> beacons_out_; // endpoint unused
   std::unique_ptr<Engine> engine_;
   std::vector<OutFrame> out_;
 

@@ -11,6 +11,7 @@
 
 #include <entre/sdk/codec.hpp>
 #include <entre/sdk/crypto.hpp>
+#include <entre/sdk/discovery.hpp>
 #include <entre/sdk/storage.hpp>
 #include <entre/sdk/transport.hpp>
 
@@ -107,7 +108,9 @@ class TransportSink final : public sdk::TransportEvents {
   }
   void on_discovered(sdk::StringView endpoint, sdk::ByteView beacon) noexcept override {
     try {
-      logger_->trace("[{}] beacon of {} bytes from {}", plugin_id_, beacon.size, endpoint.str());
+      if (messenger_ != nullptr) {
+        messenger_->post_discovered(index_, endpoint.str(), beacon.span());
+      }
     } catch (...) {
     }
   }
@@ -404,6 +407,9 @@ NodeCreateResult Node::create(const std::filesystem::path& profile_path) {
     config.kdf.strength = p.crypto.kdf == KdfStrength::kInteractive ? sdk::KdfStrength::kInteractive
                           : p.crypto.kdf == KdfStrength::kSensitive ? sdk::KdfStrength::kSensitive
                                                                     : sdk::KdfStrength::kModerate;
+    config.discovery_epoch_ms = uint64_t{p.discovery.epoch_seconds} * 1000;
+    config.beacon_entries = p.discovery.beacon_entries;
+    config.private_scope = p.node && p.node->network_scope == NetworkScope::kPrivate;
     Impl* raw = impl.get();
     impl->messenger = std::make_unique<MessengerThread>(
         *crypto, *storage, impl->runtime.io(), config,
@@ -414,8 +420,23 @@ NodeCreateResult Node::create(const std::filesystem::path& profile_path) {
           raw->logger->log(kLevels[std::clamp(level, 0, 3)], "{}", message);
         });
     for (PluginInstance* inst : impl->transports_in_order()) {
-      inst->engine_index = impl->messenger->add_transport(
-          static_cast<sdk::Transport*>(inst->interface), inst->status.id);
+      auto* transport = static_cast<sdk::Transport*>(inst->interface);
+      sdk::Discovery* discovery =
+          (transport->info().flags & sdk::kTransportDiscovery) != 0
+              ? sdk::query<sdk::Discovery>(*inst->root, sdk::InterfaceId::kDiscoveryV1)
+              : nullptr;
+      inst->engine_index = impl->messenger->add_transport(transport, inst->status.id, discovery);
+    }
+    for (auto& inst : impl->instances) {
+      if (inst.status.loaded && inst.kind == sdk::PluginKind::kCrypto &&
+          inst.status.id == p.crypto.suite) {
+        impl->messenger->enable_discovery(
+            sdk::query<sdk::PairwiseKeys>(*inst.root, sdk::InterfaceId::kPairwiseKeysV1));
+      }
+    }
+    if (config.private_scope) {
+      logger->info("network scope: private: no packet goes to, and no contact is added with, an "
+                   "address outside the local network (private, link-local or loopback)");
     }
     impl->messenger->start();
     logger->info("messaging: crypto suite {}, storage {}", p.crypto.suite, p.storage.plugin);
@@ -592,6 +613,10 @@ NodeCounters Node::counters() {
     n.duplicates_dropped = c.duplicates_dropped;
     n.decrypt_failures = c.decrypt_failures;
     n.storage_failures = c.storage_failures;
+    n.beacons_sent = c.beacons_sent;
+    n.beacons_recognised = c.beacons_recognised;
+    n.beacons_refused = c.beacons_refused;
+    n.scope_refusals = c.scope_refusals;
     n.links = e.link_count();
     n.outbox = e.outbox_size();
     return ApiResult<NodeCounters>::of(n);

@@ -58,9 +58,9 @@ constexpr std::array<int64_t, 4> kFrameDurationsMs{10, 20, 40, 60};
 
 using KeyList = std::span<const std::string_view>;
 
-constexpr std::array<std::string_view, 10> kTopLevelKeys{"node",      "log",    "loader", "plugins",
-                                                         "transport", "crypto", "codec",  "storage",
-                                                         "audio",     "relay"};
+constexpr std::array<std::string_view, 11> kTopLevelKeys{
+    "node",   "log",   "loader",  "plugins", "transport", "discovery",
+    "crypto", "codec", "storage", "audio",   "relay"};
 constexpr std::array<std::string_view, 5> kNodeKeys{"name", "data_dir", "threads", "workers",
                                                     "network_scope"};
 constexpr std::array<std::string_view, 2> kLogKeys{"level", "file"};
@@ -68,6 +68,7 @@ constexpr std::array<std::string_view, 1> kLoaderKeys{"search_paths"};
 constexpr std::array<std::string_view, 4> kPluginKeys{"id", "file", "required", "config"};
 constexpr std::array<std::string_view, 3> kTransportKeys{"order", "keepalive_ms",
                                                          "link_timeout_ms"};
+constexpr std::array<std::string_view, 2> kDiscoveryKeys{"epoch_seconds", "beacon_entries"};
 constexpr std::array<std::string_view, 2> kCryptoKeys{"suite", "kdf"};
 constexpr std::array<std::string_view, 3> kCodecKeys{"preferred", "bitrate_bps", "frame_ms"};
 constexpr std::array<std::string_view, 1> kStorageKeys{"plugin"};
@@ -287,6 +288,7 @@ class Checker {
   void check_plugin_entry(const toml::table& entry, std::size_t index,
                           const std::shared_ptr<const toml::table>& doc, Profile& profile);
   void check_transport(const Scope& scope, Profile& profile);
+  void check_discovery(const Scope& scope, Profile& profile);
   void check_crypto(const Scope& scope, Profile& profile);
   void check_codec(const Scope& scope, Profile& profile);
   void check_storage(const Scope& scope, Profile& profile);
@@ -663,6 +665,16 @@ void Checker::check_transport(const Scope& scope, Profile& profile) {
   }
 }
 
+void Checker::check_discovery(const Scope& scope, Profile& profile) {
+  check_unknown_keys(scope, kDiscoveryKeys);
+  if (const auto epoch = read_int(scope, "epoch_seconds", 10, 86400)) {
+    profile.discovery.epoch_seconds = static_cast<uint32_t>(*epoch);
+  }
+  if (const auto entries = read_int(scope, "beacon_entries", 1, 64)) {
+    profile.discovery.beacon_entries = static_cast<uint32_t>(*entries);
+  }
+}
+
 void Checker::check_crypto(const Scope& scope, Profile& profile) {
   check_unknown_keys(scope, kCryptoKeys);
   check_reference(scope, "suite", profile.crypto.suite);
@@ -781,6 +793,7 @@ void Checker::check(const std::shared_ptr<const toml::table>& doc, Profile& prof
   check_log(section(root, "log"), profile);
   check_loader(section(root, "loader"), profile);
   check_transport(section(root, "transport"), profile);
+  check_discovery(section(root, "discovery"), profile);
   check_crypto(section(root, "crypto"), profile);
   check_codec(section(root, "codec"), profile);
   check_storage(section(root, "storage"), profile);

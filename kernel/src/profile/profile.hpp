@@ -66,6 +66,13 @@ struct TransportSection {
   uint32_t link_timeout_ms = 45000;
 };
 
+// LAN discovery (used when a transport offers it): every node that should find the others uses
+// the same epoch length.
+struct DiscoverySection {
+  uint32_t epoch_seconds = 600; // beacon tags change this often
+  uint32_t beacon_entries = 16; // entries per beacon (contacts announced at once)
+};
+
 struct CryptoSection {
   std::string suite; // plugin id; empty when the profile names none
   KdfStrength kdf = KdfStrength::kModerate;
@@ -109,6 +116,7 @@ struct Profile {
   std::vector<std::filesystem::path> search_paths; // absolute after loading
   std::vector<PluginEntry> plugins;
   TransportSection transport;
+  DiscoverySection discovery;
   CryptoSection crypto;
   CodecSection codec;
   StorageSection storage;

@@ -340,6 +340,8 @@ TEST(Defaults, AreAppliedToEveryOmittedKey) {
   EXPECT_TRUE(p.transport.order.empty());
   EXPECT_EQ(p.transport.keepalive_ms, 15000U);
   EXPECT_EQ(p.transport.link_timeout_ms, 45000U);
+  EXPECT_EQ(p.discovery.epoch_seconds, 600U);
+  EXPECT_EQ(p.discovery.beacon_entries, 16U);
   EXPECT_EQ(p.crypto.kdf, KdfStrength::kModerate);
   EXPECT_EQ(p.codec.bitrate_bps, 24000U);
   EXPECT_EQ(p.codec.frame_ms, 20U);
@@ -403,6 +405,10 @@ order = ["entre.transport.udp"]
 keepalive_ms = 1000
 link_timeout_ms = 3600000
 
+[discovery]
+epoch_seconds = 86400
+beacon_entries = 64
+
 [crypto]
 suite = "entre.crypto.sodium"
 kdf = "sensitive"
@@ -450,6 +456,8 @@ udp_reflect_port = 65535
   EXPECT_FALSE(p.plugins[1].file);
   EXPECT_EQ(p.transport.keepalive_ms, 1000U);
   EXPECT_EQ(p.transport.link_timeout_ms, 3600000U);
+  EXPECT_EQ(p.discovery.epoch_seconds, 86400U);
+  EXPECT_EQ(p.discovery.beacon_entries, 64U);
   EXPECT_EQ(p.crypto.suite, "entre.crypto.sodium");
   EXPECT_EQ(p.crypto.kdf, KdfStrength::kSensitive);
   EXPECT_EQ(p.codec.preferred, std::vector<std::string>{"entre.codec.opus"});

@@ -1,0 +1,143 @@
+// The engine's side of LAN discovery (beacons composed and recognised by discovery::BeaconBook)
+// and of the private network scope.
+#include "messaging/engine.hpp"
+#include "messaging/engine_internal.hpp"
+#include "messaging/wire.hpp"
+
+#include <entre/sdk/net.hpp>
+
+#include <algorithm>
+
+namespace entre {
+
+using namespace engine_detail;
+
+namespace {
+
+constexpr std::size_t kMaxDiscoveredEndpoints = 4;
+
+} // namespace
+
+bool Engine::in_scope(std::string_view endpoint) const {
+  if (!config_.private_scope) {
+    return true;
+  }
+  const auto host = sdk::endpoint_host(endpoint);
+  return host && sdk::is_local_network(*host);
+}
+
+std::vector<std::string> Engine::endpoints_of(const Contact& c) const {
+  std::vector<std::string> all;
+  for (const auto* list : {&c.hints, &c.discovered}) {
+    for (const std::string& e : *list) {
+      if (in_scope(e) && std::find(all.begin(), all.end(), e) == all.end()) {
+        all.push_back(e);
+      }
+    }
+  }
+  return all;
+}
+
+void Engine::start_discovery() {
+  beacons_.reset();
+  const bool any = std::any_of(transports_.begin(), transports_.end(),
+                               [](const TransportSlot& t) { return t.discovery != nullptr; });
+  if (!any) {
+    return;
+  }
+  if (pairwise_ == nullptr) {
+    out_.log(2, "discovery: the crypto suite has no pairwise keys, so LAN beacons are off");
+    return;
+  }
+  beacons_ = std::make_unique<discovery::BeaconBook>(
+      *pairwise_, [this](sdk::MutableByteView out) { crypto_.random_bytes(out); }, identity_secret_,
+      my_key_, config_.discovery_epoch_ms, config_.beacon_entries);
+  for (const auto& [key, c] : contacts_) {
+    discovery_contact(*c);
+  }
+  const uint64_t now = clock_.mono_ms();
+  for (TransportSlot& t : transports_) {
+    t.next_beacon_ms = now;
+  }
+  out_.log(1, "discovery: announcing to " + std::to_string(beacons_->contact_count()) +
+                  " contact(s), tags change every " +
+                  std::to_string(config_.discovery_epoch_ms / 1000) + " s");
+}
+
+void Engine::discovery_contact(const Contact& c) {
+  if (!beacons_) {
+    return;
+  }
+  if (c.blocked() || !contacts_.contains(c.key)) {
+    beacons_->remove_contact(c.key);
+  } else if (!beacons_->add_contact(c.key)) {
+    out_.log(2, "discovery: contact " + c.hex.substr(0, 16) + " has an unusable key");
+  }
+}
+
+void Engine::discovery_timers(uint64_t now) {
+  if (!beacons_) {
+    return;
+  }
+  for (std::size_t i = 0; i < transports_.size(); ++i) {
+    TransportSlot& t = transports_[i];
+    if (t.discovery == nullptr || t.next_beacon_ms > now) {
+      continue;
+    }
+    out_.send_beacon(i, beacons_->next_beacon(clock_.wall_ms()));
+    ++counters_.beacons_sent;
+    // The interval, less up to a tenth at random, so that nodes started together drift apart.
+    const uint64_t interval = std::max<uint32_t>(t.discovery->beacon_interval_ms(), 100);
+    uint16_t jitter = 0;
+    crypto_.random_bytes({reinterpret_cast<uint8_t*>(&jitter), sizeof jitter});
+    t.next_beacon_ms = now + interval - jitter % (interval / 10 + 1);
+  }
+}
+
+void Engine::on_discovered(std::size_t transport, std::string_view endpoint,
+                           std::span<const uint8_t> beacon) {
+  if (!beacons_ || transport >= transports_.size()) {
+    return;
+  }
+  if (!in_scope(endpoint)) {
+    ++counters_.scope_refusals;
+    return;
+  }
+  std::vector<discovery::Key> found;
+  const discovery::BeaconVerdict verdict = beacons_->read(beacon, clock_.wall_ms(), found);
+  if (verdict != discovery::BeaconVerdict::kRecognised) {
+    counters_.beacons_refused += verdict == discovery::BeaconVerdict::kUnrecognised ? 0 : 1;
+    return;
+  }
+  ++counters_.beacons_recognised;
+  const std::string scheme = transports_[transport].scheme;
+  if (endpoint.substr(0, scheme.size() + 1) != scheme + ":") {
+    return;
+  }
+  for (const discovery::Key& key : found) {
+    Contact* c = find_contact(key);
+    if (c == nullptr || c->blocked()) {
+      continue;
+    }
+    const std::string where(endpoint);
+    auto it = std::find(c->discovered.begin(), c->discovered.end(), where);
+    if (it != c->discovered.end()) {
+      c->discovered.erase(it);
+    } else {
+      out_.log(1, "discovery: " + c->hex.substr(0, 16) + " is at " + where);
+    }
+    c->discovered.push_back(where);
+    if (c->discovered.size() > kMaxDiscoveredEndpoints) {
+      c->discovered.erase(c->discovered.begin());
+    }
+    const bool linked = std::any_of(c->links.begin(), c->links.end(), [&](uint32_t index) {
+      const Link& l = *links_.at(index);
+      return l.transport == transport && l.endpoint == where;
+    });
+    if (!linked) {
+      connect(*c);
+    }
+  }
+}
+
+} // namespace entre

@@ -1,0 +1,168 @@
+// LAN discovery through whole nodes (entre::Node from profiles, the real transport-lan,
+// crypto-sodium and storage-sqlite plugin files) on the loopback interface: contacts whose codes
+// name no reachable endpoint find each other by their beacons alone and chat exactly once; a node
+// that is nobody's contact recognises no beacon; a node with the private network scope refuses a
+// contact code that names a public address.
+#include <entre/node.hpp>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/udp.hpp>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <thread>
+
+namespace entre {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+uint16_t free_port() {
+  boost::asio::io_context io;
+  boost::asio::ip::udp::socket s(io, {boost::asio::ip::udp::v4(), 0});
+  return s.local_endpoint().port();
+}
+
+class LanNodes : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("entre-lan-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    group_port_ = free_port();
+  }
+  void TearDown() override {
+    nodes_.clear();
+    std::filesystem::remove_all(dir_);
+  }
+
+  std::filesystem::path profile(const std::string& name, const std::string& scope = "any") {
+    const auto file = dir_ / (name + ".toml");
+    std::ofstream out(file);
+    out << "[node]\nname = \"" << name << "\"\ndata_dir = \"" << (dir_ / name).string()
+        << "\"\nnetwork_scope = \"" << scope << "\"\n\n"
+        << "[loader]\nsearch_paths = [\"" << ENTRE_PLUGIN_DIR << "\"]\n\n"
+        << "[[plugins]]\nid = \"entre.transport.lan\"\n  [plugins.config]\n"
+        << "  bind = \"127.0.0.1:0\"\n  interfaces = [\"lo\"]\n"
+        << "  group = \"239.255.77.77:" << group_port_ << "\"\n  beacon_interval_ms = 200\n\n"
+        << "[[plugins]]\nid = \"entre.crypto.sodium\"\n\n"
+        << "[[plugins]]\nid = \"entre.storage.sqlite\"\n\n"
+        << "[transport]\norder = [\"entre.transport.lan\"]\n\n"
+        << "[discovery]\nepoch_seconds = 10\n\n"
+        << "[crypto]\nsuite = \"entre.crypto.sodium\"\nkdf = \"interactive\"\n\n"
+        << "[storage]\nplugin = \"entre.storage.sqlite\"\n";
+    return file;
+  }
+
+  Node& start(const std::string& name, const std::string& scope = "any") {
+    NodeCreateResult created = Node::create(profile(name, scope));
+    EXPECT_TRUE(created.node) << (created.errors.empty() ? "" : created.errors.front());
+    if (!created.node) {
+      throw std::runtime_error("no node");
+    }
+    const auto errors = created.node->start();
+    EXPECT_TRUE(errors.empty()) << errors.front();
+    EXPECT_TRUE(created.node->create_identity("lan test").ok());
+    nodes_[name] = std::move(created.node);
+    return *nodes_[name];
+  }
+
+  // A contact code that names only an endpoint nothing listens on: the peer must be found by
+  // its beacons.
+  static std::string code_without_reach(Node& n) {
+    auto code = n.contact_code({"lan:127.0.0.1:9"});
+    EXPECT_TRUE(code.ok());
+    return *code.value;
+  }
+
+  static bool online(Node& n, const std::string& id) {
+    const auto c = n.contact(id);
+    return c.ok() && c.value->online;
+  }
+
+  std::filesystem::path dir_;
+  uint16_t group_port_ = 0;
+  std::map<std::string, std::unique_ptr<Node>> nodes_;
+};
+
+TEST_F(LanNodes, ContactsFindEachOtherByBeaconsAloneAndChatExactlyOnce) {
+  Node& a = start("alice");
+  Node& b = start("bob");
+  Node& stranger = start("stranger");
+  const auto t0 = Clock::now();
+  ASSERT_TRUE(a.add_contact(code_without_reach(b), "bob").ok());
+  ASSERT_TRUE(b.add_contact(code_without_reach(a), "alice").ok());
+  const std::string a_id = a.my_id();
+  const std::string b_id = b.my_id();
+  while (!(online(a, b_id) && online(b, a_id)) && Clock::now() - t0 < 10s) {
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_TRUE(online(a, b_id) && online(b, a_id)) << "the contacts never found each other";
+  const double found_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+  std::cout << "[ FIGURES  ] found each other and linked " << found_ms
+            << " ms after adding the codes (beacon interval 200 ms)" << std::endl;
+  EXPECT_EQ(a.contact(b_id).value->path.rfind("lan:127.0.0.1:", 0), 0u)
+      << a.contact(b_id).value->path;
+
+  constexpr int kMessages = 300;
+  std::vector<std::string> texts;
+  for (int i = 0; i < kMessages; ++i) {
+    texts.push_back("lan message " + std::to_string(i));
+  }
+  for (int i = 0; i < kMessages; i += 50) {
+    ASSERT_TRUE(a.send_batch(b_id, {texts.begin() + i, texts.begin() + i + 50}).ok());
+  }
+  std::vector<std::string> got;
+  const auto deadline = Clock::now() + 30s;
+  while (static_cast<int>(got.size()) < kMessages && Clock::now() < deadline) {
+    if (auto e = b.wait_event(100ms)) {
+      if (auto* m = std::get_if<MessageReceived>(&*e)) {
+        got.push_back(m->message.text);
+      }
+    }
+  }
+  std::this_thread::sleep_for(300ms); // a duplicate would arrive by now
+  while (auto e = b.poll_event()) {
+    if (auto* m = std::get_if<MessageReceived>(&*e)) {
+      got.push_back(m->message.text);
+    }
+  }
+  EXPECT_EQ(got, texts) << "every message once, in order";
+
+  const NodeCounters ca = a.counters();
+  const NodeCounters cs = stranger.counters();
+  EXPECT_GT(ca.beacons_sent, 0u);
+  EXPECT_GT(ca.beacons_recognised, 0u);
+  EXPECT_GT(cs.beacons_sent, 0u);
+  EXPECT_EQ(cs.beacons_recognised, 0u) << "a stranger recognised a beacon";
+  EXPECT_TRUE(stranger.contacts().empty());
+}
+
+TEST_F(LanNodes, APrivateScopeRefusesACodeThatNamesAPublicAddress) {
+  Node& lan = start("lan-desk", "private");
+  Node& other = start("elsewhere");
+  const auto code = other.contact_code({"udp:203.0.113.5:7400"});
+  ASSERT_TRUE(code.ok());
+  const auto added = lan.add_contact(*code.value, "far");
+  ASSERT_FALSE(added.ok());
+  EXPECT_EQ(added.error.code, sdk::StatusCode::kPermissionDenied);
+  EXPECT_NE(added.error.message.find("udp:203.0.113.5:7400"), std::string::npos)
+      << added.error.message;
+  EXPECT_NE(added.error.message.find("private"), std::string::npos) << added.error.message;
+  EXPECT_TRUE(lan.contacts().empty());
+  EXPECT_EQ(lan.counters().scope_refusals, 1u);
+  // A code made on the local network is taken.
+  EXPECT_TRUE(lan.add_contact(*other.contact_code({"lan:192.168.1.20:7401"}).value, "near").ok());
+}
+
+} // namespace
+} // namespace entre
