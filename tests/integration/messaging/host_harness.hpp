@@ -344,8 +344,9 @@ struct NodeFiles {
   }
 };
 
-inline NodeFiles write_node_files(const std::filesystem::path& dir, const std::string& name,
-                                  uint16_t port, const std::string& plugin_dir) {
+// Where a node's files go under `dir` (nothing written yet).
+inline NodeFiles node_files(const std::filesystem::path& dir, const std::string& name,
+                            uint16_t port) {
   NodeFiles f;
   f.name = name;
   f.port = port;
@@ -353,6 +354,12 @@ inline NodeFiles write_node_files(const std::filesystem::path& dir, const std::s
   f.passphrase = dir / (name + ".pass");
   f.data_dir = dir / ("data-" + name);
   f.log = dir / (name + ".log");
+  return f;
+}
+
+inline NodeFiles write_node_files(const std::filesystem::path& dir, const std::string& name,
+                                  uint16_t port, const std::string& plugin_dir) {
+  const NodeFiles f = node_files(dir, name, port);
   std::ofstream profile(f.profile);
   profile << "# " << name << ": written by the messaging integration test\n"
           << "[node]\n"
@@ -398,11 +405,17 @@ struct EventLog {
 // One running entre-host process.
 class HostProcess {
  public:
-  explicit HostProcess(const NodeFiles& files) : files_(files) {
+  // `prefix`: a command that runs entre-host (e.g. {"/usr/sbin/ip", "netns", "exec", "ns1"}).
+  explicit HostProcess(const NodeFiles& files, std::vector<std::string> prefix = {})
+      : files_(files) {
+    std::vector<std::string> argv = std::move(prefix);
+    for (std::string arg :
+         {std::string(ENTRE_HOST), std::string("--profile"), files.profile.string(),
+          std::string("--passphrase-file"), files.passphrase.string()}) {
+      argv.push_back(std::move(arg));
+    }
     child_ = std::make_unique<ChildProcess>(
-        std::vector<std::string>{ENTRE_HOST, "--profile", files.profile.string(),
-                                 "--passphrase-file", files.passphrase.string()},
-        files.log, [this](const std::string& line) { on_line(line); },
+        std::move(argv), files.log, [this](const std::string& line) { on_line(line); },
         [this] {
           std::lock_guard lock(mu_);
           eof_ = true;

@@ -1,0 +1,349 @@
+// LAN-only chat across three hosts: network namespaces joined by one bridge, created by the test
+// (root only; otherwise it says why and skips), with no default route and no other network.
+//
+//     host a (10.77.0.1)   host b (10.77.0.2)   host c (10.77.0.3)
+//          entre-host           entre-host          beacon recorder
+//              \___________________|___________________/
+//                          bridge (own namespace)
+//
+// a and b are contacts whose codes name no reachable endpoint, so they can only find each other
+// by their beacons (transport-lan, 1 s interval). The test restarts both several times and
+// measures from the processes' start to both seeing the other online (median reported, target
+// 2 s); then a sends 1,000 messages that must arrive exactly once and in order. Host c is nobody's
+// contact: it records every beacon on the group, and must find nothing that ties a beacon of one
+// epoch to a beacon of the next (no shared tag, no counter that carries on).
+#include "../messaging/host_harness.hpp"
+#include "discovery/beacon.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <sys/socket.h>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <set>
+#include <thread>
+
+namespace entre::integ {
+namespace {
+
+constexpr int kHosts = 3;
+constexpr const char* kGroup = "239.255.77.77";
+constexpr uint16_t kGroupPort = 7402;
+constexpr int kRestarts = 5;
+constexpr int kMessages = 1000;
+
+std::string ip_tool() {
+  for (const char* p : {"/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"}) {
+    if (::access(p, X_OK) == 0) {
+      return p;
+    }
+  }
+  return {};
+}
+
+// The namespaces and the bridge; everything is deleted again on destruction.
+class Topology {
+ public:
+  Topology() : tag_("entre" + std::to_string(::getpid() % 100000)) {
+    const std::string ip = ip_tool();
+    ok_ = !ip.empty() && run(ip + " netns add " + bridge_ns()) &&
+          run(ip + " -n " + bridge_ns() + " link add br0 type bridge mcast_snooping 0") &&
+          run(ip + " -n " + bridge_ns() + " link set br0 up");
+    for (int i = 0; ok_ && i < kHosts; ++i) {
+      const std::string host = ns(i);
+      const std::string v = tag_ + "v" + std::to_string(i);
+      const std::string p = tag_ + "p" + std::to_string(i);
+      ok_ = run(ip + " netns add " + host) &&
+            run(ip + " link add " + v + " type veth peer name " + p) &&
+            run(ip + " link set " + v + " netns " + host) &&
+            run(ip + " link set " + p + " netns " + bridge_ns()) &&
+            run(ip + " -n " + bridge_ns() + " link set " + p + " master br0") &&
+            run(ip + " -n " + bridge_ns() + " link set " + p + " up") &&
+            run(ip + " -n " + host + " link set " + v + " name lan0") &&
+            run(ip + " -n " + host + " addr add " + address(i) + "/24 dev lan0") &&
+            run(ip + " -n " + host + " link set lan0 up") &&
+            run(ip + " -n " + host + " link set lo up");
+    }
+  }
+  ~Topology() {
+    const std::string ip = ip_tool();
+    for (int i = 0; i < kHosts; ++i) {
+      run(ip + " netns del " + ns(i) + " 2>/dev/null");
+    }
+    run(ip + " netns del " + bridge_ns() + " 2>/dev/null");
+  }
+  Topology(const Topology&) = delete;
+  Topology& operator=(const Topology&) = delete;
+
+  [[nodiscard]] bool ok() const { return ok_; }
+  [[nodiscard]] std::string ns(int i) const { return tag_ + "-h" + std::to_string(i); }
+  [[nodiscard]] std::string bridge_ns() const { return tag_ + "-br"; }
+  [[nodiscard]] static std::string address(int i) { return "10.77.0." + std::to_string(i + 1); }
+
+ private:
+  static bool run(const std::string& command) { return std::system(command.c_str()) == 0; }
+  std::string tag_;
+  bool ok_ = false;
+};
+
+// Host c: joins the group in its namespace and keeps every datagram (a thread of this process
+// moved into the namespace).
+class BeaconRecorder {
+ public:
+  struct Heard {
+    std::string from;
+    std::vector<uint8_t> bytes;
+  };
+
+  BeaconRecorder(const std::string& ns, const std::string& address) {
+    thread_ = std::thread([this, ns, address] { run(ns, address); });
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return ready_; });
+  }
+  ~BeaconRecorder() {
+    stop_ = true;
+    thread_.join();
+  }
+  [[nodiscard]] bool listening() {
+    std::lock_guard lock(mu_);
+    return listening_;
+  }
+  std::vector<Heard> heard() {
+    std::lock_guard lock(mu_);
+    return heard_;
+  }
+
+ private:
+  void run(const std::string& ns, const std::string& address) {
+    const int nsfd = ::open(("/var/run/netns/" + ns).c_str(), O_RDONLY | O_CLOEXEC);
+    int fd = -1;
+    if (nsfd >= 0 && ::setns(nsfd, CLONE_NEWNET) == 0) {
+      fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+      const int one = 1;
+      (void)::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+      sockaddr_in at{};
+      at.sin_family = AF_INET;
+      at.sin_port = htons(kGroupPort);
+      ::inet_pton(AF_INET, kGroup, &at.sin_addr);
+      ip_mreq join{};
+      ::inet_pton(AF_INET, kGroup, &join.imr_multiaddr);
+      ::inet_pton(AF_INET, address.c_str(), &join.imr_interface);
+      timeval tick{0, 100000};
+      (void)::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tick, sizeof tick);
+      if (::bind(fd, reinterpret_cast<sockaddr*>(&at), sizeof at) != 0 ||
+          ::setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &join, sizeof join) != 0) {
+        ::close(fd);
+        fd = -1;
+      }
+    }
+    if (nsfd >= 0) {
+      ::close(nsfd);
+    }
+    {
+      std::lock_guard lock(mu_);
+      listening_ = fd >= 0;
+      ready_ = true;
+    }
+    cv_.notify_all();
+    std::vector<uint8_t> buf(2048);
+    while (fd >= 0 && !stop_) {
+      sockaddr_in from{};
+      socklen_t len = sizeof from;
+      const ssize_t n =
+          ::recvfrom(fd, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr*>(&from), &len);
+      if (n > 0) {
+        char text[INET_ADDRSTRLEN] = {};
+        ::inet_ntop(AF_INET, &from.sin_addr, text, sizeof text);
+        std::lock_guard lock(mu_);
+        heard_.push_back({text, {buf.begin(), buf.begin() + n}});
+      }
+    }
+    if (fd >= 0) {
+      ::close(fd);
+    }
+  }
+
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool ready_ = false;
+  bool listening_ = false;
+  std::vector<Heard> heard_;
+};
+
+NodeFiles write_lan_node(const std::filesystem::path& dir, const std::string& name) {
+  const NodeFiles f = node_files(dir, name, 7401);
+  std::ofstream profile(f.profile);
+  profile << "# " << name << ": written by the LAN network-namespace test\n"
+          << "[node]\nname = \"" << name << "\"\ndata_dir = \"" << f.data_dir.string() << "\"\n"
+          << "network_scope = \"private\"\n\n"
+          << "[log]\nlevel = \"info\"\n\n"
+          << "[loader]\nsearch_paths = [\"" << ENTRE_PLUGIN_DIR << "\"]\n\n"
+          << "[[plugins]]\nid = \"entre.transport.lan\"\n  [plugins.config]\n"
+          << "  bind = \"0.0.0.0:7401\"\n  group = \"" << kGroup << ":" << kGroupPort << "\"\n"
+          << "  interfaces = [\"lan0\"]\n  beacon_interval_ms = 1000\n\n"
+          << "[[plugins]]\nid = \"entre.crypto.sodium\"\n\n"
+          << "[[plugins]]\nid = \"entre.storage.sqlite\"\n\n"
+          << "[transport]\norder = [\"entre.transport.lan\"]\n\n"
+          << "[discovery]\nepoch_seconds = 10\n\n"
+          << "[crypto]\nsuite = \"entre.crypto.sodium\"\nkdf = \"interactive\"\n\n"
+          << "[storage]\nplugin = \"entre.storage.sqlite\"\n";
+  std::ofstream pass(f.passphrase);
+  pass << "lan passphrase of " << name << "\n";
+  return f;
+}
+
+bool eventually_true(const std::function<bool()>& done, std::chrono::milliseconds timeout,
+                     std::chrono::milliseconds step = 20ms) {
+  const auto deadline = Clock::now() + timeout;
+  while (Clock::now() < deadline) {
+    if (done()) {
+      return true;
+    }
+    std::this_thread::sleep_for(step);
+  }
+  return done();
+}
+
+TEST(LanNetns, ContactsFindEachOtherChatExactlyOnceAndAStrangerCannotLinkBeacons) {
+  if (::geteuid() != 0) {
+    GTEST_SKIP() << "needs root: the test creates network namespaces, a bridge and veth pairs";
+  }
+  if (ip_tool().empty()) {
+    GTEST_SKIP() << "needs the 'ip' tool (iproute2) to create network namespaces";
+  }
+  ignore_sigpipe();
+  Topology net;
+  ASSERT_TRUE(net.ok()) << "could not create the namespaces and the bridge";
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("entre-lan-netns-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  BeaconRecorder recorder(net.ns(2), Topology::address(2));
+  ASSERT_TRUE(recorder.listening()) << "host c could not join the group";
+
+  const NodeFiles fa = write_lan_node(dir, "alice");
+  const NodeFiles fb = write_lan_node(dir, "bob");
+  auto spawn = [&](const NodeFiles& f, int host) {
+    auto p = std::make_unique<HostProcess>(
+        f, std::vector<std::string>{ip_tool(), "netns", "exec", net.ns(host)});
+    return p;
+  };
+  auto a = spawn(fa, 0);
+  auto b = spawn(fb, 1);
+  a->wait_ready();
+  b->wait_ready();
+  const std::string a_id = a->id();
+  const std::string b_id = b->id();
+  // Codes that name an address nobody has: only the beacons can bring the two together.
+  ASSERT_EQ(a->add(b->code({"lan:10.77.0.99:7401"}), "bob"), b_id);
+  ASSERT_EQ(b->add(a->code({"lan:10.77.0.99:7401"}), "alice"), a_id);
+  auto both_online = [&] { return a->contact_online(b_id) && b->contact_online(a_id); };
+  ASSERT_TRUE(eventually_true(both_online, 10s)) << "a and b never found each other";
+
+  std::vector<double> found_ms;
+  for (int round = 0; round < kRestarts; ++round) {
+    a->quit();
+    b->quit();
+    const auto t0 = Clock::now();
+    a = spawn(fa, 0);
+    b = spawn(fb, 1);
+    a->wait_ready();
+    b->wait_ready();
+    ASSERT_TRUE(eventually_true(both_online, 10s)) << "round " << round;
+    found_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+  }
+  std::sort(found_ms.begin(), found_ms.end());
+  const double median = found_ms[found_ms.size() / 2];
+  std::cout << "[  figures ] start of both processes to both online (unlock included), "
+            << kRestarts << " restarts: median " << median << " ms, min " << found_ms.front()
+            << " ms, max " << found_ms.back() << " ms" << std::endl;
+  EXPECT_LE(median, 2000.0);
+
+  // 1,000 messages a -> b, written ahead of their answers.
+  std::vector<std::string> texts;
+  for (int i = 0; i < kMessages; ++i) {
+    texts.push_back("lan-" + std::to_string(i));
+  }
+  for (const auto& t : texts) {
+    ASSERT_TRUE(a->write_line("send " + b_id + " " + t));
+  }
+  for (int i = 0; i < kMessages; ++i) {
+    const auto r = a->next_response(Clock::now() + kCommandTimeout);
+    ASSERT_TRUE(r && starts_with(*r, "queued ")) << (r ? *r : std::string("no answer"));
+  }
+  std::vector<std::string> got;
+  ASSERT_TRUE(eventually_true(
+      [&] {
+        got.clear();
+        for (const auto& e : b->history(a_id)) {
+          if (!e.outgoing) {
+            got.push_back(e.text);
+          }
+        }
+        return got.size() >= texts.size();
+      },
+      60s, 200ms));
+  EXPECT_EQ(got, texts) << "every message exactly once, in order";
+
+  // The stranger needs beacons of two epochs (10 s each).
+  auto epochs_heard = [&] {
+    std::set<uint64_t> epochs;
+    for (const auto& h : recorder.heard()) {
+      if (auto p = discovery::parse_beacon(h.bytes)) {
+        epochs.insert(p->epoch);
+      }
+    }
+    return epochs;
+  };
+  ASSERT_TRUE(eventually_true([&] { return epochs_heard().size() >= 2; }, 25s, 200ms));
+  a->quit();
+  b->quit();
+
+  // What host c can do with the beacons' bytes: per epoch, the tags and counters it saw.
+  const auto heard = recorder.heard();
+  std::map<uint64_t, std::set<std::vector<uint8_t>>> tags_by_epoch;
+  std::map<std::pair<std::string, uint64_t>, std::vector<uint32_t>> counters;
+  std::set<std::size_t> sizes;
+  for (const auto& h : heard) {
+    const auto p = discovery::parse_beacon(h.bytes);
+    ASSERT_TRUE(p) << "host c heard a datagram that is not a beacon";
+    sizes.insert(h.bytes.size());
+    for (std::size_t at = 0; at < p->entries.size(); at += discovery::kEntryBytes) {
+      tags_by_epoch[p->epoch].emplace(p->entries.begin() + static_cast<std::ptrdiff_t>(at),
+                                      p->entries.begin() +
+                                          static_cast<std::ptrdiff_t>(at + discovery::kTagBytes));
+    }
+    counters[{h.from, p->epoch}].push_back(p->counter);
+  }
+  EXPECT_EQ(sizes.size(), 1u) << "beacons of different sizes";
+  std::size_t pairs = 0;
+  for (auto it = tags_by_epoch.begin(); std::next(it) != tags_by_epoch.end(); ++it) {
+    const auto& now = it->second;
+    const auto& next = std::next(it)->second;
+    for (const auto& tag : now) {
+      EXPECT_FALSE(next.contains(tag)) << "a tag of epoch " << it->first << " came back";
+    }
+    ++pairs;
+  }
+  EXPECT_GE(pairs, 1u);
+  for (const auto& [key, list] : counters) {
+    const auto next = counters.find({key.first, key.second + 1});
+    if (next != counters.end()) {
+      EXPECT_NE(next->second.front(), list.back() + 1)
+          << "a counter carried on into the next epoch";
+    }
+  }
+  std::cout << "[  figures ] host c recorded " << heard.size() << " beacons over "
+            << tags_by_epoch.size() << " epochs; no tag or counter links two epochs" << std::endl;
+  std::filesystem::remove_all(dir);
+}
+
+} // namespace
+} // namespace entre::integ
