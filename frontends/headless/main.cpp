@@ -239,8 +239,10 @@ bool run_command(entre::Node& node, const std::string& line) {
         " handshakes_completed=" + std::to_string(c.handshakes_completed) + " handshakes_refused=" +
         std::to_string(c.handshakes_refused) + " messages_sent=" + std::to_string(c.messages_sent) +
         " messages_received=" + std::to_string(c.messages_received) +
-        " duplicates_dropped=" + std::to_string(c.duplicates_dropped) +
-        " decrypt_failures=" + std::to_string(c.decrypt_failures) +
+        " duplicates_dropped=" + std::to_string(c.duplicates_dropped) + " decrypt_failures=" +
+        std::to_string(c.decrypt_failures) + " beacons_sent=" + std::to_string(c.beacons_sent) +
+        " beacons_recognised=" + std::to_string(c.beacons_recognised) + " beacons_refused=" +
+        std::to_string(c.beacons_refused) + " scope_refusals=" + std::to_string(c.scope_refusals) +
         " links=" + std::to_string(c.links) + " outbox=" + std::to_string(c.outbox));
   } else {
     fail("unknown command '" + cmd +

@@ -38,7 +38,7 @@ using boost::asio::ip::udp;
 
 // True for addresses that stay on the local network: IPv4 10/8, 172.16/12, 192.168/16,
 // 169.254/16 (link-local), 127/8; IPv6 fc00::/7, fe80::/10, ::1; and multicast scoped no wider
-// than the organisation (IPv4 239/8, IPv6 scopes 1 to 5).
+// than the organisation (IPv4 224.0.0/24 and 239/8, IPv6 scopes 1 to 5): sdk::is_local_network.
 [[nodiscard]] bool is_local_network(const boost::asio::ip::address& address);
 
 // The endpoints at which peers reach `socket` ("<scheme>:addr:port" lines): the bound address, or

@@ -173,7 +173,7 @@ sdk::Status read_config(const sdk::ConfigView& config, LanConfig& out) {
     return config_error(config, "group",
                         "expected an IPv4 multicast group and port such as 239.255.77.77:7402");
   }
-  if (!datagram::is_local_network(group_endpoint->address())) {
+  if ((group_endpoint->address().to_v4().to_uint() >> 24) != 239) {
     return config_error(config, "group",
                         "the group must be administratively scoped (239.0.0.0/8) so that "
                         "beacons stay on the local network");

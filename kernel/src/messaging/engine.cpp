@@ -418,10 +418,6 @@ ApiResult<ContactInfo> Engine::add_contact(const std::string& code, const std::s
   if (key == my_key_) {
     return R::fail(sdk::StatusCode::kInvalidArgument, "that is your own contact code");
   }
-  if (Contact* existing = find_contact(key)) {
-    return R::fail(sdk::StatusCode::kAlreadyExists,
-                   "already a contact" + (existing->name.empty() ? "" : ": " + existing->name));
-  }
   for (const std::string& hint : wire::split_lines(hints)) {
     if (!in_scope(hint)) {
       ++counters_.scope_refusals;
@@ -431,6 +427,10 @@ ApiResult<ContactInfo> Engine::add_contact(const std::string& code, const std::s
                          "code made on the local network, or use a profile with network_scope "
                          "\"any\"");
     }
+  }
+  if (Contact* existing = find_contact(key)) {
+    return R::fail(sdk::StatusCode::kAlreadyExists,
+                   "already a contact" + (existing->name.empty() ? "" : ": " + existing->name));
   }
   auto c = std::make_unique<Contact>();
   c->key = key;

@@ -15,8 +15,13 @@
 #include "../messaging/host_harness.hpp"
 #include "discovery/beacon.hpp"
 
+#include <entre/sdk/net.hpp>
+
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <sched.h>
 #include <sys/socket.h>
@@ -25,6 +30,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <random>
 #include <set>
 #include <thread>
 
@@ -211,6 +217,101 @@ bool eventually_true(const std::function<bool()>& done, std::chrono::millisecond
   return done();
 }
 
+// Runs `body` on a thread of this process moved into network namespace `ns`.
+void in_namespace(const std::string& ns, const std::function<void()>& body) {
+  const int nsfd = ::open(("/var/run/netns/" + ns).c_str(), O_RDONLY | O_CLOEXEC);
+  if (nsfd >= 0 && ::setns(nsfd, CLONE_NEWNET) == 0) {
+    body();
+  }
+  if (nsfd >= 0) {
+    ::close(nsfd);
+  }
+}
+
+// Every Ethernet frame seen on host c's interface (the bridge floods broadcasts such as ARP to
+// it): IPv4 packets and ARP requests whose address is off the local network are counted.
+class WireWatch {
+ public:
+  explicit WireWatch(const std::string& ns) {
+    thread_ = std::thread([this, ns] {
+      in_namespace(ns, [this] {
+        const int fd = ::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
+        sockaddr_ll at{};
+        at.sll_family = AF_PACKET;
+        at.sll_protocol = htons(ETH_P_ALL);
+        at.sll_ifindex = static_cast<int>(::if_nametoindex("lan0"));
+        timeval tick{0, 100000};
+        (void)::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tick, sizeof tick);
+        const bool ok = fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&at), sizeof at) == 0;
+        listening_ = ok;
+        started_ = true;
+        std::vector<uint8_t> frame(4096);
+        while (ok && !stop_) {
+          const ssize_t n = ::recv(fd, frame.data(), frame.size(), 0);
+          if (n > 14) {
+            look_at(frame.data(), static_cast<std::size_t>(n));
+          }
+        }
+        if (fd >= 0) {
+          ::close(fd);
+        }
+      });
+      started_ = true;
+    });
+    while (!started_) {
+      std::this_thread::sleep_for(1ms);
+    }
+  }
+  ~WireWatch() {
+    stop_ = true;
+    thread_.join();
+  }
+  [[nodiscard]] bool listening() const { return listening_; }
+  [[nodiscard]] uint64_t frames() const { return frames_; }
+  [[nodiscard]] uint64_t off_network() const { return off_network_; }
+
+ private:
+  static std::string ipv4(const uint8_t* p) {
+    char text[INET_ADDRSTRLEN] = {};
+    ::inet_ntop(AF_INET, p, text, sizeof text);
+    return text;
+  }
+  void look_at(const uint8_t* f, std::size_t n) {
+    ++frames_;
+    const unsigned type = (unsigned{f[12]} << 8) | f[13];
+    if (type == 0x0800 && n >= 14 + 20 && !sdk::is_local_network(ipv4(f + 14 + 16))) {
+      ++off_network_;
+    } else if (type == 0x0806 && n >= 14 + 28 && !sdk::is_local_network(ipv4(f + 14 + 24))) {
+      ++off_network_;
+    }
+  }
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> started_{false};
+  std::atomic<bool> listening_{false};
+  std::atomic<uint64_t> frames_{0};
+  std::atomic<uint64_t> off_network_{0};
+};
+
+// CPU seconds (user + system) and resident MiB of a process.
+double cpu_seconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto fields = split(stat.substr(stat.rfind(')') + 2));
+  return fields.size() > 13 ? (std::stod(fields[11]) + std::stod(fields[12])) /
+                                  static_cast<double>(::sysconf(_SC_CLK_TCK))
+                            : -1;
+}
+double rss_mib(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);) {
+    if (starts_with(line, "VmRSS:")) {
+      return std::stod(line.substr(6)) / 1024.0;
+    }
+  }
+  return -1;
+}
+
 TEST(LanNetns, ContactsFindEachOtherChatExactlyOnceAndAStrangerCannotLinkBeacons) {
   if (::geteuid() != 0) {
     GTEST_SKIP() << "needs root: the test creates network namespaces, a bridge and veth pairs";
@@ -342,6 +443,129 @@ TEST(LanNetns, ContactsFindEachOtherChatExactlyOnceAndAStrangerCannotLinkBeacons
   }
   std::cout << "[  figures ] host c recorded " << heard.size() << " beacons over "
             << tags_by_epoch.size() << " epochs; no tag or counter links two epochs" << std::endl;
+  std::filesystem::remove_all(dir);
+}
+
+TEST(LanNetns, AFloodOfBogusBeaconsLeavesTheNodeResponsiveAndNothingGoesOffTheLan) {
+  if (::geteuid() != 0 || ip_tool().empty()) {
+    GTEST_SKIP() << "needs root and the 'ip' tool: the test creates network namespaces";
+  }
+  ignore_sigpipe();
+  Topology net;
+  ASSERT_TRUE(net.ok()) << "could not create the namespaces and the bridge";
+  // Host a could reach any address on its link if it tried: a default route on lan0.
+  ASSERT_EQ(std::system((ip_tool() + " -n " + net.ns(0) + " route add default dev lan0").c_str()),
+            0);
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("entre-lan-flood-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  WireWatch wire(net.ns(2));
+  ASSERT_TRUE(wire.listening()) << "host c cannot capture on its interface";
+
+  const NodeFiles fa = write_lan_node(dir, "alice");
+  const NodeFiles fb = write_lan_node(dir, "bob");
+  HostProcess a(fa, {ip_tool(), "netns", "exec", net.ns(0)});
+  HostProcess b(fb, {ip_tool(), "netns", "exec", net.ns(1)});
+  a.wait_ready();
+  b.wait_ready();
+  const std::string a_id = a.id();
+  const std::string b_id = b.id();
+  ASSERT_EQ(a.add(b.code({"lan:10.77.0.99:7401"}), "bob"), b_id);
+  ASSERT_EQ(b.add(a.code({"lan:10.77.0.99:7401"}), "alice"), a_id);
+  ASSERT_TRUE(
+      eventually_true([&] { return a.contact_online(b_id) && b.contact_online(a_id); }, 10s));
+
+  // The LAN-only node refuses a code that names a public address, and says why.
+  const auto refused = a.command("add " + b.code({"udp:198.51.100.7:7400"}) + " far");
+  ASSERT_EQ(refused.size(), 1u);
+  EXPECT_TRUE(starts_with(refused.front(), "error ")) << refused.front();
+  EXPECT_NE(refused.front().find("198.51.100.7"), std::string::npos) << refused.front();
+  EXPECT_NE(refused.front().find("private"), std::string::npos) << refused.front();
+
+  // Host c floods the group with 10,000 bogus beacons a second for 5 s.
+  constexpr int kPerSecond = 10000;
+  constexpr int kFloodSeconds = 5;
+  std::atomic<uint64_t> flooded{0};
+  std::atomic<bool> flooding{true};
+  std::thread flooder([&] {
+    in_namespace(net.ns(2), [&] {
+      const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+      in_addr out{};
+      ::inet_pton(AF_INET, Topology::address(2).c_str(), &out);
+      (void)::setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &out, sizeof out);
+      sockaddr_in to{};
+      to.sin_family = AF_INET;
+      to.sin_port = htons(kGroupPort);
+      ::inet_pton(AF_INET, kGroup, &to.sin_addr);
+      std::mt19937 rng(7);
+      std::vector<uint8_t> junk(1100);
+      const auto t0 = Clock::now();
+      for (int tick = 0; tick < kFloodSeconds * 100; ++tick) {
+        for (int i = 0; i < kPerSecond / 100; ++i) {
+          const std::size_t n = 15 + rng() % 1000;
+          for (std::size_t k = 0; k < n; ++k) {
+            junk[k] = static_cast<uint8_t>(rng());
+          }
+          junk[0] = 1; // version 1, so that some pass the first check
+          junk[1] = 0;
+          if (::sendto(fd, junk.data(), n, 0, reinterpret_cast<sockaddr*>(&to), sizeof to) > 0) {
+            ++flooded;
+          }
+        }
+        std::this_thread::sleep_until(t0 + (tick + 1) * 10ms);
+      }
+      ::close(fd);
+    });
+    flooding = false;
+  });
+  const double cpu0 = cpu_seconds(b.pid());
+  const double rss0 = rss_mib(b.pid());
+  const auto t0 = Clock::now();
+  // Messages keep flowing both ways during the flood.
+  std::vector<std::string> texts;
+  for (int i = 0; i < 200; ++i) {
+    texts.push_back("during-flood-" + std::to_string(i));
+    ASSERT_EQ(a.command("send " + b_id + " " + texts.back()).front().substr(0, 7), "queued ");
+    if (i % 20 == 0) {
+      ASSERT_EQ(b.command("send " + a_id + " reply-" + std::to_string(i)).front().substr(0, 7),
+                "queued ");
+    }
+  }
+  std::vector<std::string> got;
+  const bool all_in = eventually_true(
+      [&] {
+        got.clear();
+        for (const auto& e : b.history(a_id)) {
+          if (!e.outgoing) {
+            got.push_back(e.text);
+          }
+        }
+        return got.size() >= texts.size();
+      },
+      30s, 100ms);
+  const double delivered_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  flooder.join();
+  const double flood_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  const double cpu1 = cpu_seconds(b.pid());
+  const double rss1 = rss_mib(b.pid());
+  EXPECT_TRUE(all_in);
+  EXPECT_EQ(got, texts) << "every message exactly once, in order, during the flood";
+  EXPECT_GE(flooded.load(), uint64_t{kPerSecond} * kFloodSeconds * 9 / 10);
+  Counters cb = b.counters();
+  EXPECT_GT(cb["beacons_refused"], 0u);
+  EXPECT_LT(rss1 - rss0, 16.0) << "resident memory grew under the flood";
+  EXPECT_TRUE(b.contact_online(a_id));
+  std::cout << "[  figures ] flood: " << flooded.load() << " bogus beacons in " << flood_s
+            << " s; 200 messages delivered after " << delivered_s << " s; bob used "
+            << 100.0 * (cpu1 - cpu0) / flood_s << "% of one core; RSS " << rss0 << " -> " << rss1
+            << " MiB; bob's kernel refused " << cb["beacons_refused"] << " beacons" << std::endl;
+  a.quit();
+  b.quit();
+  EXPECT_GT(wire.frames(), 0u);
+  EXPECT_EQ(wire.off_network(), 0u) << "a packet or an ARP request for an address off the LAN";
+  std::cout << "[  figures ] host c saw " << wire.frames()
+            << " frames on the LAN, none for an address off it" << std::endl;
   std::filesystem::remove_all(dir);
 }
 

@@ -55,7 +55,8 @@ namespace entre::sdk {
 }
 
 // True for IP literals that stay on the local network: IPv4 10/8, 172.16/12, 192.168/16,
-// 169.254/16 (link-local), 127/8 and administratively scoped multicast 239/8; IPv6 fc00::/7,
+// 169.254/16 (link-local), 127/8, link-local multicast 224.0.0/24 (never forwarded) and
+// administratively scoped multicast 239/8; IPv6 fc00::/7,
 // fe80::/10, ::1, multicast of scope 1 to 5, and IPv4-mapped addresses by their IPv4 rule.
 // Anything else, including host names, is false.
 [[nodiscard]] inline bool is_local_network(std::string_view ip_literal) {
@@ -68,7 +69,7 @@ namespace entre::sdk {
     const uint32_t a = ntohl(v4.s_addr);
     auto in = [a](uint32_t net, int bits) { return (a >> (32 - bits)) == (net >> (32 - bits)); };
     return in(0x0a000000u, 8) || in(0xac100000u, 12) || in(0xc0a80000u, 16) ||
-           in(0xa9fe0000u, 16) || in(0x7f000000u, 8) || in(0xef000000u, 8);
+           in(0xa9fe0000u, 16) || in(0x7f000000u, 8) || in(0xef000000u, 8) || in(0xe0000000u, 24);
   }
   in6_addr v6{};
   if (::inet_pton(AF_INET6, text.c_str(), &v6) != 1) {
