@@ -10,6 +10,7 @@
 
 #include <charconv>
 #include <cstring>
+#include <mutex>
 
 namespace entre::plugins::datagram {
 
@@ -153,24 +154,27 @@ namespace {
 struct ReceiveState {
   std::shared_ptr<void> keep_alive;
   udp::socket* socket;
+  std::recursive_mutex* mu;
   std::vector<uint8_t> buffer;
   udp::endpoint from;
   std::size_t max_bytes;
   Receiver::Handle handle;
 };
 
+// Called with *rs->mu held, as every operation on the socket is.
 void receive_next(const std::shared_ptr<ReceiveState>& rs) {
   rs->socket->async_receive_from(
       asio::buffer(rs->buffer), rs->from, [rs](const boost::system::error_code& ec, std::size_t n) {
         if (ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor) {
           return;
         }
-        bool more = true;
-        if (!ec) {
+        std::lock_guard lock(*rs->mu);
+        bool more = rs->socket->is_open();
+        if (more && !ec) {
           more = rs->handle(rs->from, rs->buffer.data(),
                             n > rs->max_bytes ? std::nullopt : std::optional<std::size_t>(n));
         }
-        if (more) {
+        if (more && rs->socket->is_open()) {
           receive_next(rs);
         }
       });
@@ -179,13 +183,15 @@ void receive_next(const std::shared_ptr<ReceiveState>& rs) {
 } // namespace
 
 void Receiver::start(std::shared_ptr<void> keep_alive, udp::socket& socket, std::size_t max_bytes,
-                     Handle handle) {
+                     std::recursive_mutex& mu, Handle handle) {
   auto rs = std::make_shared<ReceiveState>();
   rs->keep_alive = std::move(keep_alive);
   rs->socket = &socket;
+  rs->mu = &mu;
   rs->buffer.resize(max_bytes + 1);
   rs->max_bytes = max_bytes;
   rs->handle = std::move(handle);
+  std::lock_guard lock(mu);
   receive_next(rs);
 }
 

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -56,15 +57,17 @@ using boost::asio::ip::udp;
                                        const udp::endpoint& to, sdk::ByteView frame,
                                        std::string_view scheme);
 
-// Receives on `socket` until it is closed or `handle` returns false. The handler gets the sender
-// and the datagram, or nullopt size when the datagram was larger than `max_bytes` (it is dropped:
-// the buffer holds one byte more than allowed so that oversize is seen, never truncated).
-// `keep_alive` is held by every pending receive (the owner of the socket).
+// Receives on `socket` until it is closed or `handle` returns false. Every operation on the
+// socket and every call of `handle` happen with `mu` held, so the owner closes the socket under
+// `mu` and no receive races it. The handler gets the sender and the datagram, or a nullopt size
+// when the datagram was larger than `max_bytes` (dropped: the buffer holds one byte more than
+// allowed so that oversize is seen, never truncated). `keep_alive` (the owner of the socket and
+// the mutex) is held by every pending receive.
 struct Receiver {
   using Handle = std::function<bool(const udp::endpoint& from, const uint8_t* data,
                                     std::optional<std::size_t> size)>;
   static void start(std::shared_ptr<void> keep_alive, udp::socket& socket, std::size_t max_bytes,
-                    Handle handle);
+                    std::recursive_mutex& mu, Handle handle);
 };
 
 } // namespace entre::plugins::datagram

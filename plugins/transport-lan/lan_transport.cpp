@@ -115,9 +115,8 @@ struct LanTransport::State : std::enable_shared_from_this<LanTransport::State> {
   void receive() {
     auto self = shared_from_this();
     datagram::Receiver::start(
-        self, unicast, max_payload,
+        self, unicast, max_payload, mu,
         [this](const udp::endpoint& from, const uint8_t* data, std::optional<std::size_t> n) {
-          std::lock_guard lock(mu);
           if (stopped) {
             return false;
           }
@@ -132,9 +131,8 @@ struct LanTransport::State : std::enable_shared_from_this<LanTransport::State> {
           return true;
         });
     datagram::Receiver::start(
-        self, group_socket, kMaxBeaconBytes,
+        self, group_socket, kMaxBeaconBytes, mu,
         [this](const udp::endpoint& from, const uint8_t* data, std::optional<std::size_t> n) {
-          std::lock_guard lock(mu);
           if (stopped) {
             return false;
           }

@@ -35,9 +35,8 @@ struct UdpTransport::State : std::enable_shared_from_this<UdpTransport::State> {
 
   void receive() {
     datagram::Receiver::start(
-        shared_from_this(), socket, max_payload,
+        shared_from_this(), socket, max_payload, mu,
         [this](const udp::endpoint& from, const uint8_t* data, std::optional<std::size_t> n) {
-          std::lock_guard lock(mu);
           if (stopped) {
             return false;
           }

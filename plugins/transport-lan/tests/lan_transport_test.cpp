@@ -17,6 +17,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <mutex>
 #include <thread>
 
@@ -148,6 +149,11 @@ class LanTransportTest : public ::testing::Test {
     return text;
   }
 
+  // Owned here, so that they outlive the transports TearDown stops: a beacon can still arrive
+  // after a test's last statement.
+  Inbox& new_inbox() { return inboxes_.emplace_back(); }
+
+  std::deque<Inbox> inboxes_;
   PluginLoader loader_{{}};
   LoadOutcome outcome_;
   Runtime runtime_{2, 1};
@@ -158,7 +164,7 @@ class LanTransportTest : public ::testing::Test {
 };
 
 TEST_F(LanTransportTest, DeclaresADiscoveryTransportThatStaysOnTheLan) {
-  Inbox inbox;
+  Inbox& inbox = new_inbox();
   const Started s = start(config_, inbox);
   ASSERT_NE(s.discovery, nullptr);
   const sdk::TransportInfo info = s.transport->info();
@@ -170,8 +176,8 @@ TEST_F(LanTransportTest, DeclaresADiscoveryTransportThatStaysOnTheLan) {
 }
 
 TEST_F(LanTransportTest, ABeaconReachesTheOtherNodeFromItsUnicastEndpoint) {
-  Inbox a_inbox;
-  Inbox b_inbox;
+  Inbox& a_inbox = new_inbox();
+  Inbox& b_inbox = new_inbox();
   const Started a = start(config_, a_inbox);
   const Started b = start(config_, b_inbox);
   const std::vector<uint8_t> bytes{1, 2, 3, 4, 5};
@@ -187,7 +193,7 @@ TEST_F(LanTransportTest, ABeaconReachesTheOtherNodeFromItsUnicastEndpoint) {
 }
 
 TEST_F(LanTransportTest, AnOversizedOrEmptyBeaconIsRefused) {
-  Inbox inbox;
+  Inbox& inbox = new_inbox();
   const Started s = start(config_, inbox);
   EXPECT_EQ(beacon(s, std::vector<uint8_t>(s.discovery->max_beacon_bytes() + 1, 7)).code,
             sdk::StatusCode::kOutOfRange);
@@ -196,8 +202,8 @@ TEST_F(LanTransportTest, AnOversizedOrEmptyBeaconIsRefused) {
 }
 
 TEST_F(LanTransportTest, BeaconsBeyondTheRateLimitAreDroppedBeforeTheKernel) {
-  Inbox a_inbox;
-  Inbox b_inbox;
+  Inbox& a_inbox = new_inbox();
+  Inbox& b_inbox = new_inbox();
   const Started a = start(config_, a_inbox);
   (void)start(config_ + "max_beacons_per_second = 5\n", b_inbox);
   for (int i = 0; i < 200; ++i) {
@@ -210,7 +216,7 @@ TEST_F(LanTransportTest, BeaconsBeyondTheRateLimitAreDroppedBeforeTheKernel) {
 }
 
 TEST_F(LanTransportTest, FramesToAddressesOffTheLocalNetworkAreRefused) {
-  Inbox inbox;
+  Inbox& inbox = new_inbox();
   const Started s = start(config_, inbox);
   for (const char* to : {"lan:8.8.8.8:7401", "lan:100.64.0.1:7401", "lan:172.32.0.1:7401",
                          "lan:[2001:db8::1]:7401"}) {
@@ -242,7 +248,7 @@ TEST_F(LanTransportTest, AnUnknownInterfaceFailsTheStartWithItsName) {
   const std::string toml = "bind = \"127.0.0.1:0\"\ninterfaces = [\"nosuch0\"]\n";
   ASSERT_TRUE(create(toml, &root).is_ok());
   auto* t = sdk::query<sdk::Transport>(*root, sdk::InterfaceId::kTransportV1);
-  Inbox inbox;
+  Inbox& inbox = new_inbox();
   sdk::Status st;
   runtime_.run_on_loop([&] { st = t->start(inbox); });
   EXPECT_EQ(st.code, sdk::StatusCode::kIoError);
