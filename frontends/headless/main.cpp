@@ -18,6 +18,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -143,6 +144,11 @@ std::string describe_event(const entre::Event& event) {
   if (const auto* d = std::get_if<entre::EventsDropped>(&event)) {
     return "events-dropped " + std::to_string(d->count);
   }
+  if (const auto* m = std::get_if<entre::PeerMet>(&event)) {
+    std::string safety = m->safety_number;
+    std::replace(safety.begin(), safety.end(), ' ', '-');
+    return "met " + m->id + " " + safety + " " + m->code + " " + one_line(m->name);
+  }
   return {};
 }
 
@@ -232,6 +238,27 @@ bool run_command(entre::Node& node, const std::string& line) {
     }
     auto r = node.mark_read(*id);
     r ? say("read " + std::to_string(*r.value)) : fail(r.error.message);
+  } else if (cmd == "meet") {
+    if (rest == "off") {
+      const auto r = node.close_meeting();
+      r ? say("meeting closed") : fail(r.error.message);
+    } else {
+      int seconds = 120;
+      if (!rest.empty()) {
+        try {
+          std::size_t used = 0;
+          seconds = std::stoi(rest, &used);
+          if (used != rest.size() || seconds <= 0) {
+            throw std::invalid_argument(rest);
+          }
+        } catch (const std::exception&) {
+          fail("meet takes a number of seconds or 'off', not '" + rest + "'");
+          return true;
+        }
+      }
+      const auto r = node.open_meeting(std::chrono::seconds(seconds));
+      r ? say("meeting " + std::to_string(std::min(seconds, 900))) : fail(r.error.message);
+    }
   } else if (cmd == "counters") {
     const entre::NodeCounters c = node.counters();
     say("counters frames_received=" + std::to_string(c.frames_received) +
@@ -246,7 +273,7 @@ bool run_command(entre::Node& node, const std::string& line) {
         " links=" + std::to_string(c.links) + " outbox=" + std::to_string(c.outbox));
   } else {
     fail("unknown command '" + cmd +
-         "': code, id, contacts, add, send, history, read, counters, quit");
+         "': code, id, contacts, add, send, history, read, meet, counters, quit");
   }
   return true;
 }

@@ -1,8 +1,9 @@
-// Fuzzes the discovery beacon reader (parse_beacon and BeaconBook::read). The first input byte
-// picks a mode: even, the rest of the input is a beacon as received; odd, the rest is a list of
-// (offset, xor) byte pairs applied to a genuine beacon of a contact, so that the recognition,
-// replay, staleness and forgery paths are reached too. PairwiseKeys here is keyed BLAKE2b over
-// the two keys (no Diffie-Hellman: the fuzzer needs the reader's logic, not the key agreement).
+// Fuzzes the discovery beacon readers (parse_beacon, BeaconBook::read, parse_meeting_beacon). The
+// first input byte picks a mode: even, the rest of the input is a beacon as received; odd, the rest
+// is a list of (offset, xor) byte pairs applied to a genuine beacon of a contact, so that the
+// recognition, replay, staleness and forgery paths are reached too. PairwiseKeys here is keyed
+// BLAKE2b over the two keys (no Diffie-Hellman: the fuzzer needs the reader's logic, not the key
+// agreement).
 #include "discovery/beacon.hpp"
 
 #include <sodium.h>
@@ -71,6 +72,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (!beacon.empty()) {
         beacon[data[at] % beacon.size()] ^= data[at + 1];
       }
+    }
+  }
+  if (const auto met = entre::discovery::parse_meeting_beacon(beacon)) {
+    // A parsed meeting beacon rebuilds to the same bytes.
+    if (entre::discovery::make_meeting_beacon(met->key, met->name) != beacon) {
+      __builtin_trap();
     }
   }
   std::vector<Key> found;

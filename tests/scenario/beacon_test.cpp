@@ -235,5 +235,53 @@ TEST_F(Beacons, ALowOrderContactKeyIsRefused) {
   EXPECT_EQ(a_.book->contact_count(), 1u);
 }
 
+TEST(MeetingBeacons, RoundTripTheKeyAndTheName) {
+  Key key{};
+  key.fill(0xab);
+  const auto beacon = make_meeting_beacon(key, "Zoë's laptop");
+  EXPECT_TRUE(is_meeting_beacon(beacon));
+  const auto met = parse_meeting_beacon(beacon);
+  ASSERT_TRUE(met);
+  EXPECT_EQ(met->key, key);
+  EXPECT_EQ(met->name, "Zoë's laptop");
+  EXPECT_FALSE(parse_beacon(beacon)) << "a meeting beacon is not a contacts' beacon";
+}
+
+TEST(MeetingBeacons, NamesAreCutAtACharacterAndCleanedOfControls) {
+  Key key{};
+  std::string long_name(kMaxMeetingNameBytes - 1, 'x');
+  long_name += "é"; // would end one byte past the limit
+  auto met = parse_meeting_beacon(make_meeting_beacon(key, long_name));
+  ASSERT_TRUE(met);
+  EXPECT_EQ(met->name, std::string(kMaxMeetingNameBytes - 1, 'x'));
+  met = parse_meeting_beacon(make_meeting_beacon(key, "a\x1b[2Jb\nc\x7f"));
+  ASSERT_TRUE(met);
+  EXPECT_EQ(met->name, "a[2Jbc");
+}
+
+TEST(MeetingBeacons, MalformedOnesAreRefused) {
+  Key key{};
+  const auto good = make_meeting_beacon(key, "desk");
+  auto bad = [](std::vector<uint8_t> b) { return !parse_meeting_beacon(b); };
+  EXPECT_TRUE(bad({good.begin(), good.end() - 1})) << "truncated";
+  auto longer = good;
+  longer.push_back('x');
+  EXPECT_TRUE(bad(longer)) << "a byte more than the name length says";
+  auto flags = good;
+  flags[1] = kFlagMeeting | 2;
+  EXPECT_TRUE(bad(flags)) << "an unknown flag";
+  auto control = good;
+  control.back() = 0x07;
+  EXPECT_TRUE(bad(control)) << "a control character in the name";
+  auto invalid = good;
+  invalid.back() = 0xc3; // a lead byte with nothing after it
+  EXPECT_TRUE(bad(invalid)) << "invalid UTF-8";
+  std::vector<uint8_t> huge(kMeetingHeaderBytes + 65, 'a');
+  huge[0] = kBeaconVersion;
+  huge[1] = kFlagMeeting;
+  huge[kMeetingHeaderBytes - 1] = 65;
+  EXPECT_TRUE(bad(huge)) << "a name over the limit";
+}
+
 } // namespace
 } // namespace entre::discovery

@@ -66,8 +66,18 @@ struct ContactPresenceChanged {
   std::string path; // the link in use, e.g. "udp:192.0.2.7:7400"; empty when offline
 };
 
+// Meeting mode (Node::open_meeting): another node in meeting mode on the LAN announced itself.
+// It is not a contact: compare `safety_number` with the one the other person's screen shows,
+// then add `code` with Node::add_contact. Each node is reported once per open meeting.
+struct PeerMet {
+  std::string id;            // its user id (hex public key)
+  std::string name;          // the name it announces (untrusted, at most 64 bytes)
+  std::string code;          // a contact code for it, with the endpoint it announced from
+  std::string safety_number; // of this node's key and its key: the same on both screens
+};
+
 using Event =
     std::variant<NodeStarted, TransportStateChanged, LinkStateChanged, PluginError, EventsDropped,
-                 MessageReceived, MessageStateChanged, ContactPresenceChanged>;
+                 MessageReceived, MessageStateChanged, ContactPresenceChanged, PeerMet>;
 
 } // namespace entre

@@ -111,6 +111,13 @@ class Node {
   ApiResult<std::vector<MessageInfo>> history(const std::string& contact, uint64_t before_order,
                                               uint32_t limit);
   ApiResult<uint64_t> mark_read(const std::string& contact);
+  // Meeting mode, to become contacts with someone in the same room without a code to paste:
+  // for `duration` (at most 15 minutes) the node announces its user id and [node] name openly on
+  // its LAN discovery transports, and reports every other node in meeting mode as a PeerMet event
+  // (with a contact code and the safety number to compare). kPermissionDenied when the profile
+  // forbids it ([discovery] allow_meeting = false), kUnavailable without a discovery transport.
+  ApiStatus open_meeting(std::chrono::seconds duration);
+  ApiStatus close_meeting();
   [[nodiscard]] NodeCounters counters();
 
   [[nodiscard]] std::optional<Event> poll_event();

@@ -2,6 +2,7 @@
 
 #include <sodium.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace entre::discovery {
@@ -41,6 +42,85 @@ std::optional<ParsedBeacon> parse_beacon(std::span<const uint8_t> beacon) {
   parsed.signed_header = beacon.first(kSignedHeaderBytes);
   parsed.entries = beacon.subspan(kHeaderBytes);
   return parsed;
+}
+
+namespace {
+
+// Length of the UTF-8 character starting at `s[at]` if it is well formed and not a control
+// character; 0 otherwise.
+std::size_t name_char(std::string_view s, std::size_t at) {
+  const auto c = static_cast<unsigned char>(s[at]);
+  if (c < 0x20 || c == 0x7f) {
+    return 0;
+  }
+  if (c < 0x80) {
+    return 1;
+  }
+  const std::size_t n = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
+  if (n == 0 || at + n > s.size()) {
+    return 0;
+  }
+  uint32_t cp = c & (0xff >> (n + 1));
+  for (std::size_t i = 1; i < n; ++i) {
+    const auto k = static_cast<unsigned char>(s[at + i]);
+    if ((k & 0xc0) != 0x80) {
+      return 0;
+    }
+    cp = (cp << 6) | (k & 0x3f);
+  }
+  const bool overlong = (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000);
+  const bool bad = overlong || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) ||
+                   (cp >= 0x80 && cp < 0xa0); // C1 controls
+  return bad ? 0 : n;
+}
+
+} // namespace
+
+bool is_meeting_beacon(std::span<const uint8_t> beacon) {
+  return beacon.size() >= 2 && beacon[0] == kBeaconVersion && (beacon[1] & kFlagMeeting) != 0;
+}
+
+std::vector<uint8_t> make_meeting_beacon(const Key& key, std::string_view name) {
+  std::string clean;
+  for (std::size_t at = 0; at < name.size();) {
+    const std::size_t n = name_char(name, at);
+    if (n == 0) {
+      ++at;
+      continue;
+    }
+    if (clean.size() + n > kMaxMeetingNameBytes) {
+      break;
+    }
+    clean.append(name.substr(at, n));
+    at += n;
+  }
+  std::vector<uint8_t> beacon{kBeaconVersion, kFlagMeeting};
+  beacon.insert(beacon.end(), key.begin(), key.end());
+  beacon.push_back(static_cast<uint8_t>(clean.size()));
+  beacon.insert(beacon.end(), clean.begin(), clean.end());
+  return beacon;
+}
+
+std::optional<MeetingBeacon> parse_meeting_beacon(std::span<const uint8_t> beacon) {
+  if (beacon.size() < kMeetingHeaderBytes || beacon[0] != kBeaconVersion ||
+      beacon[1] != kFlagMeeting) {
+    return std::nullopt;
+  }
+  const std::size_t n = beacon[kMeetingHeaderBytes - 1];
+  if (n > kMaxMeetingNameBytes || beacon.size() != kMeetingHeaderBytes + n) {
+    return std::nullopt;
+  }
+  MeetingBeacon out;
+  std::copy_n(beacon.begin() + 2, out.key.size(), out.key.begin());
+  out.name.assign(beacon.begin() + static_cast<std::ptrdiff_t>(kMeetingHeaderBytes), beacon.end());
+  for (std::size_t at = 0; at < out.name.size();) {
+    const std::size_t len = name_char(out.name, at);
+    if (len == 0) {
+      return std::nullopt;
+    }
+    at += len;
+  }
+  return out;
 }
 
 std::size_t BeaconBook::TagHash::operator()(const Tag& t) const noexcept {

@@ -33,6 +33,7 @@
 #include <map>
 #include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
@@ -60,6 +61,28 @@ struct ParsedBeacon {
 
 // Strict: the exact size for its count (1..kMaxEntries), version 1, flags 0. nullopt otherwise.
 [[nodiscard]] std::optional<ParsedBeacon> parse_beacon(std::span<const uint8_t> beacon);
+
+// Meeting beacons (meeting mode: open, on purpose, to every node on the LAN for a while):
+//
+//   meeting = version:u8 (= 1) flags:u8 (= kFlagMeeting) user_id:32 name_len:u8 name
+//
+// name: UTF-8, at most kMaxMeetingNameBytes, no control characters.
+inline constexpr uint8_t kFlagMeeting = 0x01;
+inline constexpr std::size_t kMaxMeetingNameBytes = 64;
+inline constexpr std::size_t kMeetingHeaderBytes = 1 + 1 + sdk::kPublicKeyBytes + 1;
+
+struct MeetingBeacon {
+  Key key{};
+  std::string name;
+};
+
+// True when the beacon says it is a meeting beacon (version 1, the meeting flag); parse it then.
+[[nodiscard]] bool is_meeting_beacon(std::span<const uint8_t> beacon);
+// The name is cut to kMaxMeetingNameBytes at a character boundary, control characters dropped.
+[[nodiscard]] std::vector<uint8_t> make_meeting_beacon(const Key& key, std::string_view name);
+// Strict: exact size, flags exactly kFlagMeeting, a name that is valid UTF-8 without control
+// characters. nullopt otherwise.
+[[nodiscard]] std::optional<MeetingBeacon> parse_meeting_beacon(std::span<const uint8_t> beacon);
 
 enum class BeaconVerdict {
   kRecognised,   // at least one contact, listed in `found`

@@ -788,6 +788,9 @@ std::optional<uint64_t> Engine::next_timer_ms() const {
         consider(t.next_beacon_ms);
       }
     }
+    if (meeting_until_ms_ != 0) {
+      consider(meeting_until_ms_);
+    }
   }
   if (!reconnects_.empty()) {
     consider(reconnects_.begin()->first);

@@ -60,6 +60,10 @@ struct EngineConfig {
   // Discovery beacons (used when a transport offers Discovery and the suite PairwiseKeys).
   uint64_t discovery_epoch_ms = 600000;
   uint32_t beacon_entries = 16;
+  // Meeting mode may be opened (the profile's [discovery] meeting); the longest it stays open.
+  bool allow_meeting = true;
+  uint32_t max_meeting_ms = 15 * 60 * 1000;
+  std::string meeting_name; // announced in meeting mode (the node's name)
   // Network scope "private": no frame to, and no contact endpoint at, an address off the local
   // network (sdk::is_local_network).
   bool private_scope = false;
@@ -155,6 +159,12 @@ class Engine {
   // Marks every incoming message of the conversation read and tells the contact.
   ApiResult<uint64_t> mark_read(const std::string& contact);
 
+  // ---- Meeting mode ---------------------------------------------------------------------------
+  // Announces this node openly (user id and name) on the discovery transports for `duration_ms`
+  // (capped at max_meeting_ms) and reports other nodes in meeting mode as PeerMet events.
+  ApiStatus open_meeting(uint32_t duration_ms);
+  ApiStatus close_meeting();
+
   // ---- Driver ---------------------------------------------------------------------------------
   void on_frame(std::size_t transport, std::string_view endpoint, std::span<const uint8_t> frame);
   // A beacon a discovery transport received from `endpoint`.
@@ -242,6 +252,8 @@ class Engine {
   void discovery_timers(uint64_t now);
   [[nodiscard]] bool in_scope(std::string_view endpoint) const;
   [[nodiscard]] std::vector<std::string> endpoints_of(const Contact& c) const;
+  void read_meeting_beacon(std::string_view endpoint, std::span<const uint8_t> beacon);
+  [[nodiscard]] bool meeting_open() const;
 
   // envelopes
   void handle_message(Contact& c, Link& l, std::span<const uint8_t> env);
@@ -274,6 +286,8 @@ class Engine {
   std::array<uint8_t, sdk::kStorageKeyBytes> storage_key_{};
   sdk::PairwiseKeys* pairwise_ = nullptr;
   std::unique_ptr<discovery::BeaconBook> beacons_; // while unlocked, with a discovery transport
+  uint64_t meeting_until_ms_ = 0;                  // mono; 0: closed
+  std::set<Key> met_;                              // reported in the open meeting
   Key my_key_{};
 
   std::map<Key, std::unique_ptr<Contact>> contacts_;

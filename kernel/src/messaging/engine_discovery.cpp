@@ -75,9 +75,77 @@ void Engine::discovery_contact(const Contact& c) {
   }
 }
 
+bool Engine::meeting_open() const {
+  return meeting_until_ms_ != 0 && clock_.mono_ms() < meeting_until_ms_;
+}
+
+ApiStatus Engine::open_meeting(uint32_t duration_ms) {
+  if (!unlocked_) {
+    return ApiStatus::fail(sdk::StatusCode::kClosed, "the identity is locked");
+  }
+  if (!config_.allow_meeting) {
+    return ApiStatus::fail(sdk::StatusCode::kPermissionDenied,
+                           "the profile forbids meeting mode ([discovery] allow_meeting = false)");
+  }
+  if (!beacons_) {
+    return ApiStatus::fail(sdk::StatusCode::kUnavailable,
+                           "meeting mode needs a LAN discovery transport (entre.transport.lan) "
+                           "and a crypto suite with pairwise keys");
+  }
+  if (duration_ms == 0) {
+    return ApiStatus::fail(sdk::StatusCode::kInvalidArgument, "a meeting lasts at least 1 s");
+  }
+  const uint32_t ms = std::min(duration_ms, config_.max_meeting_ms);
+  const uint64_t now = clock_.mono_ms();
+  meeting_until_ms_ = now + ms;
+  met_.clear();
+  for (TransportSlot& t : transports_) {
+    t.next_beacon_ms = now; // announce at once
+  }
+  out_.log(1, "meeting mode open for " + std::to_string(ms / 1000) +
+                  " s: this node's id and name are visible to everyone on the LAN");
+  return ApiStatus::of({});
+}
+
+ApiStatus Engine::close_meeting() {
+  if (meeting_until_ms_ != 0) {
+    out_.log(1, "meeting mode closed");
+  }
+  meeting_until_ms_ = 0;
+  met_.clear();
+  return ApiStatus::of({});
+}
+
+void Engine::read_meeting_beacon(std::string_view endpoint, std::span<const uint8_t> beacon) {
+  const auto met = discovery::parse_meeting_beacon(beacon);
+  if (!met) {
+    ++counters_.beacons_refused;
+    return;
+  }
+  if (!meeting_open() || met->key == my_key_ || find_contact(met->key) != nullptr ||
+      met_.contains(met->key)) {
+    return;
+  }
+  std::string code;
+  sdk::StringSink code_sink(code, 8192);
+  std::string safety;
+  sdk::StringSink safety_sink(safety, 1024);
+  const std::string hint(endpoint);
+  if (!crypto_.encode_contact_code(bv(met->key), sdk::StringView(hint), code_sink).is_ok() ||
+      !crypto_.safety_number(bv(my_key_), bv(met->key), safety_sink).is_ok()) {
+    ++counters_.beacons_refused;
+    return;
+  }
+  met_.insert(met->key);
+  held_events_.push_back(PeerMet{wire::hex(met->key), met->name, code, safety});
+}
+
 void Engine::discovery_timers(uint64_t now) {
   if (!beacons_) {
     return;
+  }
+  if (meeting_until_ms_ != 0 && now >= meeting_until_ms_) {
+    (void)close_meeting();
   }
   for (std::size_t i = 0; i < transports_.size(); ++i) {
     TransportSlot& t = transports_[i];
@@ -86,6 +154,10 @@ void Engine::discovery_timers(uint64_t now) {
     }
     out_.send_beacon(i, beacons_->next_beacon(clock_.wall_ms()));
     ++counters_.beacons_sent;
+    if (meeting_open()) {
+      out_.send_beacon(i, discovery::make_meeting_beacon(my_key_, config_.meeting_name));
+      ++counters_.beacons_sent;
+    }
     // The interval, less up to a tenth at random, so that nodes started together drift apart.
     const uint64_t interval = std::max<uint32_t>(t.discovery->beacon_interval_ms(), 100);
     uint16_t jitter = 0;
@@ -101,6 +173,10 @@ void Engine::on_discovered(std::size_t transport, std::string_view endpoint,
   }
   if (!in_scope(endpoint)) {
     ++counters_.scope_refusals;
+    return;
+  }
+  if (discovery::is_meeting_beacon(beacon)) {
+    read_meeting_beacon(endpoint, beacon);
     return;
   }
   std::vector<discovery::Key> found;

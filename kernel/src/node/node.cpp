@@ -410,6 +410,8 @@ NodeCreateResult Node::create(const std::filesystem::path& profile_path) {
     config.discovery_epoch_ms = uint64_t{p.discovery.epoch_seconds} * 1000;
     config.beacon_entries = p.discovery.beacon_entries;
     config.private_scope = p.node && p.node->network_scope == NetworkScope::kPrivate;
+    config.allow_meeting = p.discovery.allow_meeting;
+    config.meeting_name = p.node ? p.node->name : std::string();
     Impl* raw = impl.get();
     impl->messenger = std::make_unique<MessengerThread>(
         *crypto, *storage, impl->runtime.io(), config,
@@ -598,6 +600,16 @@ ApiResult<std::vector<MessageInfo>> Node::history(const std::string& contact, ui
 
 ApiResult<uint64_t> Node::mark_read(const std::string& contact) {
   return impl_->call<uint64_t>([&](Engine& e) { return e.mark_read(contact); });
+}
+
+ApiStatus Node::open_meeting(std::chrono::seconds duration) {
+  const auto ms = static_cast<uint32_t>(
+      std::clamp<int64_t>(duration.count(), 0, int64_t{UINT32_MAX} / 1000) * 1000);
+  return impl_->call<std::monostate>([ms](Engine& e) { return e.open_meeting(ms); });
+}
+
+ApiStatus Node::close_meeting() {
+  return impl_->call<std::monostate>([](Engine& e) { return e.close_meeting(); });
 }
 
 NodeCounters Node::counters() {

@@ -68,7 +68,8 @@ constexpr std::array<std::string_view, 1> kLoaderKeys{"search_paths"};
 constexpr std::array<std::string_view, 4> kPluginKeys{"id", "file", "required", "config"};
 constexpr std::array<std::string_view, 3> kTransportKeys{"order", "keepalive_ms",
                                                          "link_timeout_ms"};
-constexpr std::array<std::string_view, 2> kDiscoveryKeys{"epoch_seconds", "beacon_entries"};
+constexpr std::array<std::string_view, 3> kDiscoveryKeys{"epoch_seconds", "beacon_entries",
+                                                         "allow_meeting"};
 constexpr std::array<std::string_view, 2> kCryptoKeys{"suite", "kdf"};
 constexpr std::array<std::string_view, 3> kCodecKeys{"preferred", "bitrate_bps", "frame_ms"};
 constexpr std::array<std::string_view, 1> kStorageKeys{"plugin"};
@@ -672,6 +673,9 @@ void Checker::check_discovery(const Scope& scope, Profile& profile) {
   }
   if (const auto entries = read_int(scope, "beacon_entries", 1, 64)) {
     profile.discovery.beacon_entries = static_cast<uint32_t>(*entries);
+  }
+  if (const auto meeting = read_bool(scope, "allow_meeting")) {
+    profile.discovery.allow_meeting = *meeting;
   }
 }
 

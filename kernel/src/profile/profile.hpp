@@ -71,6 +71,7 @@ struct TransportSection {
 struct DiscoverySection {
   uint32_t epoch_seconds = 600; // beacon tags change this often
   uint32_t beacon_entries = 16; // entries per beacon (contacts announced at once)
+  bool allow_meeting = true;    // Node::open_meeting may be used (meeting mode is off until then)
 };
 
 struct CryptoSection {

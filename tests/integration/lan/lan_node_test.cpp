@@ -45,7 +45,8 @@ class LanNodes : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
 
-  std::filesystem::path profile(const std::string& name, const std::string& scope = "any") {
+  std::filesystem::path profile(const std::string& name, const std::string& scope = "any",
+                                const std::string& discovery = "") {
     const auto file = dir_ / (name + ".toml");
     std::ofstream out(file);
     out << "[node]\nname = \"" << name << "\"\ndata_dir = \"" << (dir_ / name).string()
@@ -57,14 +58,16 @@ class LanNodes : public ::testing::Test {
         << "[[plugins]]\nid = \"entre.crypto.sodium\"\n\n"
         << "[[plugins]]\nid = \"entre.storage.sqlite\"\n\n"
         << "[transport]\norder = [\"entre.transport.lan\"]\n\n"
-        << "[discovery]\nepoch_seconds = 10\n\n"
+        << "[discovery]\nepoch_seconds = 10\n"
+        << discovery << "\n"
         << "[crypto]\nsuite = \"entre.crypto.sodium\"\nkdf = \"interactive\"\n\n"
         << "[storage]\nplugin = \"entre.storage.sqlite\"\n";
     return file;
   }
 
-  Node& start(const std::string& name, const std::string& scope = "any") {
-    NodeCreateResult created = Node::create(profile(name, scope));
+  Node& start(const std::string& name, const std::string& scope = "any",
+              const std::string& discovery = "") {
+    NodeCreateResult created = Node::create(profile(name, scope, discovery));
     EXPECT_TRUE(created.node) << (created.errors.empty() ? "" : created.errors.front());
     if (!created.node) {
       throw std::runtime_error("no node");
@@ -162,6 +165,82 @@ TEST_F(LanNodes, APrivateScopeRefusesACodeThatNamesAPublicAddress) {
   EXPECT_EQ(lan.counters().scope_refusals, 1u);
   // A code made on the local network is taken.
   EXPECT_TRUE(lan.add_contact(*other.contact_code({"lan:192.168.1.20:7401"}).value, "near").ok());
+}
+
+// The PeerMet events `n` reports within `timeout`, by id.
+std::map<std::string, PeerMet> wait_met(Node& n, std::size_t count,
+                                        std::chrono::milliseconds timeout) {
+  std::map<std::string, PeerMet> met;
+  const auto deadline = Clock::now() + timeout;
+  while (met.size() < count && Clock::now() < deadline) {
+    if (auto e = n.wait_event(50ms)) {
+      if (auto* m = std::get_if<PeerMet>(&*e)) {
+        met[m->id] = *m;
+      }
+    }
+  }
+  return met;
+}
+
+TEST_F(LanNodes, InMeetingModeTwoStrangersBecomeContactsWithTheSameSafetyNumber) {
+  Node& a = start("alice");
+  Node& b = start("bob");
+  Node& shy = start("shy"); // not in meeting mode: sees nothing, is seen by nobody
+  ASSERT_TRUE(a.open_meeting(60s).ok());
+  ASSERT_TRUE(b.open_meeting(60s).ok());
+  const auto a_met = wait_met(a, 1, 5s);
+  const auto b_met = wait_met(b, 1, 5s);
+  ASSERT_EQ(a_met.size(), 1u);
+  ASSERT_EQ(b_met.size(), 1u);
+  const PeerMet& a_saw = a_met.begin()->second;
+  const PeerMet& b_saw = b_met.begin()->second;
+  EXPECT_EQ(a_saw.id, b.my_id());
+  EXPECT_EQ(b_saw.id, a.my_id());
+  EXPECT_EQ(a_saw.name, "bob");
+  EXPECT_EQ(b_saw.name, "alice");
+  EXPECT_FALSE(a_saw.safety_number.empty());
+  EXPECT_EQ(a_saw.safety_number, b_saw.safety_number) << "both screens show the same number";
+  EXPECT_TRUE(wait_met(shy, 1, 500ms).empty());
+  // Compared: each adds the other's code, and they chat.
+  ASSERT_TRUE(a.add_contact(a_saw.code, a_saw.name).ok());
+  ASSERT_TRUE(b.add_contact(b_saw.code, b_saw.name).ok());
+  const auto number = a.safety_number(b.my_id());
+  ASSERT_TRUE(number.ok());
+  EXPECT_EQ(a_saw.safety_number, *number.value) << "the number is the contact's";
+  const auto t0 = Clock::now();
+  while (!(online(a, b.my_id()) && online(b, a.my_id())) && Clock::now() - t0 < 10s) {
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_TRUE(online(a, b.my_id()) && online(b, a.my_id()));
+  ASSERT_TRUE(a.close_meeting().ok());
+  ASSERT_TRUE(a.send(b.my_id(), "nice to meet you").ok());
+  bool got = false;
+  const auto deadline = Clock::now() + 5s;
+  while (!got && Clock::now() < deadline) {
+    if (auto e = b.wait_event(50ms)) {
+      if (auto* m = std::get_if<MessageReceived>(&*e)) {
+        got = m->message.text == "nice to meet you";
+      }
+    }
+  }
+  EXPECT_TRUE(got);
+}
+
+TEST_F(LanNodes, AProfileCanForbidMeetingMode) {
+  Node& n = start("locked-down", "private", "allow_meeting = false\n");
+  const auto r = n.open_meeting(60s);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error.code, sdk::StatusCode::kPermissionDenied);
+  EXPECT_NE(r.error.message.find("allow_meeting"), std::string::npos) << r.error.message;
+}
+
+TEST_F(LanNodes, AMeetingEndsByItself) {
+  Node& a = start("alice");
+  Node& b = start("bob");
+  ASSERT_TRUE(a.open_meeting(1s).ok());
+  std::this_thread::sleep_for(1500ms);
+  ASSERT_TRUE(b.open_meeting(60s).ok());
+  EXPECT_TRUE(wait_met(b, 1, 1500ms).empty()) << "alice still announced herself";
 }
 
 } // namespace

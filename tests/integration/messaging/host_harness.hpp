@@ -400,6 +400,11 @@ struct EventLog {
   std::map<std::string, std::string> states; // message id -> last state event
   uint64_t events_dropped = 0;
   std::map<std::string, bool> online; // contact id -> last presence
+  struct Met {
+    std::string safety_number; // groups joined by '-'
+    std::string code;
+  };
+  std::map<std::string, Met> met; // meeting mode: id -> what was announced
 };
 
 // One running entre-host process.
@@ -655,6 +660,12 @@ class HostProcess {
       const auto f = split(line);
       if (f.size() >= 3) {
         events_.online[f[1]] = f[2] == "online";
+      }
+    } else if (starts_with(line, "met ")) {
+      // met <id> <safety number> <code> <name>
+      const auto f = split(line);
+      if (f.size() >= 4) {
+        events_.met[f[1]] = {f[2], f[3]};
       }
     } else if (starts_with(line, "events-dropped ")) {
       events_.events_dropped += std::stoull(line.substr(15));

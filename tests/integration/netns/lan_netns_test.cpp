@@ -312,28 +312,51 @@ double rss_mib(pid_t pid) {
   return -1;
 }
 
-TEST(LanNetns, ContactsFindEachOtherChatExactlyOnceAndAStrangerCannotLinkBeacons) {
-  if (::geteuid() != 0) {
-    GTEST_SKIP() << "needs root: the test creates network namespaces, a bridge and veth pairs";
+// Each test gets its own topology and directory; without root or the 'ip' tool it is skipped
+// with the reason.
+class LanNetns : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) {
+      GTEST_SKIP() << "needs root: the test creates network namespaces, a bridge and veth pairs";
+    }
+    if (ip_tool().empty()) {
+      GTEST_SKIP() << "needs the 'ip' tool (iproute2) to create network namespaces";
+    }
+    ignore_sigpipe();
+    net_ = std::make_unique<Topology>();
+    ASSERT_TRUE(net_->ok()) << "could not create the namespaces and the bridge";
+    dir_ = std::filesystem::temp_directory_path() /
+           ("entre-lan-netns-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
   }
-  if (ip_tool().empty()) {
-    GTEST_SKIP() << "needs the 'ip' tool (iproute2) to create network namespaces";
+  void TearDown() override {
+    if (!dir_.empty() && !HasFailure()) {
+      std::filesystem::remove_all(dir_);
+    }
+    net_.reset();
   }
-  ignore_sigpipe();
-  Topology net;
-  ASSERT_TRUE(net.ok()) << "could not create the namespaces and the bridge";
-  const auto dir =
-      std::filesystem::temp_directory_path() / ("entre-lan-netns-" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
+  // entre-host in host `i`'s namespace.
+  [[nodiscard]] std::vector<std::string> in_host(int i) const {
+    return {ip_tool(), "netns", "exec", net_->ns(i)};
+  }
+
+  std::unique_ptr<Topology> net_;
+  std::filesystem::path dir_;
+};
+
+TEST_F(LanNetns, ContactsFindEachOtherChatExactlyOnceAndAStrangerCannotLinkBeacons) {
+  Topology& net = *net_;
+  const std::filesystem::path& dir = dir_;
   BeaconRecorder recorder(net.ns(2), Topology::address(2));
   ASSERT_TRUE(recorder.listening()) << "host c could not join the group";
 
   const NodeFiles fa = write_lan_node(dir, "alice");
   const NodeFiles fb = write_lan_node(dir, "bob");
   auto spawn = [&](const NodeFiles& f, int host) {
-    auto p = std::make_unique<HostProcess>(
-        f, std::vector<std::string>{ip_tool(), "netns", "exec", net.ns(host)});
+    auto p = std::make_unique<HostProcess>(f, in_host(host));
     return p;
   };
   auto a = spawn(fa, 0);
@@ -443,30 +466,18 @@ TEST(LanNetns, ContactsFindEachOtherChatExactlyOnceAndAStrangerCannotLinkBeacons
   }
   std::cout << "[  figures ] host c recorded " << heard.size() << " beacons over "
             << tags_by_epoch.size() << " epochs; no tag or counter links two epochs" << std::endl;
-  std::filesystem::remove_all(dir);
 }
 
-TEST(LanNetns, AFloodOfBogusBeaconsLeavesTheNodeResponsiveAndNothingGoesOffTheLan) {
-  if (::geteuid() != 0 || ip_tool().empty()) {
-    GTEST_SKIP() << "needs root and the 'ip' tool: the test creates network namespaces";
-  }
-  ignore_sigpipe();
-  Topology net;
-  ASSERT_TRUE(net.ok()) << "could not create the namespaces and the bridge";
-  // Host a could reach any address on its link if it tried: a default route on lan0.
-  ASSERT_EQ(std::system((ip_tool() + " -n " + net.ns(0) + " route add default dev lan0").c_str()),
-            0);
-  const auto dir =
-      std::filesystem::temp_directory_path() / ("entre-lan-flood-" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
+TEST_F(LanNetns, AFloodOfBogusBeaconsLeavesTheNodeResponsiveAndNothingGoesOffTheLan) {
+  Topology& net = *net_;
+  const std::filesystem::path& dir = dir_;
   WireWatch wire(net.ns(2));
   ASSERT_TRUE(wire.listening()) << "host c cannot capture on its interface";
 
   const NodeFiles fa = write_lan_node(dir, "alice");
   const NodeFiles fb = write_lan_node(dir, "bob");
-  HostProcess a(fa, {ip_tool(), "netns", "exec", net.ns(0)});
-  HostProcess b(fb, {ip_tool(), "netns", "exec", net.ns(1)});
+  HostProcess a(fa, in_host(0));
+  HostProcess b(fb, in_host(1));
   a.wait_ready();
   b.wait_ready();
   const std::string a_id = a.id();
@@ -566,7 +577,38 @@ TEST(LanNetns, AFloodOfBogusBeaconsLeavesTheNodeResponsiveAndNothingGoesOffTheLa
   EXPECT_EQ(wire.off_network(), 0u) << "a packet or an ARP request for an address off the LAN";
   std::cout << "[  figures ] host c saw " << wire.frames()
             << " frames on the LAN, none for an address off it" << std::endl;
-  std::filesystem::remove_all(dir);
+}
+
+TEST_F(LanNetns, InMeetingModeTwoStrangersBecomeContactsAndTheirSafetyNumbersMatch) {
+  const std::filesystem::path& dir = dir_;
+  HostProcess a(write_lan_node(dir, "alice"), in_host(0));
+  HostProcess b(write_lan_node(dir, "bob"), in_host(1));
+  HostProcess c(write_lan_node(dir, "carol"), in_host(2));
+  a.wait_ready();
+  b.wait_ready();
+  c.wait_ready();
+  const std::string a_id = a.id();
+  const std::string b_id = b.id();
+  EXPECT_EQ(a.command("meet 60").front(), "meeting 60");
+  EXPECT_EQ(b.command("meet 60").front(), "meeting 60");
+  ASSERT_TRUE(eventually_true(
+      [&] { return a.events().met.contains(b_id) && b.events().met.contains(a_id); }, 10s));
+  const EventLog::Met a_saw = a.events().met.at(b_id);
+  const EventLog::Met b_saw = b.events().met.at(a_id);
+  EXPECT_EQ(a_saw.safety_number, b_saw.safety_number) << "the two screens differ";
+  EXPECT_TRUE(c.events().met.empty()) << "carol, not in meeting mode, was told of a meeting";
+  EXPECT_EQ(a.add(a_saw.code, "bob"), b_id);
+  EXPECT_EQ(b.add(b_saw.code, "alice"), a_id);
+  ASSERT_TRUE(
+      eventually_true([&] { return a.contact_online(b_id) && b.contact_online(a_id); }, 10s));
+  EXPECT_EQ(a.command("meet off").front(), "meeting closed");
+  ASSERT_EQ(a.command("send " + b_id + " hello from the meeting").front().substr(0, 7), "queued ");
+  EXPECT_TRUE(eventually_true(
+      [&] { return b.events().message_texts.contains("hello from the meeting"); }, 10s));
+  std::cout << "[  figures ] meeting: both saw safety number " << a_saw.safety_number << std::endl;
+  a.quit();
+  b.quit();
+  c.quit();
 }
 
 } // namespace
