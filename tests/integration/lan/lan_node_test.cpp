@@ -45,8 +45,11 @@ class LanNodes : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
 
+  // `udp_port` > 0: transport-udp too, after transport-lan in the preference order (a stand-in for
+  // any less preferred path, such as a relay).
   std::filesystem::path profile(const std::string& name, const std::string& scope = "any",
-                                const std::string& discovery = "") {
+                                const std::string& discovery = "", uint16_t udp_port = 0,
+                                uint32_t beacon_ms = 200) {
     const auto file = dir_ / (name + ".toml");
     std::ofstream out(file);
     out << "[node]\nname = \"" << name << "\"\ndata_dir = \"" << (dir_ / name).string()
@@ -54,10 +57,16 @@ class LanNodes : public ::testing::Test {
         << "[loader]\nsearch_paths = [\"" << ENTRE_PLUGIN_DIR << "\"]\n\n"
         << "[[plugins]]\nid = \"entre.transport.lan\"\n  [plugins.config]\n"
         << "  bind = \"127.0.0.1:0\"\n  interfaces = [\"lo\"]\n"
-        << "  group = \"239.255.77.77:" << group_port_ << "\"\n  beacon_interval_ms = 200\n\n"
+        << "  group = \"239.255.77.77:" << group_port_ << "\"\n  beacon_interval_ms = " << beacon_ms
+        << "\n\n"
+        << (udp_port == 0 ? std::string()
+                          : "[[plugins]]\nid = \"entre.transport.udp\"\n  [plugins.config]\n"
+                            "  bind = \"127.0.0.1:" +
+                                std::to_string(udp_port) + "\"\n\n")
         << "[[plugins]]\nid = \"entre.crypto.sodium\"\n\n"
         << "[[plugins]]\nid = \"entre.storage.sqlite\"\n\n"
-        << "[transport]\norder = [\"entre.transport.lan\"]\n\n"
+        << "[transport]\norder = [\"entre.transport.lan\""
+        << (udp_port == 0 ? "" : ", \"entre.transport.udp\"") << "]\n\n"
         << "[discovery]\nepoch_seconds = 10\n"
         << discovery << "\n"
         << "[crypto]\nsuite = \"entre.crypto.sodium\"\nkdf = \"interactive\"\n\n"
@@ -66,8 +75,8 @@ class LanNodes : public ::testing::Test {
   }
 
   Node& start(const std::string& name, const std::string& scope = "any",
-              const std::string& discovery = "") {
-    NodeCreateResult created = Node::create(profile(name, scope, discovery));
+              const std::string& discovery = "", uint16_t udp_port = 0, uint32_t beacon_ms = 200) {
+    NodeCreateResult created = Node::create(profile(name, scope, discovery, udp_port, beacon_ms));
     EXPECT_TRUE(created.node) << (created.errors.empty() ? "" : created.errors.front());
     if (!created.node) {
       throw std::runtime_error("no node");
@@ -241,6 +250,57 @@ TEST_F(LanNodes, AMeetingEndsByItself) {
   std::this_thread::sleep_for(1500ms);
   ASSERT_TRUE(b.open_meeting(60s).ok());
   EXPECT_TRUE(wait_met(b, 1, 1500ms).empty()) << "alice still announced herself";
+}
+
+TEST_F(LanNodes, AContactFoundOnTheLanMovesToItsLanLinkMidStreamAndLosesNothing) {
+  // Both nodes also have transport-udp, less preferred; their codes carry only the UDP endpoint,
+  // so they link over UDP at once and find each other on the LAN at the next beacon (2 s).
+  const uint16_t a_port = free_port();
+  const uint16_t b_port = free_port();
+  Node& a = start("alice", "any", "", a_port, 2000);
+  Node& b = start("bob", "any", "", b_port, 2000);
+  const std::string a_id = a.my_id();
+  const std::string b_id = b.my_id();
+  ASSERT_TRUE(
+      a.add_contact(*b.contact_code({"udp:127.0.0.1:" + std::to_string(b_port)}).value, "bob")
+          .ok());
+  ASSERT_TRUE(
+      b.add_contact(*a.contact_code({"udp:127.0.0.1:" + std::to_string(a_port)}).value, "alice")
+          .ok());
+  const auto t0 = Clock::now();
+  while (!(online(a, b_id) && online(b, a_id)) && Clock::now() - t0 < 10s) {
+    std::this_thread::sleep_for(5ms);
+  }
+  ASSERT_TRUE(online(a, b_id));
+  EXPECT_EQ(a.contact(b_id).value->path.rfind("udp:", 0), 0u) << a.contact(b_id).value->path;
+  // A stream of messages across the switch: one every 10 ms for 5 s.
+  std::vector<std::string> texts;
+  std::set<std::string> paths;
+  for (int i = 0; i < 500; ++i) {
+    texts.push_back("stream-" + std::to_string(i));
+    ASSERT_TRUE(a.send(b_id, texts.back()).ok());
+    paths.insert(a.contact(b_id).value->path.substr(0, 4));
+    std::this_thread::sleep_for(10ms);
+  }
+  std::vector<std::string> got;
+  const auto deadline = Clock::now() + 20s;
+  while (got.size() < texts.size() && Clock::now() < deadline) {
+    if (auto e = b.wait_event(100ms)) {
+      if (auto* m = std::get_if<MessageReceived>(&*e)) {
+        got.push_back(m->message.text);
+      }
+    }
+  }
+  std::this_thread::sleep_for(300ms);
+  while (auto e = b.poll_event()) {
+    if (auto* m = std::get_if<MessageReceived>(&*e)) {
+      got.push_back(m->message.text);
+    }
+  }
+  EXPECT_EQ(got, texts) << "every message once, in order, across the switch";
+  EXPECT_TRUE(paths.contains("udp:") && paths.contains("lan:"))
+      << "the stream did not run over both links";
+  EXPECT_EQ(a.contact(b_id).value->path.rfind("lan:", 0), 0u) << "the LAN link is preferred";
 }
 
 } // namespace
