@@ -33,12 +33,16 @@ sdk::Status fail(sdk::StatusCode code, const std::string& text) {
 
 struct Interface {
   std::string name;
-  asio::ip::address_v4 address;
+  unsigned index = 0;           // for IPv6 multicast
+  asio::ip::address_v4 address; // for IPv4 multicast
 };
 
-// The IPv4 interfaces to announce on: the named ones (each must be up with an IPv4 address), or
-// every up multicast interface but loopback.
-std::vector<Interface> find_interfaces(const std::vector<std::string>& names, std::string& error) {
+// The interfaces to announce on, for the family of the bind address: the named ones (each must
+// be up with an address of that family), or every up multicast interface but loopback.
+std::vector<Interface> find_interfaces(const std::vector<std::string>& names, bool v6,
+                                       std::string& error) {
+  const int family = v6 ? AF_INET6 : AF_INET;
+  const std::string family_name = v6 ? "IPv6" : "IPv4";
   std::vector<Interface> all;
   ifaddrs* list = nullptr;
   if (::getifaddrs(&list) != 0) {
@@ -46,7 +50,7 @@ std::vector<Interface> find_interfaces(const std::vector<std::string>& names, st
     return {};
   }
   for (const ifaddrs* it = list; it != nullptr; it = it->ifa_next) {
-    if (it->ifa_addr == nullptr || it->ifa_addr->sa_family != AF_INET ||
+    if (it->ifa_addr == nullptr || it->ifa_addr->sa_family != family ||
         (it->ifa_flags & IFF_UP) == 0) {
       continue;
     }
@@ -56,21 +60,35 @@ std::vector<Interface> find_interfaces(const std::vector<std::string>& names, st
     const bool seen = std::any_of(all.begin(), all.end(),
                                   [&](const Interface& i) { return i.name == it->ifa_name; });
     if (wanted && !seen) {
-      const auto* in = reinterpret_cast<const sockaddr_in*>(it->ifa_addr);
-      all.push_back({it->ifa_name, asio::ip::address_v4(ntohl(in->sin_addr.s_addr))});
+      Interface i{it->ifa_name, ::if_nametoindex(it->ifa_name), {}};
+      if (!v6) {
+        const auto* in = reinterpret_cast<const sockaddr_in*>(it->ifa_addr);
+        i.address = asio::ip::address_v4(ntohl(in->sin_addr.s_addr));
+      }
+      all.push_back(std::move(i));
     }
   }
   ::freeifaddrs(list);
   for (const std::string& name : names) {
     if (std::none_of(all.begin(), all.end(), [&](const Interface& i) { return i.name == name; })) {
-      error = "interface '" + name + "' is not up with an IPv4 address";
+      error = "interface '" + name + "' is not up with an " + family_name + " address";
       return {};
     }
   }
   if (all.empty()) {
-    error = "no up multicast interface with an IPv4 address (name one in 'interfaces')";
+    error =
+        "no up multicast interface with an " + family_name + " address (name one in 'interfaces')";
   }
   return all;
+}
+
+// Sets the interface the next multicast datagram of `socket` leaves by.
+void send_by(udp::socket& socket, const Interface& i, bool v6, boost::system::error_code& ec) {
+  if (v6) {
+    socket.set_option(asio::ip::multicast::outbound_interface(i.index), ec);
+  } else {
+    socket.set_option(asio::ip::multicast::outbound_interface(i.address), ec);
+  }
 }
 
 } // namespace
@@ -166,15 +184,23 @@ sdk::Status read_config(const sdk::ConfigView& config, LanConfig& out) {
     return group.status;
   }
   auto group_endpoint = datagram::parse_endpoint(group.value.str(), "");
-  if (!group_endpoint || !group_endpoint->address().is_v4() ||
+  const bool v6 = out.bind.address().is_v6();
+  if (!group_endpoint || group_endpoint->address().is_v6() != v6 ||
       !group_endpoint->address().is_multicast() || group_endpoint->port() == 0) {
     return config_error(config, "group",
-                        "expected an IPv4 multicast group and port such as 239.255.77.77:7402");
+                        v6 ? "expected an IPv6 multicast group and port such as [ff02::7e]:7402 "
+                             "(the bind address is IPv6)"
+                           : "expected an IPv4 multicast group and port such as "
+                             "239.255.77.77:7402");
   }
-  if ((group_endpoint->address().to_v4().to_uint() >> 24) != 239) {
+  const bool scoped = v6 ? datagram::is_local_network(group_endpoint->address())
+                         : (group_endpoint->address().to_v4().to_uint() >> 24) == 239;
+  if (!scoped) {
     return config_error(config, "group",
-                        "the group must be administratively scoped (239.0.0.0/8) so that "
-                        "beacons stay on the local network");
+                        v6 ? "the group must be scoped to the link, admin, site or organisation "
+                             "(ff01:: to ff05::...) so that beacons stay on the local network"
+                           : "the group must be administratively scoped (239.0.0.0/8) so that "
+                             "beacons stay on the local network");
   }
   out.group = *group_endpoint;
   if (config.has("interfaces")) {
@@ -240,7 +266,8 @@ sdk::TransportInfo LanTransport::info() const noexcept {
 
 sdk::Status LanTransport::open_sockets() {
   std::string error;
-  state_->interfaces = find_interfaces(config_.interfaces, error);
+  const bool v6 = config_.bind.address().is_v6();
+  state_->interfaces = find_interfaces(config_.interfaces, v6, error);
   if (state_->interfaces.empty()) {
     return fail(sdk::StatusCode::kIoError, error);
   }
@@ -258,12 +285,14 @@ sdk::Status LanTransport::open_sockets() {
   u.set_option(asio::ip::multicast::enable_loopback(true), ec);
   u.non_blocking(true, ec);
   udp::socket& g = state_->group_socket;
-  g.open(udp::v4(), ec);
+  g.open(config_.group.protocol(), ec);
   if (!ec) {
     g.set_option(asio::socket_base::reuse_address(true), ec);
   }
   if (!ec) {
-    g.bind(config_.group, ec);
+    // IPv4: bound to the group itself, so only its datagrams arrive. IPv6: a link-local group
+    // cannot be bound without a zone, so the port on every address (membership still filters).
+    g.bind(v6 ? udp::endpoint(udp::v6(), config_.group.port()) : config_.group, ec);
   }
   if (ec) {
     return fail(sdk::StatusCode::kIoError, "cannot bind the group " +
@@ -271,7 +300,11 @@ sdk::Status LanTransport::open_sockets() {
                                                ec.message());
   }
   for (const Interface& i : state_->interfaces) {
-    g.set_option(asio::ip::multicast::join_group(config_.group.address().to_v4(), i.address), ec);
+    if (v6) {
+      g.set_option(asio::ip::multicast::join_group(config_.group.address().to_v6(), i.index), ec);
+    } else {
+      g.set_option(asio::ip::multicast::join_group(config_.group.address().to_v4(), i.address), ec);
+    }
     if (ec) {
       return fail(sdk::StatusCode::kIoError,
                   "cannot join the group on " + i.name + ": " + ec.message());
@@ -300,7 +333,8 @@ sdk::Status LanTransport::start(sdk::TransportEvents& events) noexcept {
     state_->receive();
     std::string names;
     for (const Interface& i : state_->interfaces) {
-      names += (names.empty() ? "" : ", ") + i.name + " (" + i.address.to_string() + ")";
+      names += (names.empty() ? "" : ", ") + i.name +
+               (config_.bind.address().is_v6() ? "" : " (" + i.address.to_string() + ")");
     }
     boost::system::error_code ec;
     host_.log(sdk::LogLevel::kInfo,
@@ -361,14 +395,12 @@ sdk::Status LanTransport::send_beacon(sdk::ByteView beacon) noexcept {
   if (state_->stopped) {
     return fail(sdk::StatusCode::kClosed, "transport is not running");
   }
-  if (!config_.bind.address().is_v4()) {
-    return fail(sdk::StatusCode::kUnsupported, "beacons need an IPv4 bind address");
-  }
+  const bool v6 = config_.bind.address().is_v6();
   std::size_t sent = 0;
   std::string last_error;
   for (const Interface& i : state_->interfaces) {
     boost::system::error_code ec;
-    state_->unicast.set_option(asio::ip::multicast::outbound_interface(i.address), ec);
+    send_by(state_->unicast, i, v6, ec);
     if (!ec) {
       state_->unicast.send_to(asio::buffer(beacon.data, beacon.size), config_.group, 0, ec);
     }

@@ -1,17 +1,21 @@
 // transport-lan: private discovery on the local network, then unicast UDP between contacts.
 //
-// Beacons (composed by the kernel, opaque here) go to an IPv4 multicast group on each configured
+// Beacons (composed by the kernel, opaque here) go to a multicast group on each configured
 // interface, sent from the unicast socket so that their source is the endpoint that takes frames;
 // beacons arriving on the group go to TransportEvents::on_discovered, size-bounded and
 // rate-limited first. Frames travel as unicast datagrams, and only to addresses that stay on the
 // local network (private, link-local, loopback): send() refuses any other with kPermissionDenied.
 //
-// Endpoints: "lan:<IPv4>:<port>" (or "lan:[<IPv6>]:<port>" on an IPv6 bind). Config keys (the
-// plugin's table in the profile):
-//   bind                    "0.0.0.0:7401"        unicast address and port
-//   group                   "239.255.77.77:7402"  multicast group (IPv4) and port of the beacons
+// Endpoints: "lan:<IPv4>:<port>", or on an IPv6 bind "lan:[<IPv6>]:<port>" (link-local ones with
+// their zone, "lan:[fe80::1%eth0]:7401"). Config keys (the plugin's table in the profile):
+//   bind                    "0.0.0.0:7401"        unicast address and port; its family is the
+//                                                 transport's ("[::]:7401" for IPv6)
+//   group                   "239.255.77.77:7402"  multicast group and port of the beacons: IPv4
+//                                                 239/8, or IPv6 of scope 1 to 5
+//                                                 ("[ff02::7e]:7402")
 //   interfaces              []                    interface names; empty: every up, multicast
-//                                                 interface with an IPv4 address but loopback
+//                                                 interface with an address of that family but
+//                                                 loopback
 //   beacon_interval_ms      1000                  how often the kernel announces (100..60000)
 //   max_beacons_per_second  200                   beacons taken per second, beyond: dropped
 //   max_payload_bytes       1200                  largest frame (64..65507)

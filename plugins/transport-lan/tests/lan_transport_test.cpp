@@ -232,6 +232,8 @@ TEST_F(LanTransportTest, ConfigErrorsNameTheKey) {
            {"group = \"224.0.0.1:7402\"", "group"},
            {"group = \"10.0.0.1:7402\"", "group"},
            {"group = \"239.255.77.77\"", "group"},
+           {"bind = \"[::]:0\"\ngroup = \"239.255.77.77:7402\"", "group"},
+           {"bind = \"[::]:0\"\ngroup = \"[ff0e::7e]:7402\"", "group"},
            {"bind = \"nowhere\"", "bind"},
            {"beacon_interval_ms = 5", "beacon_interval_ms"},
            {"max_beacons_per_second = 0", "max_beacons_per_second"},

@@ -71,6 +71,9 @@ class Topology {
             run(ip + " -n " + bridge_ns() + " link set " + p + " master br0") &&
             run(ip + " -n " + bridge_ns() + " link set " + p + " up") &&
             run(ip + " -n " + host + " link set " + v + " name lan0") &&
+            // IPv6 link-local addresses usable at once (no duplicate address detection wait).
+            run(ip + " netns exec " + host +
+                " sh -c 'echo 0 > /proc/sys/net/ipv6/conf/lan0/accept_dad'") &&
             run(ip + " -n " + host + " addr add " + address(i) + "/24 dev lan0") &&
             run(ip + " -n " + host + " link set lan0 up") &&
             run(ip + " -n " + host + " link set lo up");
@@ -183,7 +186,9 @@ class BeaconRecorder {
   std::vector<Heard> heard_;
 };
 
-NodeFiles write_lan_node(const std::filesystem::path& dir, const std::string& name) {
+// `v6`: IPv6 only, beacons on the link-local group ff02::7e.
+NodeFiles write_lan_node(const std::filesystem::path& dir, const std::string& name,
+                         bool v6 = false) {
   const NodeFiles f = node_files(dir, name, 7401);
   std::ofstream profile(f.profile);
   profile << "# " << name << ": written by the LAN network-namespace test\n"
@@ -192,7 +197,9 @@ NodeFiles write_lan_node(const std::filesystem::path& dir, const std::string& na
           << "[log]\nlevel = \"info\"\n\n"
           << "[loader]\nsearch_paths = [\"" << ENTRE_PLUGIN_DIR << "\"]\n\n"
           << "[[plugins]]\nid = \"entre.transport.lan\"\n  [plugins.config]\n"
-          << "  bind = \"0.0.0.0:7401\"\n  group = \"" << kGroup << ":" << kGroupPort << "\"\n"
+          << (v6 ? "  bind = \"[::]:7401\"\n  group = \"[ff02::7e]:7402\"\n"
+                 : "  bind = \"0.0.0.0:7401\"\n  group = \"" + std::string(kGroup) + ":" +
+                       std::to_string(kGroupPort) + "\"\n")
           << "  interfaces = [\"lan0\"]\n  beacon_interval_ms = 1000\n\n"
           << "[[plugins]]\nid = \"entre.crypto.sodium\"\n\n"
           << "[[plugins]]\nid = \"entre.storage.sqlite\"\n\n"
@@ -609,6 +616,33 @@ TEST_F(LanNetns, InMeetingModeTwoStrangersBecomeContactsAndTheirSafetyNumbersMat
   a.quit();
   b.quit();
   c.quit();
+}
+
+TEST_F(LanNetns, OverIPv6LinkLocalContactsFindEachOtherAndChat) {
+  const std::filesystem::path& dir = dir_;
+  HostProcess a(write_lan_node(dir, "alice6", true), in_host(0));
+  HostProcess b(write_lan_node(dir, "bob6", true), in_host(1));
+  a.wait_ready();
+  b.wait_ready();
+  const std::string a_id = a.id();
+  const std::string b_id = b.id();
+  ASSERT_EQ(a.add(b.code({"lan:[fd00::99]:7401"}), "bob"), b_id);
+  ASSERT_EQ(b.add(a.code({"lan:[fd00::99]:7401"}), "alice"), a_id);
+  ASSERT_TRUE(
+      eventually_true([&] { return a.contact_online(b_id) && b.contact_online(a_id); }, 10s))
+      << "no IPv6 link between a and b";
+  std::string path;
+  for (const auto& l : a.command("contacts", true)) {
+    if (starts_with(l, "contact " + b_id + " online ")) {
+      path = split(l)[3];
+    }
+  }
+  EXPECT_EQ(path.rfind("lan:[fe80::", 0), 0u) << "not a link-local path: " << path;
+  ASSERT_EQ(a.command("send " + b_id + " over ipv6").front().substr(0, 7), "queued ");
+  EXPECT_TRUE(eventually_true([&] { return b.events().message_texts.contains("over ipv6"); }, 10s));
+  std::cout << "[  figures ] IPv6: a reaches b at " << path << std::endl;
+  a.quit();
+  b.quit();
 }
 
 } // namespace

@@ -57,15 +57,19 @@ namespace entre::sdk {
 // True for IP literals that stay on the local network: IPv4 10/8, 172.16/12, 192.168/16,
 // 169.254/16 (link-local), 127/8, link-local multicast 224.0.0/24 (never forwarded) and
 // administratively scoped multicast 239/8; IPv6 fc00::/7,
-// fe80::/10, ::1, multicast of scope 1 to 5, and IPv4-mapped addresses by their IPv4 rule.
+// fe80::/10 (with or without a zone such as "%eth0"), ::1, multicast of scope 1 to 5, and
+// IPv4-mapped addresses by their IPv4 rule.
 // Anything else, including host names, is false.
 [[nodiscard]] inline bool is_local_network(std::string_view ip_literal) {
   if (ip_literal.size() >= 64) {
     return false;
   }
-  const std::string text(ip_literal);
+  // An IPv6 zone ("fe80::1%eth0") only says which link: judge the address.
+  const auto zone = ip_literal.find('%');
+  const bool zoned = zone != std::string_view::npos;
+  const std::string text(ip_literal.substr(0, zone));
   in_addr v4{};
-  if (::inet_pton(AF_INET, text.c_str(), &v4) == 1) {
+  if (!zoned && ::inet_pton(AF_INET, text.c_str(), &v4) == 1) {
     const uint32_t a = ntohl(v4.s_addr);
     auto in = [a](uint32_t net, int bits) { return (a >> (32 - bits)) == (net >> (32 - bits)); };
     return in(0x0a000000u, 8) || in(0xac100000u, 12) || in(0xc0a80000u, 16) ||
@@ -74,6 +78,9 @@ namespace entre::sdk {
   in6_addr v6{};
   if (::inet_pton(AF_INET6, text.c_str(), &v6) != 1) {
     return false;
+  }
+  if (zoned) {
+    return v6.s6_addr[0] == 0xfe && (v6.s6_addr[1] & 0xc0) == 0x80; // zones are for link-local
   }
   const uint8_t* b = v6.s6_addr;
   bool mapped = b[10] == 0xff && b[11] == 0xff;
