@@ -475,16 +475,29 @@ TEST_F(LanNetns, ContactsFindEachOtherChatExactlyOnceAndAStrangerCannotLinkBeaco
             << tags_by_epoch.size() << " epochs; no tag or counter links two epochs" << std::endl;
 }
 
+// Hosts a and b run configs/lan-only.toml unchanged.
 TEST_F(LanNetns, AFloodOfBogusBeaconsLeavesTheNodeResponsiveAndNothingGoesOffTheLan) {
   Topology& net = *net_;
   const std::filesystem::path& dir = dir_;
   WireWatch wire(net.ns(2));
   ASSERT_TRUE(wire.listening()) << "host c cannot capture on its interface";
 
-  const NodeFiles fa = write_lan_node(dir, "alice");
-  const NodeFiles fb = write_lan_node(dir, "bob");
+  // Both run the shipped LAN-only profile as it is, each with its own home directory.
+  auto shipped = [&](const std::string& name) {
+    NodeFiles f = node_files(dir, name, 7401);
+    f.profile = std::filesystem::path(ENTRE_SOURCE_DIR) / "configs" / "lan-only.toml";
+    f.data_dir = dir / ("home-" + name) / ".local" / "share" / "entre" / "lan-only";
+    std::ofstream(f.passphrase) << "lan-only passphrase of " << name << "\n";
+    return f;
+  };
+  const NodeFiles fa = shipped("alice");
+  const NodeFiles fb = shipped("bob");
+  const std::string home = std::getenv("HOME") != nullptr ? std::getenv("HOME") : "";
+  ::setenv("HOME", (dir / "home-alice").c_str(), 1);
   HostProcess a(fa, in_host(0));
+  ::setenv("HOME", (dir / "home-bob").c_str(), 1);
   HostProcess b(fb, in_host(1));
+  ::setenv("HOME", home.c_str(), 1);
   a.wait_ready();
   b.wait_ready();
   const std::string a_id = a.id();
