@@ -230,6 +230,32 @@ TEST_F(Beacons, ARemovedContactIsNoLongerRecognised) {
   EXPECT_EQ(b_.book->contact_count(), 0u);
 }
 
+TEST_F(Beacons, QueuedContactsAreTakenInSlices) {
+  Node busy(suite_);
+  std::vector<std::unique_ptr<Node>> friends;
+  for (int i = 0; i < 10; ++i) {
+    friends.push_back(std::make_unique<Node>(suite_));
+    busy.book->queue_contact(friends.back()->key);
+    ASSERT_TRUE(friends.back()->book->add_contact(busy.key));
+  }
+  busy.book->queue_contact(Key{}); // a low-order key: dropped when its turn comes
+  EXPECT_EQ(busy.book->queued(), 11u);
+  EXPECT_EQ(busy.book->contact_count(), 0u);
+  EXPECT_EQ(busy.book->derive_queued(4), 7u);
+  EXPECT_EQ(busy.book->contact_count(), 3u) << "the zero key sorts first and is dropped";
+  busy.book->remove_contact(friends[9]->key); // queued or not, it goes
+  EXPECT_EQ(busy.book->derive_queued(100), 0u);
+  EXPECT_EQ(busy.book->contact_count(), 9u);
+  // Every remaining friend is recognised, and announced to.
+  std::size_t recognised = 0;
+  for (std::size_t i = 0; i < 9; ++i) {
+    std::vector<Key> found;
+    recognised += busy.book->read(friends[i]->book->next_beacon(kT0), kT0 + 1, found) ==
+                  BeaconVerdict::kRecognised;
+  }
+  EXPECT_EQ(recognised, 9u);
+}
+
 TEST_F(Beacons, ALowOrderContactKeyIsRefused) {
   EXPECT_FALSE(a_.book->add_contact(Key{}));
   EXPECT_EQ(a_.book->contact_count(), 1u);

@@ -149,6 +149,7 @@ uint64_t BeaconBook::epoch_of(int64_t wall_ms) const {
 }
 
 bool BeaconBook::add_contact(const Key& key) {
+  queued_.erase(key);
   if (contacts_.contains(key)) {
     return true;
   }
@@ -169,7 +170,23 @@ bool BeaconBook::add_contact(const Key& key) {
   return true;
 }
 
+void BeaconBook::queue_contact(const Key& key) {
+  if (!contacts_.contains(key)) {
+    queued_.insert(key);
+  }
+}
+
+std::size_t BeaconBook::derive_queued(std::size_t max) {
+  for (std::size_t n = 0; n < max && !queued_.empty(); ++n) {
+    const Key key = *queued_.begin();
+    queued_.erase(queued_.begin());
+    (void)add_contact(key);
+  }
+  return queued_.size();
+}
+
 void BeaconBook::remove_contact(const Key& key) {
+  queued_.erase(key);
   auto it = contacts_.find(key);
   if (it == contacts_.end()) {
     return;

@@ -32,6 +32,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -116,6 +117,12 @@ class BeaconBook {
 
   // Contacts to announce to and recognise; false if their key is refused (low order).
   bool add_contact(const Key& key);
+  // The same, later: each key costs a Diffie-Hellman operation, so a long contact list is taken
+  // in slices by derive_queued() instead of all at once.
+  void queue_contact(const Key& key);
+  // Adds up to `max` queued contacts; returns how many are still queued. Refused keys are dropped.
+  std::size_t derive_queued(std::size_t max);
+  [[nodiscard]] std::size_t queued() const { return queued_.size(); }
   void remove_contact(const Key& key);
   [[nodiscard]] std::size_t contact_count() const { return contacts_.size(); }
 
@@ -150,6 +157,7 @@ class BeaconBook {
   uint64_t epoch_ms_;
   std::size_t entries_;
   std::map<Key, Peer> contacts_;
+  std::set<Key> queued_;
   std::size_t next_turn_ = 0;
   uint64_t sending_epoch_ = UINT64_MAX;
   uint32_t counter_ = 0;

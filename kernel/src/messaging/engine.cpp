@@ -791,6 +791,9 @@ std::optional<uint64_t> Engine::next_timer_ms() const {
     if (meeting_until_ms_ != 0) {
       consider(meeting_until_ms_);
     }
+    if (beacons_->queued() > 0) {
+      consider(clock_.mono_ms()); // the next slice of pairwise keys, after what is waiting
+    }
   }
   if (!reconnects_.empty()) {
     consider(reconnects_.begin()->first);

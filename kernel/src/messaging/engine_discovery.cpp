@@ -15,6 +15,9 @@ using namespace engine_detail;
 namespace {
 
 constexpr std::size_t kMaxDiscoveredEndpoints = 4;
+// Pairwise keys derived per turn at unlock (one X25519 each, about 55 us here): a long contact
+// list never holds the messenger thread for more than a few milliseconds at a time.
+constexpr std::size_t kPairwiseSlice = 64;
 
 } // namespace
 
@@ -53,13 +56,15 @@ void Engine::start_discovery() {
       *pairwise_, [this](sdk::MutableByteView out) { crypto_.random_bytes(out); }, identity_secret_,
       my_key_, config_.discovery_epoch_ms, config_.beacon_entries);
   for (const auto& [key, c] : contacts_) {
-    discovery_contact(*c);
+    if (!c->blocked()) {
+      beacons_->queue_contact(key); // derived a slice per turn (discovery_timers)
+    }
   }
   const uint64_t now = clock_.mono_ms();
   for (TransportSlot& t : transports_) {
     t.next_beacon_ms = now;
   }
-  out_.log(1, "discovery: announcing to " + std::to_string(beacons_->contact_count()) +
+  out_.log(1, "discovery: announcing to " + std::to_string(beacons_->queued()) +
                   " contact(s), tags change every " +
                   std::to_string(config_.discovery_epoch_ms / 1000) + " s");
 }
@@ -146,6 +151,9 @@ void Engine::discovery_timers(uint64_t now) {
   }
   if (meeting_until_ms_ != 0 && now >= meeting_until_ms_) {
     (void)close_meeting();
+  }
+  if (beacons_->queued() > 0) {
+    (void)beacons_->derive_queued(kPairwiseSlice);
   }
   for (std::size_t i = 0; i < transports_.size(); ++i) {
     TransportSlot& t = transports_[i];
