@@ -358,6 +358,16 @@ void LanTransport::stop() noexcept {
   boost::system::error_code ignored;
   state_->unicast.close(ignored);
   state_->group_socket.close(ignored);
+  try {
+    host_.log(sdk::LogLevel::kInfo,
+              "lan: stopped; dropped " + std::to_string(state_->beacons_dropped_rate) +
+                  " beacon(s) over the rate limit, " +
+                  std::to_string(state_->beacons_dropped_size) + " oversized beacon(s), " +
+                  std::to_string(state_->dropped_oversize) + " oversized frame(s), " +
+                  std::to_string(state_->dropped_not_local) +
+                  " datagram(s) from off the local network");
+  } catch (...) {
+  }
 }
 
 sdk::Status LanTransport::send(sdk::StringView endpoint, sdk::ByteView frame) noexcept {

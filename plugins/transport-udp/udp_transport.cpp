@@ -140,6 +140,12 @@ void UdpTransport::stop() noexcept {
   state_->events = nullptr;
   boost::system::error_code ignored;
   state_->socket.close(ignored);
+  try {
+    host_.log(sdk::LogLevel::kDebug, "udp: stopped; dropped " +
+                                         std::to_string(state_->dropped_oversize.load()) +
+                                         " oversized datagram(s)");
+  } catch (...) {
+  }
 }
 
 sdk::Status UdpTransport::send(sdk::StringView endpoint, sdk::ByteView frame) noexcept {

@@ -593,6 +593,13 @@ TEST_F(LanNetns, AFloodOfBogusBeaconsLeavesTheNodeResponsiveAndNothingGoesOffThe
             << " MiB; bob's kernel refused " << cb["beacons_refused"] << " beacons" << std::endl;
   a.quit();
   b.quit();
+  // transport-lan dropped most of the flood before the kernel, and says how many when it stops.
+  const std::string log = read_file(fb.log);
+  const auto said = log.find("lan: stopped; dropped ");
+  ASSERT_NE(said, std::string::npos);
+  const uint64_t over_rate = std::stoull(log.substr(said + 22));
+  EXPECT_GT(over_rate, uint64_t{kPerSecond} * kFloodSeconds / 2) << log.substr(said, 200);
+  std::cout << "[  figures ] " << log.substr(said, log.find('\n', said) - said) << std::endl;
   EXPECT_GT(wire.frames(), 0u);
   EXPECT_EQ(wire.off_network(), 0u) << "a packet or an ARP request for an address off the LAN";
   std::cout << "[  figures ] host c saw " << wire.frames()
