@@ -12,7 +12,9 @@
 //     without the passphrase key derivation (unlock), against Argon2id alone; and the same when the
 //     peer unlocks only after the message was sent;
 //   - resident memory of an entre-host process whose node holds 10,000 contacts, against one with
-//     none.
+//     none;
+//   - LAN discovery: two transport-lan nodes that know each other only by key, from their start
+//     to both online, against their start and unlock alone.
 // Diagnostics beside the figures: the echo and the throughput with synchronous = normal (no fsync
 // at commit), the throughput with 32 senders, process CPU time per message.
 // Select them with --benchmark_filter=Messaging. The whole set takes about a minute.
@@ -229,8 +231,10 @@ std::string toml_string(const std::string& text) {
 // The profile of one node: udp on 127.0.0.1:port, crypto-sodium with the interactive KDF,
 // storage-sqlite with its defaults (durable = false: synchronous = normal, for the diagnostics that
 // show what the fsync at each commit costs); the data directory is dir/name.
+// lan_group > 0: transport-lan instead (unicast on 127.0.0.1, beacons on 239.255.77.77:lan_group
+// over the loopback interface, 1 s apart), and `port` is unused.
 std::filesystem::path write_profile(const std::filesystem::path& dir, const std::string& name,
-                                    uint16_t port, bool durable = true) {
+                                    uint16_t port, bool durable = true, uint16_t lan_group = 0) {
   std::filesystem::path file = dir / (name + ".toml");
   std::ofstream out(file);
   out << "[node]\n"
@@ -238,12 +242,17 @@ std::filesystem::path write_profile(const std::filesystem::path& dir, const std:
       << "data_dir = " << toml_string((dir / name).string()) << "\n\n"
       << "[log]\nlevel = \"warn\"\n\n"
       << "[loader]\nsearch_paths = [" << toml_string(ENTRE_BENCH_PLUGIN_DIR) << "]\n\n"
-      << "[[plugins]]\nid = \"entre.transport.udp\"\n"
-      << "  [plugins.config]\n  bind = \"127.0.0.1:" << port << "\"\n\n"
+      << (lan_group == 0
+              ? "[[plugins]]\nid = \"entre.transport.udp\"\n  [plugins.config]\n  bind = "
+                "\"127.0.0.1:" +
+                    std::to_string(port) + "\"\n\n"
+              : "[[plugins]]\nid = \"entre.transport.lan\"\n  [plugins.config]\n  bind = "
+                "\"127.0.0.1:0\"\n  interfaces = [\"lo\"]\n  group = \"239.255.77.77:" +
+                    std::to_string(lan_group) + "\"\n\n")
       << "[[plugins]]\nid = \"entre.crypto.sodium\"\n\n"
       << "[[plugins]]\nid = \"entre.storage.sqlite\"\n"
       << (durable ? "" : "  [plugins.config]\n  synchronous = \"normal\"\n") << "\n"
-      << "[transport]\norder = [\"entre.transport.udp\"]\n\n"
+      << "[transport]\norder = [\"entre.transport." << (lan_group == 0 ? "udp" : "lan") << "\"]\n\n"
       << "[crypto]\nsuite = \"entre.crypto.sodium\"\nkdf = \"interactive\"\n\n"
       << "[storage]\nplugin = \"entre.storage.sqlite\"\n";
   if (!out) {
@@ -314,17 +323,21 @@ struct Pair {
   std::string a_id;
   std::string b_id;
 
-  explicit Pair(bool durable = true) {
-    profile_a = write_profile(dir.path(), "bench-a", free_udp_port(), durable);
-    profile_b = write_profile(dir.path(), "bench-b", free_udp_port(), durable);
+  // lan_group > 0: over transport-lan, with contact codes that name no reachable endpoint, so
+  // that the two find each other by their beacons alone.
+  explicit Pair(bool durable = true, uint16_t lan_group = 0) {
+    profile_a = write_profile(dir.path(), "bench-a", free_udp_port(), durable, lan_group);
+    profile_b = write_profile(dir.path(), "bench-b", free_udp_port(), durable, lan_group);
     a = start_node(profile_a);
     b = start_node(profile_b);
     run_both([&] { value_of(a->create_identity(kPassphrase), "create_identity"); },
              [&] { value_of(b->create_identity(kPassphrase), "create_identity"); });
     a_id = a->my_id();
     b_id = b->my_id();
-    const std::string code_a = value_of(a->contact_code(), "contact_code");
-    const std::string code_b = value_of(b->contact_code(), "contact_code");
+    const std::vector<std::string> hints =
+        lan_group == 0 ? std::vector<std::string>{} : std::vector<std::string>{"lan:127.0.0.1:9"};
+    const std::string code_a = value_of(a->contact_code(hints), "contact_code");
+    const std::string code_b = value_of(b->contact_code(hints), "contact_code");
     value_of(a->add_contact(code_b, "b"), "add_contact");
     value_of(b->add_contact(code_a, "a"), "add_contact");
   }
@@ -1014,6 +1027,46 @@ BENCHMARK(BM_Messaging_HostMemory)
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);
 
+// LAN discovery: two nodes on transport-lan (loopback multicast) that know each other only by
+// key start and unlock at once; measured until each sees the other online, the link found by
+// beacons alone. The first beacon leaves at unlock, so the unlock (Argon2id, two at once) is the
+// baseline.
+void BM_Messaging_LanDiscovery(benchmark::State& state) {
+  try {
+    Pair p(true, free_udp_port());
+    p.wait_online();
+    p.a.reset();
+    p.b.reset();
+    std::vector<double> found;
+    std::vector<double> unlocked;
+    for (auto _ : state) {
+      std::unique_ptr<Node> a;
+      std::unique_ptr<Node> b;
+      const auto t0 = Clock::now();
+      run_both([&] { a = start_node(p.profile_a); }, [&] { b = start_node(p.profile_b); });
+      run_both([&] { value_of(a->unlock(kPassphrase), "unlock"); },
+               [&] { value_of(b->unlock(kPassphrase), "unlock"); });
+      const auto t1 = Clock::now();
+      auto online = [](Node& node, const std::string& id) {
+        const auto c = node.contact(id);
+        return c && c.value->online;
+      };
+      wait_until([&] { return online(*a, p.b_id) && online(*b, p.a_id); }, 10s,
+                 "the two nodes finding each other on the LAN");
+      const auto t2 = Clock::now();
+      state.SetIterationTime(seconds(t2 - t0));
+      found.push_back(seconds(t2 - t0) * 1e3);
+      unlocked.push_back(seconds(t1 - t0) * 1e3);
+    }
+    state.counters["found_ms"] = percentile(found, 0.5);
+    state.counters["found_max_ms"] = percentile(found, 1.0);
+    state.counters["start_unlock_ms"] = percentile(unlocked, 0.5);
+  } catch (const std::exception& e) {
+    state.SkipWithError(e.what());
+  }
+}
+BENCHMARK(BM_Messaging_LanDiscovery)->Iterations(5)->UseManualTime()->Unit(benchmark::kMillisecond);
+
 // ---- The table ---------------------------------------------------------------------------------
 
 std::string fixed(double v, int decimals, const char* unit) {
@@ -1124,6 +1177,13 @@ const int registered = register_figures([](const Results& r) {
               " key: peer unlocked to delivered (diagnostic)",
           fixed(deliver, 0, "ms"), "", "", "", "-", true);
     }
+  }
+  const double found = r.counter("BM_Messaging_LanDiscovery", "found_ms");
+  const double started = r.counter("BM_Messaging_LanDiscovery", "start_unlock_ms");
+  if (found >= 0 && started > 0) {
+    row("LAN: start of two nodes to both online, found by beacons alone (median of 5)",
+        fixed(found, 0, "ms"), "their start and unlock, both at once", fixed(started, 0, "ms"),
+        fixed(found / started, 2, ""), "<= 2000 ms", found <= 2000);
   }
   const std::string memory = "BM_Messaging_HostMemory/";
   const double rss = r.counter(memory + std::to_string(kStoreContacts), "rss_mib");

@@ -94,7 +94,10 @@ std::vector<uint8_t> make_meeting_beacon(const Key& key, std::string_view name) 
     clean.append(name.substr(at, n));
     at += n;
   }
-  std::vector<uint8_t> beacon{kBeaconVersion, kFlagMeeting};
+  std::vector<uint8_t> beacon;
+  beacon.reserve(kMeetingHeaderBytes + clean.size());
+  beacon.push_back(kBeaconVersion);
+  beacon.push_back(kFlagMeeting);
   beacon.insert(beacon.end(), key.begin(), key.end());
   beacon.push_back(static_cast<uint8_t>(clean.size()));
   beacon.insert(beacon.end(), clean.begin(), clean.end());
@@ -197,7 +200,9 @@ void BeaconBook::remove_contact(const Key& key) {
 }
 
 BeaconBook::Tag BeaconBook::tag_of(const Peer& p, uint64_t epoch, const Key& sender) const {
-  std::vector<uint8_t> message{'t', 'a', 'g'};
+  std::vector<uint8_t> message;
+  message.reserve(3 + 8 + sender.size());
+  message.insert(message.end(), {'t', 'a', 'g'});
   put_be(message, epoch, 8);
   message.insert(message.end(), sender.begin(), sender.end());
   std::array<uint8_t, kHashBytes> hash{};
@@ -210,7 +215,9 @@ BeaconBook::Tag BeaconBook::tag_of(const Peer& p, uint64_t epoch, const Key& sen
 
 std::array<uint8_t, kAuthBytes>
 BeaconBook::auth_of(const Peer& p, std::span<const uint8_t> signed_header, const Tag& tag) const {
-  std::vector<uint8_t> message{'a', 'u', 't', 'h'};
+  std::vector<uint8_t> message;
+  message.reserve(4 + signed_header.size() + tag.size());
+  message.insert(message.end(), {'a', 'u', 't', 'h'});
   message.insert(message.end(), signed_header.begin(), signed_header.end());
   message.insert(message.end(), tag.begin(), tag.end());
   std::array<uint8_t, kHashBytes> hash{};
