@@ -593,6 +593,8 @@ TEST_F(LanNetns, AFloodOfBogusBeaconsLeavesTheNodeResponsiveAndNothingGoesOffThe
             << " MiB; bob's kernel refused " << cb["beacons_refused"] << " beacons" << std::endl;
   a.quit();
   b.quit();
+  // The LAN-only node says at start that it keeps to the local network.
+  EXPECT_NE(read_file(fa.log).find("network scope: private"), std::string::npos);
   // transport-lan dropped most of the flood before the kernel, and says how many when it stops.
   const std::string log = read_file(fb.log);
   const auto said = log.find("lan: stopped; dropped ");
