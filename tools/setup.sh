@@ -18,7 +18,7 @@ packages=(
   libboost-dev libsodium-dev libopus-dev libsdl2-dev libimgui-dev libtomlplusplus-dev
   libsqlite3-dev libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libspdlog-dev nlohmann-json3-dev libqrencode-dev
-  iproute2 procps
+  iproute2 procps nftables
 )
 
 install_packages() {

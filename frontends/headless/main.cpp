@@ -226,7 +226,8 @@ bool run_command(entre::Node& node, const std::string& line) {
     }
     for (auto it = r.value->rbegin(); it != r.value->rend(); ++it) {
       say("history " + std::to_string(it->order) + " " + (it->outgoing ? "out " : "in ") +
-          entre::message_state_name(it->state) + " " + it->id + " " + one_line(it->text));
+          entre::message_state_name(it->state) + " " + it->id + " " +
+          (it->path.empty() ? std::string("-") : it->path) + " " + one_line(it->text));
     }
     say("end");
   } else if (cmd == "read") {

@@ -70,6 +70,9 @@ sdk::StringView view(const std::string& s) { return {s.data(), s.size()}; }
 // ---- Opening and transactions -----------------------------------------------------------------
 
 void* MemoryStorage::query_interface(sdk::InterfaceId id) noexcept {
+  if (id == sdk::InterfaceId::kMessagePathsV1) {
+    return static_cast<sdk::MessagePaths*>(this);
+  }
   return id == sdk::InterfaceId::kStorageV1 ? static_cast<sdk::Storage*>(this) : nullptr;
 }
 
@@ -404,6 +407,24 @@ Status MemoryStorage::get_message(const uint8_t* id, sdk::MessageVisitor& visito
     return fail(StatusCode::kNotFound, "memory: no such message");
   }
   return visit_message(found->first, found->second, visitor, nullptr);
+}
+
+Status MemoryStorage::set_message_path(const uint8_t* id, sdk::StringView path) noexcept {
+  return write([&]() -> Status {
+    const Status st = first_error(ready(), kCheck.id(id), kCheck.value(path, "message path"));
+    if (!st.is_ok()) {
+      return st;
+    }
+    const auto found = data_.messages.find(message_id(id));
+    if (found == data_.messages.end()) {
+      return fail(StatusCode::kNotFound, "memory: no such message");
+    }
+    log_undo([this, id = found->first, previous = found->second.path] {
+      data_.messages.at(id).path = previous;
+    });
+    found->second.path = text(path);
+    return Status::ok();
+  });
 }
 
 Status MemoryStorage::set_message_state(const uint8_t* id, uint32_t state) noexcept {

@@ -24,7 +24,7 @@ namespace entre::plugins::memory {
 
 inline constexpr uint32_t kMemorySchemaVersion = 1;
 
-class MemoryStorage final : public sdk::Storage, public sdk::Plugin {
+class MemoryStorage final : public sdk::Storage, public sdk::MessagePaths, public sdk::Plugin {
  public:
   MemoryStorage() = default;
 
@@ -51,6 +51,8 @@ class MemoryStorage final : public sdk::Storage, public sdk::Plugin {
   [[nodiscard]] sdk::Status get_message(const uint8_t* id,
                                         sdk::MessageVisitor& visitor) noexcept override;
   [[nodiscard]] sdk::Status set_message_state(const uint8_t* id, uint32_t state) noexcept override;
+  [[nodiscard]] sdk::Status set_message_path(const uint8_t* id,
+                                             sdk::StringView path) noexcept override;
   [[nodiscard]] sdk::Result<uint64_t> raise_message_states(sdk::ByteView contact_key,
                                                            sdk::MessageDirection direction,
                                                            uint64_t up_to_order,

@@ -182,6 +182,9 @@ SqliteStorage::SqliteStorage(SqliteConfig config, sdk::Host* host,
     : config_(std::move(config)), host_(host), migrations_(migrations) {}
 
 void* SqliteStorage::query_interface(sdk::InterfaceId id) noexcept {
+  if (id == sdk::InterfaceId::kMessagePathsV1) {
+    return static_cast<sdk::MessagePaths*>(this);
+  }
   return id == sdk::InterfaceId::kStorageV1 ? static_cast<sdk::Storage*>(this) : nullptr;
 }
 
@@ -677,6 +680,15 @@ Status SqliteStorage::set_message_state(const uint8_t* id, uint32_t state) noexc
     return !st.is_ok() ? st
                        : execute_one("UPDATE messages SET state = ?2 WHERE id = ?1",
                                      "set message state", "sqlite: no such message", Id{id}, state);
+  });
+}
+
+Status SqliteStorage::set_message_path(const uint8_t* id, sdk::StringView path) noexcept {
+  return guarded([&]() -> Status {
+    const Status st = first_error(ready(), kCheck.id(id), kCheck.value(path, "message path"));
+    return !st.is_ok() ? st
+                       : execute_one("UPDATE messages SET path = ?2 WHERE id = ?1",
+                                     "set message path", "sqlite: no such message", Id{id}, path);
   });
 }
 

@@ -51,7 +51,7 @@ struct ConnectionPragmas {
   int64_t busy_timeout_ms = -1;
 };
 
-class SqliteStorage final : public sdk::Storage, public sdk::Plugin {
+class SqliteStorage final : public sdk::Storage, public sdk::MessagePaths, public sdk::Plugin {
  public:
   // `host` may be null (tests): then nothing is logged. `migrations` is the schema history; tests
   // pass a longer one to exercise a migration.
@@ -81,6 +81,8 @@ class SqliteStorage final : public sdk::Storage, public sdk::Plugin {
   [[nodiscard]] sdk::Status get_message(const uint8_t* id,
                                         sdk::MessageVisitor& visitor) noexcept override;
   [[nodiscard]] sdk::Status set_message_state(const uint8_t* id, uint32_t state) noexcept override;
+  [[nodiscard]] sdk::Status set_message_path(const uint8_t* id,
+                                             sdk::StringView path) noexcept override;
   [[nodiscard]] sdk::Result<uint64_t> raise_message_states(sdk::ByteView contact_key,
                                                            sdk::MessageDirection direction,
                                                            uint64_t up_to_order,

@@ -1,13 +1,19 @@
 #include "udp_transport.hpp"
 
 #include "datagram.hpp"
+#include "relay_wire.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <mutex>
+#include <optional>
+#include <random>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -19,8 +25,17 @@ using datagram::config_error;
 
 // Shared with in-flight handlers, so that a handler completing after stop() (or after the plugin
 // object is gone) touches only this state, and sees `stopped`.
+// One reflector: where it is, the request in flight, and the address it last saw this socket at.
+struct Reflector {
+  std::string host;
+  std::string port;
+  relay_wire::ReflectNonce nonce{};
+  std::optional<udp::endpoint> asked; // where the request in flight went
+  std::string seen;                   // "udp:<address>:<port>", empty until answered
+};
+
 struct UdpTransport::State : std::enable_shared_from_this<UdpTransport::State> {
-  explicit State(asio::io_context& io) : socket(io) {}
+  explicit State(asio::io_context& io) : socket(io), timer(io), resolver(io) {}
 
   udp::socket socket;
   // Guards events/stopped/socket against stop() racing a delivery on another loop thread;
@@ -32,6 +47,92 @@ struct UdpTransport::State : std::enable_shared_from_this<UdpTransport::State> {
   uint32_t queue_limit = 0;
   std::atomic<uint32_t> in_flight{0};
   std::atomic<uint64_t> dropped_oversize{0};
+  std::vector<Reflector> reflectors;
+  uint32_t reflect_interval_ms = 0;
+  asio::steady_timer timer;
+  udp::resolver resolver;
+  std::mt19937_64 rng{std::random_device{}()};
+  sdk::Host* host = nullptr;
+
+  // Asks every reflector again, then again after the interval.
+  void reflect_round() {
+    for (std::size_t i = 0; i < reflectors.size(); ++i) {
+      Reflector& r = reflectors[i];
+      for (auto& b : r.nonce) {
+        b = static_cast<uint8_t>(rng());
+      }
+      boost::system::error_code ec;
+      const auto literal = asio::ip::make_address(r.host, ec);
+      if (!ec) {
+        ask(i, udp::endpoint(literal, static_cast<uint16_t>(std::stoi(r.port))));
+        continue;
+      }
+      resolver.async_resolve(
+          r.host, r.port,
+          [self = shared_from_this(), i](const boost::system::error_code& rec,
+                                         const udp::resolver::results_type& results) {
+            std::lock_guard lock(self->mu);
+            if (self->stopped || rec) {
+              return;
+            }
+            for (const auto& entry : results) {
+              if (entry.endpoint().protocol() == self->socket.local_endpoint().protocol()) {
+                self->ask(i, entry.endpoint());
+                return;
+              }
+            }
+          });
+    }
+    timer.expires_after(std::chrono::milliseconds(reflect_interval_ms));
+    timer.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+      std::lock_guard lock(self->mu);
+      if (!ec && !self->stopped) {
+        self->reflect_round();
+      }
+    });
+  }
+
+  void ask(std::size_t i, const udp::endpoint& to) {
+    boost::system::error_code ec;
+    if (to.protocol() != socket.local_endpoint(ec).protocol()) {
+      return;
+    }
+    reflectors[i].asked = to;
+    const auto request = relay_wire::reflect_request(reflectors[i].nonce);
+    (void)datagram::send_counted(shared_from_this(), socket, in_flight, queue_limit, to,
+                                 sdk::ByteView(request), "udp");
+  }
+
+  // A datagram that looks like a reflector's answer: kept if it answers a request in flight.
+  void on_reflection(const udp::endpoint& from, std::span<const uint8_t> datagram) {
+    for (Reflector& r : reflectors) {
+      if (!r.asked || *r.asked != from) {
+        continue;
+      }
+      const auto seen = relay_wire::parse_reflect_response(datagram, r.nonce);
+      if (!seen) {
+        continue;
+      }
+      asio::ip::address address;
+      if (seen->v6) {
+        asio::ip::address_v6::bytes_type b{};
+        std::copy_n(seen->address.begin(), b.size(), b.begin());
+        address = asio::ip::address_v6(b);
+      } else {
+        asio::ip::address_v4::bytes_type b{};
+        std::copy_n(seen->address.begin(), b.size(), b.begin());
+        address = asio::ip::address_v4(b);
+      }
+      const std::string text = format_endpoint(udp::endpoint(address, seen->port));
+      if (text != r.seen && host != nullptr) {
+        host->log(sdk::LogLevel::kInfo, sdk::StringView("udp: reflector " + r.host + ":" + r.port +
+                                                        " sees this node at " + text));
+      }
+      r.seen = text;
+      r.asked.reset();
+      return;
+    }
+  }
 
   void receive() {
     datagram::Receiver::start(
@@ -42,6 +143,9 @@ struct UdpTransport::State : std::enable_shared_from_this<UdpTransport::State> {
           }
           if (!n) {
             dropped_oversize.fetch_add(1, std::memory_order_relaxed);
+          } else if (!reflectors.empty() &&
+                     relay_wire::looks_like_reflect_response(std::span<const uint8_t>(data, *n))) {
+            on_reflection(from, std::span<const uint8_t>(data, *n));
           } else {
             const std::string text = format_endpoint(from);
             events->on_frame(sdk::StringView(text), sdk::ByteView(data, *n));
@@ -85,6 +189,39 @@ sdk::Status read_config(const sdk::ConfigView& config, UdpConfig& out) {
     return config_error(config, "send_queue_frames", "must be between 1 and 1048576");
   }
   out.send_queue_frames = static_cast<uint32_t>(queue.value);
+  if (config.has("reflectors")) {
+    auto n = config.get_array_size("reflectors");
+    if (!n.is_ok()) {
+      return n.status;
+    }
+    for (uint64_t i = 0; i < n.value; ++i) {
+      auto item = config.get_string_at("reflectors", i);
+      if (!item.is_ok()) {
+        return item.status;
+      }
+      const std::string text(item.value.str());
+      const auto colon = text.rfind(':');
+      const std::string port = colon == std::string::npos ? "" : text.substr(colon + 1);
+      const bool port_ok =
+          !port.empty() && port.size() <= 5 &&
+          std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }) &&
+          std::stoi(port) >= 1 && std::stoi(port) <= 65535;
+      if (colon == std::string::npos || colon == 0 || !port_ok) {
+        return config_error(config, "reflectors",
+                            "entry " + std::to_string(i + 1) + ": expected <host>:<port>, found '" +
+                                text + "'");
+      }
+      out.reflectors.push_back(text);
+    }
+  }
+  auto interval = config.get_int_or("reflect_interval_ms", 25000);
+  if (!interval.is_ok()) {
+    return interval.status;
+  }
+  if (interval.value < 1000 || interval.value > 3600000) {
+    return config_error(config, "reflect_interval_ms", "must be between 1000 and 3600000");
+  }
+  out.reflect_interval_ms = static_cast<uint32_t>(interval.value);
   return sdk::Status::ok();
 }
 
@@ -92,6 +229,16 @@ UdpTransport::UdpTransport(sdk::Host& host, const UdpConfig& config)
     : host_(host), config_(config), state_(std::make_shared<State>(host.io_context())) {
   state_->max_payload = config.max_payload_bytes;
   state_->queue_limit = config.send_queue_frames;
+  state_->host = &host;
+  state_->reflect_interval_ms = config.reflect_interval_ms;
+  for (const std::string& r : config.reflectors) {
+    const auto colon = r.rfind(':');
+    std::string host_part = r.substr(0, colon);
+    if (host_part.size() > 2 && host_part.front() == '[' && host_part.back() == ']') {
+      host_part = host_part.substr(1, host_part.size() - 2);
+    }
+    state_->reflectors.push_back(Reflector{host_part, r.substr(colon + 1), {}, {}, {}});
+  }
 }
 
 UdpTransport::~UdpTransport() { stop(); }
@@ -126,6 +273,9 @@ sdk::Status UdpTransport::start(sdk::TransportEvents& events) noexcept {
   state_->events = &events;
   state_->stopped = false;
   state_->receive();
+  if (!state_->reflectors.empty()) {
+    state_->reflect_round();
+  }
   host_.log(sdk::LogLevel::kDebug,
             "udp: bound " + format_endpoint(state_->socket.local_endpoint(ec)));
   return sdk::Status::ok();
@@ -140,6 +290,8 @@ void UdpTransport::stop() noexcept {
   state_->events = nullptr;
   boost::system::error_code ignored;
   state_->socket.close(ignored);
+  state_->timer.cancel();
+  state_->resolver.cancel();
   try {
     host_.log(sdk::LogLevel::kDebug, "udp: stopped; dropped " +
                                          std::to_string(state_->dropped_oversize.load()) +
@@ -172,8 +324,12 @@ sdk::Status UdpTransport::send(sdk::StringView endpoint, sdk::ByteView frame) no
 sdk::Status UdpTransport::local_endpoints(sdk::ByteSink& out) const noexcept {
   try {
     std::lock_guard lock(state_->mu);
-    const std::string text =
-        datagram::local_endpoints_text(state_->socket, config_.bind, "udp", false);
+    std::string text = datagram::local_endpoints_text(state_->socket, config_.bind, "udp", false);
+    for (const Reflector& r : state_->reflectors) {
+      if (!r.seen.empty() && ("\n" + text + "\n").find("\n" + r.seen + "\n") == std::string::npos) {
+        text = r.seen + (text.empty() ? "" : "\n") + text;
+      }
+    }
     if (!out.append(sdk::StringView(text))) {
       return sdk::Status::error(sdk::StatusCode::kBufferTooSmall, "udp: sink refused endpoint");
     }

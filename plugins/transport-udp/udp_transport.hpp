@@ -5,6 +5,12 @@
 //   bind               "0.0.0.0:7400"  address and port to bind ("[::]:7400" for IPv6)
 //   max_payload_bytes  1200            largest frame sent or accepted (64..65507)
 //   send_queue_frames  1024            frames queued for sending before send() says kUnavailable
+//   reflectors         []              UDP endpoint reflectors ("host:port", e.g. an entre-relay's
+//                                      udp_reflect_port): asked from this socket what address
+//                                      they see it at, which then joins local_endpoints() (the
+//                                      public address behind a NAT)
+//   reflect_interval_ms 25000          how often they are asked again (also keeps the NAT's
+//                                      mapping open)
 // Received datagrams larger than max_payload_bytes are dropped and counted.
 #pragma once
 
@@ -17,6 +23,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace entre::plugins::udp {
 
@@ -24,6 +31,8 @@ struct UdpConfig {
   boost::asio::ip::udp::endpoint bind;
   uint32_t max_payload_bytes = 1200;
   uint32_t send_queue_frames = 1024;
+  std::vector<std::string> reflectors; // "host:port"
+  uint32_t reflect_interval_ms = 25000;
 };
 
 // Parses "udp:1.2.3.4:7400" / "udp:[::1]:7400" (with_scheme) or "1.2.3.4:7400".

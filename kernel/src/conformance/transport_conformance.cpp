@@ -1,14 +1,19 @@
 #include "conformance/transport_conformance.hpp"
 
 #include "loader/loader.hpp"
+#include "node/identity_proof.hpp"
 #include "node/plugin_host.hpp"
 #include "node/runtime.hpp"
 #include "profile/config_view.hpp"
 
+#include <entre/sdk/relay.hpp>
+
+#include <sodium.h>
 #include <spdlog/spdlog.h>
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -570,8 +575,34 @@ std::string first_local_endpoint(const sdk::Transport& t) {
 
 namespace {
 
-// One plugin object and the Host it was created with; the object goes first.
+// Passes every callback on, and notes when a relayed transport reports a link of its own up.
+class LinkWatcher final : public sdk::TransportEvents {
+ public:
+  explicit LinkWatcher(sdk::TransportEvents& inner) : inner_(inner) {}
+  void on_frame(sdk::StringView endpoint, sdk::ByteView frame) noexcept override {
+    inner_.on_frame(endpoint, frame);
+  }
+  void on_link(sdk::StringView endpoint, sdk::LinkState state) noexcept override {
+    if (state == sdk::LinkState::kUp) {
+      up_ = true;
+    }
+    inner_.on_link(endpoint, state);
+  }
+  void on_discovered(sdk::StringView endpoint, sdk::ByteView beacon) noexcept override {
+    inner_.on_discovered(endpoint, beacon);
+  }
+  [[nodiscard]] bool up() const { return up_.load(); }
+
+ private:
+  sdk::TransportEvents& inner_;
+  std::atomic<bool> up_{false};
+};
+
+// One plugin object and the Host it was created with; the object goes first, after it gave back
+// the identity it may hold.
 struct PluginInstance {
+  std::unique_ptr<KernelIdentityProof> proof;
+  std::unique_ptr<LinkWatcher> watcher;
   std::unique_ptr<PluginHost> host;
   PluginPtr<sdk::Plugin> root;
 };
@@ -580,9 +611,10 @@ struct PluginInstance {
 
 PluginTransportFactory::PluginTransportFactory(std::shared_ptr<const LoadedLibrary> library,
                                                Runtime& runtime, std::string config_toml,
-                                               std::shared_ptr<spdlog::logger> logger)
+                                               std::shared_ptr<spdlog::logger> logger,
+                                               sdk::CryptoSuite* identities)
     : library_(std::move(library)), runtime_(runtime), config_toml_(std::move(config_toml)),
-      logger_(logger ? std::move(logger) : spdlog::default_logger()) {}
+      logger_(logger ? std::move(logger) : spdlog::default_logger()), identities_(identities) {}
 
 PluginTransportFactory::~PluginTransportFactory() = default;
 
@@ -613,10 +645,36 @@ sdk::Status PluginTransportFactory::create_started(sdk::TransportEvents& events,
   if (transport == nullptr) {
     return sdk::Status::error(sdk::StatusCode::kUnsupported, "no transport interface v1");
   }
+  sdk::RelayedTransport* relayed = nullptr;
+  if ((transport->info().flags & sdk::kTransportRelayed) != 0) {
+    relayed =
+        sdk::query<sdk::RelayedTransport>(*instance->root, sdk::InterfaceId::kRelayedTransportV1);
+    if (relayed == nullptr || identities_ == nullptr) {
+      return sdk::Status::error(sdk::StatusCode::kUnsupported,
+                                relayed == nullptr
+                                    ? "relayed transport without the RelayedTransport interface"
+                                    : "a relayed transport needs a crypto suite for identities");
+    }
+    std::vector<uint8_t> secret;
+    sdk::VectorSink sink(secret, 4096);
+    std::array<uint8_t, sdk::kPublicKeyBytes> user_id{};
+    const sdk::Status made_id =
+        identities_->generate_identity(sink, sdk::MutableByteView(user_id.data(), user_id.size()));
+    if (!made_id.is_ok()) {
+      return made_id;
+    }
+    instance->proof = std::make_unique<KernelIdentityProof>(*identities_);
+    instance->proof->set(secret, user_id);
+    sodium_memzero(secret.data(), secret.size());
+    instance->watcher = std::make_unique<LinkWatcher>(events);
+  }
   sdk::Status started;
   std::string endpoint;
   runtime_.run_on_loop([&] {
-    started = transport->start(events);
+    started = transport->start(instance->watcher ? *instance->watcher : events);
+    if (started.is_ok() && relayed != nullptr) {
+      relayed->attach(instance->proof.get());
+    }
     if (started.is_ok()) {
       endpoint = first_local_endpoint(*transport);
     }
@@ -624,9 +682,26 @@ sdk::Status PluginTransportFactory::create_started(sdk::TransportEvents& events,
   if (!started.is_ok()) {
     return started;
   }
+  if (relayed != nullptr) {
+    LinkWatcher* watcher = instance->watcher.get();
+    if (!wait_until([watcher] { return watcher->up(); }, 10000)) {
+      runtime_.run_on_loop([&] {
+        transport->stop();
+        relayed->attach(nullptr);
+      });
+      return sdk::Status::error(sdk::StatusCode::kUnavailable,
+                                "the relayed transport did not link to its relay within 10 s");
+    }
+  }
   out.endpoint = std::move(endpoint);
-  out.transport = Instance(
-      transport, [owner = std::move(instance)](sdk::Transport*) mutable { owner.reset(); });
+  Runtime* runtime = &runtime_;
+  out.transport =
+      Instance(transport, [owner = std::move(instance), relayed, runtime](sdk::Transport*) mutable {
+        if (relayed != nullptr) {
+          runtime->run_on_loop([&] { relayed->attach(nullptr); });
+        }
+        owner.reset();
+      });
   return sdk::Status::ok();
 }
 

@@ -29,6 +29,7 @@
 
 #include "conformance/conformance.hpp"
 
+#include <entre/sdk/crypto.hpp>
 #include <entre/sdk/transport.hpp>
 
 #include <cstdint>
@@ -79,10 +80,13 @@ class TransportFactory {
 // whose config table is `config_toml` (e.g. `bind = "127.0.0.1:0"` for transport-udp), on
 // `runtime`'s loop, which must be running. The endpoint given to the suite is the first of
 // local_endpoints(). Instances are destroyed off the loop, before this factory.
+// A relayed transport (kTransportRelayed) gets a fresh identity made with `identities` (required
+// for such transports) attached after start, and counts as started once it reports its own link up.
 class PluginTransportFactory final : public TransportFactory {
  public:
   PluginTransportFactory(std::shared_ptr<const LoadedLibrary> library, Runtime& runtime,
-                         std::string config_toml, std::shared_ptr<spdlog::logger> logger = nullptr);
+                         std::string config_toml, std::shared_ptr<spdlog::logger> logger = nullptr,
+                         sdk::CryptoSuite* identities = nullptr);
   ~PluginTransportFactory() override;
 
   [[nodiscard]] sdk::Status create_started(sdk::TransportEvents& events,
@@ -95,6 +99,7 @@ class PluginTransportFactory final : public TransportFactory {
   Runtime& runtime_;
   std::string config_toml_;
   std::shared_ptr<spdlog::logger> logger_;
+  sdk::CryptoSuite* identities_;
 };
 
 // Runs every check; each reports its name, whether it passed, and why not.

@@ -38,10 +38,11 @@ Engine::~Engine() {
 }
 
 std::size_t Engine::add_transport(sdk::Transport* transport, std::string plugin_id,
-                                  sdk::Discovery* discovery) {
+                                  sdk::Discovery* discovery, sdk::RelayedTransport* relayed) {
   TransportSlot slot;
   slot.transport = transport;
   slot.discovery = discovery;
+  slot.relayed = relayed;
   slot.plugin_id = std::move(plugin_id);
   const sdk::TransportInfo info = transport->info();
   slot.scheme.assign(info.scheme, ::strnlen(info.scheme, sizeof info.scheme));
@@ -629,7 +630,7 @@ void Engine::handle_sealed(std::size_t transport, std::string_view endpoint,
                     std::string(endpoint));
     l.endpoint = std::string(endpoint);
     if (Contact* c = find_contact(l.key); c != nullptr && c->best == l.index) {
-      c->path = l.endpoint;
+      c->path = path_of(l);
       held_events_.push_back(ContactPresenceChanged{c->hex, true, c->path});
     }
   }
@@ -723,6 +724,7 @@ void Engine::link_timers(Link& l, uint64_t now) {
 void Engine::on_timer() {
   const uint64_t now = clock_.mono_ms();
   discovery_timers(now);
+  direct_timers(now);
   std::vector<uint32_t> indices;
   indices.reserve(links_.size());
   for (const auto& [i, l] : links_) {
@@ -797,6 +799,9 @@ std::optional<uint64_t> Engine::next_timer_ms() const {
   }
   if (!reconnects_.empty()) {
     consider(reconnects_.begin()->first);
+  }
+  if (next_direct_ms_ != 0) {
+    consider(next_direct_ms_);
   }
   return next;
 }

@@ -25,6 +25,7 @@
 #include <entre/messaging.hpp>
 #include <entre/sdk/crypto.hpp>
 #include <entre/sdk/discovery.hpp>
+#include <entre/sdk/relay.hpp>
 #include <entre/sdk/storage.hpp>
 #include <entre/sdk/transport.hpp>
 
@@ -119,11 +120,16 @@ class Engine {
 
   // Transports, in preference order (the first is the most preferred). Add before unlocking.
   // `discovery`: the transport's optional Discovery interface.
+  // `relayed`: the transport's optional RelayedTransport interface, which names its paths.
   std::size_t add_transport(sdk::Transport* transport, std::string plugin_id,
-                            sdk::Discovery* discovery = nullptr);
+                            sdk::Discovery* discovery = nullptr,
+                            sdk::RelayedTransport* relayed = nullptr);
   // The crypto suite's optional PairwiseKeys; with it, transports with Discovery announce the node
   // to its contacts and find them. Before unlocking.
   void enable_discovery(sdk::PairwiseKeys* pairwise) { pairwise_ = pairwise; }
+  // The storage's optional MessagePaths; with it, an outgoing message records the path its
+  // delivery receipt came back on.
+  void enable_message_paths(sdk::MessagePaths* paths) { paths_ = paths; }
 
   // ---- Identity -------------------------------------------------------------------------------
   [[nodiscard]] bool has_identity();
@@ -133,6 +139,9 @@ class Engine {
   // kAuthFailed "wrong passphrase" leaves everything as it was.
   ApiStatus unlock(const std::string& passphrase);
   [[nodiscard]] std::string my_id() const;
+  // While unlocked: the identity secret and user id (for the node's IdentityProof; never logged).
+  [[nodiscard]] std::span<const uint8_t> identity_secret() const { return identity_secret_; }
+  [[nodiscard]] const Key& my_key() const { return my_key_; }
   // The contact code, with the transports' local endpoints (or `hints` when given) as hints.
   ApiResult<std::string> contact_code(const std::vector<std::string>& hints = {});
 
@@ -232,6 +241,8 @@ class Engine {
   void connect(Contact& c);
   Link* new_link(std::size_t transport, std::string endpoint, const Key& key, bool initiator);
   void destroy_link(uint32_t index, const char* why);
+  // The path a link's frames take, for people: the endpoint, or the relayed transport's words.
+  [[nodiscard]] std::string path_of(const Link& l) const;
   void handle_hs1(std::size_t transport, std::string_view endpoint, std::span<const uint8_t> f);
   void handle_hs2(std::span<const uint8_t> f);
   void handle_sealed(std::size_t transport, std::string_view endpoint, std::span<const uint8_t> f);
@@ -250,6 +261,13 @@ class Engine {
   void start_discovery();
   void discovery_contact(const Contact& c);
   void discovery_timers(uint64_t now);
+  // NAT traversal (engine_direct.cpp): over a relayed link, tell the contact this node's direct
+  // endpoints; dial the ones it tells.
+  [[nodiscard]] std::vector<std::string> direct_endpoints() const;
+  void send_endpoints(Link& l);
+  void handle_endpoints(Contact& c, std::span<const uint8_t> env);
+  void direct_timers(uint64_t now);
+  void learn_endpoint(Contact& c, const std::string& endpoint);
   [[nodiscard]] bool in_scope(std::string_view endpoint) const;
   [[nodiscard]] std::vector<std::string> endpoints_of(const Contact& c) const;
   void read_meeting_beacon(std::string_view endpoint, std::span<const uint8_t> beacon);
@@ -257,7 +275,7 @@ class Engine {
 
   // envelopes
   void handle_message(Contact& c, Link& l, std::span<const uint8_t> env);
-  void handle_ack(Contact& c, std::span<const uint8_t> env);
+  void handle_ack(Contact& c, const Link& l, std::span<const uint8_t> env);
   void handle_read(Contact& c, std::span<const uint8_t> env);
   void handle_hello(Contact& c, std::span<const uint8_t> env);
   void send_hello(Contact& c, Link& l);
@@ -277,6 +295,7 @@ class Engine {
     std::string scheme;
     uint32_t max_payload = 0;
     sdk::Discovery* discovery = nullptr;
+    sdk::RelayedTransport* relayed = nullptr;
     uint64_t next_beacon_ms = 0;
   };
   std::vector<TransportSlot> transports_;
@@ -285,8 +304,10 @@ class Engine {
   std::vector<uint8_t> identity_secret_; // wiped on destruction
   std::array<uint8_t, sdk::kStorageKeyBytes> storage_key_{};
   sdk::PairwiseKeys* pairwise_ = nullptr;
+  sdk::MessagePaths* paths_ = nullptr;
   std::unique_ptr<discovery::BeaconBook> beacons_; // while unlocked, with a discovery transport
   uint64_t meeting_until_ms_ = 0;                  // mono; 0: closed
+  uint64_t next_direct_ms_ = 0;                    // mono; the next round of direct_timers
   std::set<Key> met_;                              // reported in the open meeting
   Key my_key_{};
 

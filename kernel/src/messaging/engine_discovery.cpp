@@ -14,7 +14,6 @@ using namespace engine_detail;
 
 namespace {
 
-constexpr std::size_t kMaxDiscoveredEndpoints = 4;
 // Pairwise keys derived per turn at unlock (one X25519 each, about 55 us here): a long contact
 // list never holds the messenger thread for more than a few milliseconds at a time.
 constexpr std::size_t kPairwiseSlice = 64;
@@ -204,16 +203,10 @@ void Engine::on_discovered(std::size_t transport, std::string_view endpoint,
       continue;
     }
     const std::string where(endpoint);
-    auto it = std::find(c->discovered.begin(), c->discovered.end(), where);
-    if (it != c->discovered.end()) {
-      c->discovered.erase(it);
-    } else {
+    if (std::find(c->discovered.begin(), c->discovered.end(), where) == c->discovered.end()) {
       out_.log(1, "discovery: " + c->hex.substr(0, 16) + " is at " + where);
     }
-    c->discovered.push_back(where);
-    if (c->discovered.size() > kMaxDiscoveredEndpoints) {
-      c->discovered.erase(c->discovered.begin());
-    }
+    learn_endpoint(*c, where);
     const bool linked = std::any_of(c->links.begin(), c->links.end(), [&](uint32_t index) {
       const Link& l = *links_.at(index);
       return l.transport == transport && l.endpoint == where;

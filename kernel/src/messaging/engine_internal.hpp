@@ -27,6 +27,12 @@ constexpr std::string_view kReadPrefix = "read.";
 constexpr std::size_t kMaxHandshakeFrameBytes = 1024;
 constexpr std::size_t kMaxUnconfirmedPerContact = 4;
 constexpr std::size_t kMessageIdTimeBytes = 6;
+// Endpoints learned for a contact (LAN beacons, endpoints it told over a relayed link), newest
+// kept.
+constexpr std::size_t kMaxDiscoveredEndpoints = 8;
+// While a contact is reached only through a relay: how often its direct endpoints are told again
+// and dialled again.
+constexpr uint64_t kDirectRetryMs = 30000;
 
 inline sdk::ByteView bv(std::span<const uint8_t> s) { return sdk::ByteView(s.data(), s.size()); }
 inline sdk::ByteView bv(std::string_view s) {

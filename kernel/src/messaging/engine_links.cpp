@@ -1,6 +1,7 @@
 // The messaging engine: links (one per transport and endpoint of a contact), their Noise IK
 // handshakes, confirmation, session agreement and choice of the best link.
 #include "messaging/engine_internal.hpp"
+#include "peers/channel.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -99,6 +100,17 @@ Engine::Link* Engine::new_link(std::size_t transport, std::string endpoint, cons
   return raw;
 }
 
+std::string Engine::path_of(const Link& l) const {
+  if (sdk::RelayedTransport* relayed = transports_[l.transport].relayed; relayed != nullptr) {
+    std::string text;
+    sdk::StringSink sink(text, 256);
+    if (relayed->describe_path(sdk::StringView(l.endpoint), sink).is_ok() && !text.empty()) {
+      return text;
+    }
+  }
+  return l.endpoint;
+}
+
 void Engine::destroy_link(uint32_t index, const char* why) {
   auto it = links_.find(index);
   if (it == links_.end()) {
@@ -173,7 +185,7 @@ void Engine::choose_best(Contact& c) {
   const bool changed = best != c.best;
   c.best = best;
   const bool online = best != 0;
-  const std::string path = bl == nullptr ? std::string() : bl->endpoint;
+  const std::string path = bl == nullptr ? std::string() : path_of(*bl);
   if (online != c.online || path != c.path) {
     c.online = online;
     c.path = path;
@@ -331,17 +343,7 @@ bool Engine::complete_handshake(Link& l) {
   if (!l.hs->split(&l.split).is_ok() || l.split == nullptr) {
     return false;
   }
-  std::array<uint8_t, sdk::kMediaKeyBytes> key{};
-  sdk::Status st =
-      l.split->derive_media_key(bv(kLinkKeyLabel), sdk::MutableByteView(key.data(), key.size()));
-  if (st.is_ok()) {
-    st = crypto_.create_media_cipher(bv(key), l.initiator ? 0 : 1, &l.tx);
-  }
-  if (st.is_ok()) {
-    st = crypto_.create_media_cipher(bv(key), l.initiator ? 1 : 0, &l.rx);
-  }
-  wire::wipe(key);
-  if (!st.is_ok()) {
+  if (!link_ciphers(crypto_, *l.split, kLinkKeyLabel, l.initiator, &l.tx, &l.rx).is_ok()) {
     return false;
   }
   l.hs->destroy();
@@ -392,6 +394,12 @@ void Engine::confirm_link(Link& l) {
     pump_outbox(*c);
   }
   send_read_receipt(*c);
+  if (transports_[l.transport].relayed != nullptr) {
+    send_endpoints(l);
+    if (next_direct_ms_ == 0) {
+      next_direct_ms_ = clock_.mono_ms() + kDirectRetryMs;
+    }
+  }
 }
 
 void Engine::apply_session_decision(Link& l) {

@@ -493,7 +493,7 @@ void Engine::on_link_message(uint32_t index, std::vector<uint8_t> message) {
     handle_message(*c, l, env);
     break;
   case wire::kEnvAck:
-    handle_ack(*c, env);
+    handle_ack(*c, l, env);
     break;
   case wire::kEnvRead:
     handle_read(*c, env);
@@ -503,6 +503,9 @@ void Engine::on_link_message(uint32_t index, std::vector<uint8_t> message) {
     break;
   case wire::kEnvHelloRequest:
     send_hello(*c, l);
+    break;
+  case wire::kEnvEndpoints:
+    handle_endpoints(*c, env);
     break;
   default:
     ++counters_.frames_dropped;
@@ -551,7 +554,7 @@ void Engine::handle_message(Contact& c, Link& l, std::span<const uint8_t> env) {
   // The stored message is the dedupe record: its id is what the probe above finds.
   const int64_t now = clock_.wall_ms();
   const std::vector<uint8_t> body = seal("body", id, plain);
-  const std::string path = transports_[l.transport].scheme;
+  const std::string path = path_of(l);
   sdk::MessageRecord rec{};
   std::memcpy(rec.id, id.data(), id.size());
   rec.contact_key = bv(c.key);
@@ -582,7 +585,7 @@ void Engine::handle_message(Contact& c, Link& l, std::span<const uint8_t> env) {
   held_events_.push_back(MessageReceived{std::move(m)});
 }
 
-void Engine::handle_ack(Contact& c, std::span<const uint8_t> env) {
+void Engine::handle_ack(Contact& c, const Link& l, std::span<const uint8_t> env) {
   auto ids = wire::parse_ack(env);
   if (!ids) {
     ++counters_.frames_dropped;
@@ -607,6 +610,14 @@ void Engine::handle_ack(Contact& c, std::span<const uint8_t> env) {
         return;
       }
       held_events_.push_back(MessageStateChanged{c.hex, wire::hex(id), MessageState::kDelivered});
+      if (paths_ != nullptr) {
+        const std::string path = path_of(l);
+        const sdk::Status ps = paths_->set_message_path(id.data(), sdk::StringView(path));
+        if (!ps.is_ok() && ps.code != sdk::StatusCode::kNotFound) {
+          storage_failed("set_message_path", ps);
+          return;
+        }
+      }
     }
     if (static_cast<std::size_t>(it - c.outbox.begin()) < c.pump_from) {
       --c.pump_from;

@@ -234,4 +234,46 @@ std::optional<std::vector<MessageId>> parse_ack(std::span<const uint8_t> envelop
   return ids;
 }
 
+std::vector<uint8_t> endpoints(const std::vector<std::string>& list) {
+  std::vector<uint8_t> out = start(kEnvEndpoints);
+  out.push_back(0);
+  for (const std::string& e : list) {
+    if (e.empty() || e.size() > kMaxEndpointBytes || out[1] == kMaxEndpointsExchanged) {
+      continue;
+    }
+    out.push_back(static_cast<uint8_t>(e.size()));
+    out.insert(out.end(), e.begin(), e.end());
+    ++out[1];
+  }
+  return out;
+}
+
+std::optional<std::vector<std::string>> parse_endpoints(std::span<const uint8_t> envelope) {
+  if (envelope.size() < 2 || envelope[0] != kEnvEndpoints || envelope[1] > kMaxEndpointsExchanged) {
+    return std::nullopt;
+  }
+  std::vector<std::string> list;
+  std::size_t at = 2;
+  for (std::size_t i = 0; i < envelope[1]; ++i) {
+    if (at >= envelope.size()) {
+      return std::nullopt;
+    }
+    const std::size_t n = envelope[at++];
+    if (n == 0 || n > kMaxEndpointBytes || envelope.size() - at < n) {
+      return std::nullopt;
+    }
+    std::string e(envelope.begin() + static_cast<std::ptrdiff_t>(at),
+                  envelope.begin() + static_cast<std::ptrdiff_t>(at + n));
+    if (!std::all_of(e.begin(), e.end(), [](char c) { return c > 0x20 && c < 0x7f; })) {
+      return std::nullopt;
+    }
+    list.push_back(std::move(e));
+    at += n;
+  }
+  if (at != envelope.size()) {
+    return std::nullopt;
+  }
+  return list;
+}
+
 } // namespace entre::wire

@@ -43,6 +43,7 @@ inline constexpr uint8_t kEnvAck = 0x02;
 inline constexpr uint8_t kEnvRead = 0x03;
 inline constexpr uint8_t kEnvHello = 0x04;
 inline constexpr uint8_t kEnvHelloRequest = 0x05;
+inline constexpr uint8_t kEnvEndpoints = 0x06;
 
 inline constexpr std::size_t kSessionIdBytes = 16;
 inline constexpr std::size_t kSealedHeaderBytes = 1 + 4 + 8;
@@ -50,6 +51,8 @@ inline constexpr std::size_t kAeadTagBytes = 16;
 inline constexpr uint32_t kSealedOverhead = kSealedHeaderBytes + kAeadTagBytes;
 inline constexpr std::size_t kMessageHeaderBytes = 1 + 16 + 8;
 inline constexpr std::size_t kMaxAckIds = 1024;
+inline constexpr std::size_t kMaxEndpointsExchanged = 8;
+inline constexpr std::size_t kMaxEndpointBytes = 200;
 
 using MessageId = std::array<uint8_t, sdk::kMessageIdBytes>;
 
@@ -102,6 +105,10 @@ struct Message {
 [[nodiscard]] std::vector<uint8_t> ping(uint8_t type, uint64_t stamp);
 [[nodiscard]] std::vector<uint8_t> message_header(const MessageId& id, int64_t timestamp_ms);
 [[nodiscard]] std::vector<uint8_t> ack(std::span<const MessageId> ids);
+// The sender's direct endpoints, for NAT traversal over a relayed link: count (1 byte) || per
+// endpoint, length (1 byte) || text. At most kMaxEndpointsExchanged of 1..kMaxEndpointBytes bytes
+// each (longer ones and the excess are left out).
+[[nodiscard]] std::vector<uint8_t> endpoints(const std::vector<std::string>& list);
 
 [[nodiscard]] std::optional<Hs1> parse_hs1(std::span<const uint8_t> frame);
 [[nodiscard]] std::optional<Hs2> parse_hs2(std::span<const uint8_t> frame);
@@ -109,5 +116,9 @@ struct Message {
 [[nodiscard]] std::optional<uint64_t> parse_ping(std::span<const uint8_t> packet);
 [[nodiscard]] std::optional<Message> parse_message(std::span<const uint8_t> envelope);
 [[nodiscard]] std::optional<std::vector<MessageId>> parse_ack(std::span<const uint8_t> envelope);
+// nullopt unless well-formed: the count matches, every length is 1..kMaxEndpointBytes and every
+// byte is printable ASCII without spaces.
+[[nodiscard]] std::optional<std::vector<std::string>>
+parse_endpoints(std::span<const uint8_t> envelope);
 
 } // namespace entre::wire

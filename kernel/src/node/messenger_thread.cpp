@@ -35,10 +35,11 @@ MessengerThread::MessengerThread(sdk::CryptoSuite& crypto, sdk::Storage& storage
 MessengerThread::~MessengerThread() { stop(); }
 
 std::size_t MessengerThread::add_transport(sdk::Transport* transport, const std::string& plugin_id,
-                                           sdk::Discovery* discovery) {
+                                           sdk::Discovery* discovery,
+                                           sdk::RelayedTransport* relayed) {
   transports_.push_back(transport);
   discoveries_.push_back(discovery);
-  return engine_->add_transport(transport, plugin_id, discovery);
+  return engine_->add_transport(transport, plugin_id, discovery, relayed);
 }
 
 void MessengerThread::start() {

@@ -38,8 +38,10 @@ class MessengerThread final : public EngineOutput {
 
   // Before start() only.
   std::size_t add_transport(sdk::Transport* transport, const std::string& plugin_id,
-                            sdk::Discovery* discovery = nullptr);
+                            sdk::Discovery* discovery = nullptr,
+                            sdk::RelayedTransport* relayed = nullptr);
   void enable_discovery(sdk::PairwiseKeys* pairwise) { engine_->enable_discovery(pairwise); }
+  void enable_message_paths(sdk::MessagePaths* paths) { engine_->enable_message_paths(paths); }
   void start();
   void stop();
 

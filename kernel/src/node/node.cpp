@@ -3,6 +3,8 @@
 #include "loader/loader.hpp"
 #include "messaging/wire.hpp"
 #include "node/event_queue.hpp"
+#include "node/identity_proof.hpp"
+#include "node/logging.hpp"
 #include "node/messenger_thread.hpp"
 #include "node/plugin_host.hpp"
 #include "node/runtime.hpp"
@@ -21,48 +23,13 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
 #include <mutex>
 #include <system_error>
 
 namespace entre {
 
 namespace {
-
-spdlog::level::level_enum to_spdlog(LogLevelSetting level) {
-  switch (level) {
-  case LogLevelSetting::kTrace:
-    return spdlog::level::trace;
-  case LogLevelSetting::kDebug:
-    return spdlog::level::debug;
-  case LogLevelSetting::kInfo:
-    return spdlog::level::info;
-  case LogLevelSetting::kWarn:
-    return spdlog::level::warn;
-  case LogLevelSetting::kError:
-    return spdlog::level::err;
-  }
-  return spdlog::level::info;
-}
-
-std::shared_ptr<spdlog::logger> make_logger(const Profile& profile, std::string& error) {
-  std::vector<spdlog::sink_ptr> sinks;
-  sinks.push_back(std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
-  if (profile.log.file) {
-    try {
-      std::filesystem::create_directories(profile.log.file->parent_path());
-      sinks.push_back(
-          std::make_shared<spdlog::sinks::basic_file_sink_mt>(profile.log.file->string()));
-    } catch (const std::exception& e) {
-      error = profile.log.file->string() + ": cannot open log file: " + e.what();
-      return nullptr;
-    }
-  }
-  auto logger = std::make_shared<spdlog::logger>("entre", sinks.begin(), sinks.end());
-  logger->set_level(to_spdlog(profile.log.level));
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ %v");
-  logger->flush_on(spdlog::level::info);
-  return logger;
-}
 
 sdk::InterfaceId interface_for(sdk::PluginKind kind) {
   switch (kind) {
@@ -134,7 +101,9 @@ struct PluginInstance {
   PluginPtr<sdk::Plugin> root; // destroyed before host and sink
   void* interface = nullptr;
   bool started = false;
-  std::size_t engine_index = 0; // the transport's index in the messaging engine
+  std::size_t engine_index = 0;             // the transport's index in the messaging engine
+  sdk::RelayedTransport* relayed = nullptr; // kTransportRelayed transports
+  bool attached = false;                    // relayed: holds the node's IdentityProof
 };
 
 struct Node::Impl {
@@ -146,9 +115,43 @@ struct Node::Impl {
   Runtime runtime;
   std::vector<PluginInstance> instances;
   EventQueue events{Node::kEventQueueLimit};
+  std::unique_ptr<KernelIdentityProof> proof; // outlives every attach (destroyed after the plugins)
   std::unique_ptr<MessengerThread> messenger; // stopped and destroyed before the plugins
   mutable std::mutex mu;
   bool started = false;
+
+  // On a loop thread: hands the unlocked identity to every started relayed transport, or takes it
+  // back from all of them (`on` false).
+  void attach_relayed(bool on) {
+    for (auto& inst : instances) {
+      const bool attach = on && inst.started && proof && proof->ready();
+      if (inst.relayed == nullptr || attach == inst.attached) {
+        continue;
+      }
+      inst.relayed->attach(attach ? proof.get() : nullptr);
+      inst.attached = attach;
+      logger->info("transport {} {} the node's identity", inst.status.id,
+                   attach ? "was given" : "gave back");
+    }
+  }
+
+  // Runs `open` (create or unlock the identity) on the messenger thread; on success hands the
+  // identity to the IdentityProof there, then to the relayed transports on the loop.
+  ApiStatus unlock_with(const std::function<ApiStatus(Engine&)>& open) {
+    KernelIdentityProof* kept = proof.get();
+    ApiStatus st = call<std::monostate>([&](Engine& e) {
+      ApiStatus r = open(e);
+      if (r.ok()) {
+        kept->set(e.identity_secret(), e.my_key());
+      }
+      return r;
+    });
+    std::lock_guard lock(mu);
+    if (st.ok() && started) {
+      runtime.run_on_loop([this] { attach_relayed(true); });
+    }
+    return st;
+  }
 
   template <typename T> ApiResult<T> call(std::function<ApiResult<T>(Engine&)> fn) {
     if (!messenger) {
@@ -204,6 +207,7 @@ struct Node::Impl {
       return;
     }
     runtime.run_on_loop([this] {
+      attach_relayed(false);
       for (auto it = instances.rbegin(); it != instances.rend(); ++it) {
         if (it->started && it->kind == sdk::PluginKind::kTransport) {
           static_cast<sdk::Transport*>(it->interface)->stop();
@@ -239,7 +243,7 @@ NodeCreateResult Node::create(const std::filesystem::path& profile_path) {
     return result;
   }
   std::string log_error;
-  auto logger = make_logger(profile, log_error);
+  auto logger = make_profile_logger(profile, "entre", log_error);
   if (!logger) {
     result.errors.push_back(log_error);
     return result;
@@ -401,6 +405,7 @@ NodeCreateResult Node::create(const std::filesystem::path& profile_path) {
                               ": cannot open the store: " + std::string(st.text()));
       return result;
     }
+    impl->proof = std::make_unique<KernelIdentityProof>(*crypto);
     EngineConfig config;
     config.keepalive_ms = p.transport.keepalive_ms;
     config.link_timeout_ms = p.transport.link_timeout_ms;
@@ -423,17 +428,32 @@ NodeCreateResult Node::create(const std::filesystem::path& profile_path) {
         });
     for (PluginInstance* inst : impl->transports_in_order()) {
       auto* transport = static_cast<sdk::Transport*>(inst->interface);
+      const uint32_t flags = transport->info().flags;
       sdk::Discovery* discovery =
-          (transport->info().flags & sdk::kTransportDiscovery) != 0
+          (flags & sdk::kTransportDiscovery) != 0
               ? sdk::query<sdk::Discovery>(*inst->root, sdk::InterfaceId::kDiscoveryV1)
               : nullptr;
-      inst->engine_index = impl->messenger->add_transport(transport, inst->status.id, discovery);
+      if ((flags & sdk::kTransportRelayed) != 0) {
+        inst->relayed =
+            sdk::query<sdk::RelayedTransport>(*inst->root, sdk::InterfaceId::kRelayedTransportV1);
+        if (inst->relayed == nullptr) {
+          logger->warn("transport {} says it is relayed but offers no RelayedTransport interface",
+                       inst->status.id);
+        }
+      }
+      inst->engine_index =
+          impl->messenger->add_transport(transport, inst->status.id, discovery, inst->relayed);
     }
     for (auto& inst : impl->instances) {
       if (inst.status.loaded && inst.kind == sdk::PluginKind::kCrypto &&
           inst.status.id == p.crypto.suite) {
         impl->messenger->enable_discovery(
             sdk::query<sdk::PairwiseKeys>(*inst.root, sdk::InterfaceId::kPairwiseKeysV1));
+      }
+      if (inst.status.loaded && inst.kind == sdk::PluginKind::kStorage &&
+          inst.status.id == p.storage.plugin) {
+        impl->messenger->enable_message_paths(
+            sdk::query<sdk::MessagePaths>(*inst.root, sdk::InterfaceId::kMessagePathsV1));
       }
     }
     if (config.private_scope) {
@@ -492,6 +512,7 @@ std::vector<std::string> Node::start() {
                      joined);
       d.events.push(TransportStateChanged{inst->status.id, true, std::move(endpoints)});
     }
+    d.attach_relayed(true);
   });
   if (required_failed) {
     d.stop();
@@ -531,11 +552,11 @@ bool Node::has_identity() {
 }
 
 ApiStatus Node::create_identity(const std::string& passphrase) {
-  return impl_->call<std::monostate>([&](Engine& e) { return e.create_identity(passphrase); });
+  return impl_->unlock_with([&](Engine& e) { return e.create_identity(passphrase); });
 }
 
 ApiStatus Node::unlock(const std::string& passphrase) {
-  return impl_->call<std::monostate>([&](Engine& e) { return e.unlock(passphrase); });
+  return impl_->unlock_with([&](Engine& e) { return e.unlock(passphrase); });
 }
 
 std::string Node::my_id() {

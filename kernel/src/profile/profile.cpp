@@ -74,7 +74,7 @@ constexpr std::array<std::string_view, 2> kCryptoKeys{"suite", "kdf"};
 constexpr std::array<std::string_view, 3> kCodecKeys{"preferred", "bitrate_bps", "frame_ms"};
 constexpr std::array<std::string_view, 1> kStorageKeys{"plugin"};
 constexpr std::array<std::string_view, 3> kAudioKeys{"plugin", "capture_device", "playback_device"};
-constexpr std::array<std::string_view, 12> kRelayKeys{"listen",
+constexpr std::array<std::string_view, 13> kRelayKeys{"listen",
                                                       "port",
                                                       "static_key_file",
                                                       "max_connections",
@@ -85,6 +85,7 @@ constexpr std::array<std::string_view, 12> kRelayKeys{"listen",
                                                       "client_burst_bytes",
                                                       "queue_depth_frames",
                                                       "idle_timeout_ms",
+                                                      "handshake_timeout_ms",
                                                       "udp_reflect_port"};
 
 std::string single_quoted(std::string_view text) {
@@ -738,14 +739,14 @@ void Checker::check_relay(const Scope& scope, Profile& profile) {
            "must be an IP address such as \"0.0.0.0\" or \"::\", found \"" + *listen + "\"");
     }
   }
-  read_int_into(scope, "port", 1, 65535, relay.port);
+  read_int_into(scope, "port", 0, 65535, relay.port);
   if (auto key_file = read_path(scope, "static_key_file", true)) {
     relay.static_key_file = std::move(*key_file);
   }
   read_int_into(scope, "max_connections", 1, 1000000, relay.max_connections);
   read_int_into(scope, "max_connections_per_address", 1, 65535, relay.max_connections_per_address);
   read_int_into(scope, "handshakes_per_second", 1, 100000, relay.handshakes_per_second);
-  const auto frame = read_int(scope, "max_frame_bytes", 64, 16777216);
+  const auto frame = read_int(scope, "max_frame_bytes", 64, 65000);
   if (frame) {
     relay.max_frame_bytes = static_cast<uint32_t>(*frame);
   }
@@ -757,6 +758,7 @@ void Checker::check_relay(const Scope& scope, Profile& profile) {
   }
   read_int_into(scope, "queue_depth_frames", 1, 65536, relay.queue_depth_frames);
   read_int_into(scope, "idle_timeout_ms", 1000, 86400000, relay.idle_timeout_ms);
+  read_int_into(scope, "handshake_timeout_ms", 100, 60000, relay.handshake_timeout_ms);
   read_int_into(scope, "udp_reflect_port", 0, 65535, relay.udp_reflect_port);
 
   const bool frame_known = frame || find(scope, "max_frame_bytes") == nullptr;

@@ -102,12 +102,13 @@ struct RelaySection {
   uint32_t max_connections = 1024;
   uint32_t max_connections_per_address = 16;
   uint32_t handshakes_per_second = 50;
-  uint32_t max_frame_bytes = 65536;
+  uint32_t max_frame_bytes = 16384;
   uint32_t client_rate_bytes_per_second = 1048576;
   uint32_t client_burst_bytes = 262144;
   uint32_t queue_depth_frames = 256;
   uint32_t idle_timeout_ms = 120000;
-  uint16_t udp_reflect_port = 0; // 0: off
+  uint32_t handshake_timeout_ms = 5000; // from accept to the client's auth message
+  uint16_t udp_reflect_port = 0;        // 0: off
 };
 
 struct Profile {

@@ -1,9 +1,11 @@
 #include "loader/loader.hpp"
 #include "node/plugin_host.hpp"
 #include "node/runtime.hpp"
+#include "relay_wire.hpp"
 
 #include <entre/sdk/transport.hpp>
 
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/udp.hpp>
 #include <spdlog/spdlog.h>
 #include <toml++/toml.h>
@@ -237,6 +239,65 @@ TEST_F(UdpTransportTest, ConfigErrorsNameTheKey) {
   EXPECT_NE(st.text().find("max_payload_bytes"), std::string_view::npos) << st.text();
   st = create("bind = 7400", &t);
   EXPECT_FALSE(st.is_ok());
+}
+
+// A reflector played by the test: it answers each request with an address of its choosing (a
+// NAT's public side), from its own socket; the transport then names that address among its own.
+TEST_F(UdpTransportTest, AReflectorsAnswerJoinsTheLocalEndpointsAndForgeriesDoNot) {
+  boost::asio::io_context io;
+  boost::asio::ip::udp::socket reflector(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  boost::asio::ip::udp::socket forger(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  const uint16_t port = reflector.local_endpoint().port();
+  auto* t = start("bind = \"127.0.0.1:0\"\nreflectors = [\"127.0.0.1:" + std::to_string(port) +
+                      "\"]\nreflect_interval_ms = 1000\n",
+                  inbox);
+  ASSERT_TRUE(t);
+  std::array<uint8_t, 128> buffer{};
+  boost::asio::ip::udp::endpoint from;
+  const std::size_t n = reflector.receive_from(boost::asio::buffer(buffer), from);
+  const auto nonce =
+      plugins::relay_wire::parse_reflect_request(std::span<const uint8_t>(buffer.data(), n));
+  ASSERT_TRUE(nonce) << "the transport asks with a well-formed request";
+  EXPECT_EQ(from.port(), std::stoi(endpoint_of(t).substr(endpoint_of(t).rfind(':') + 1)))
+      << "from the transport's own socket, whose NAT mapping is the one that matters";
+
+  // A forger that is not the reflector, and an answer to another request: both ignored.
+  plugins::relay_wire::Reflected fake;
+  fake.address = {198, 51, 100, 66};
+  fake.port = 6666;
+  forger.send_to(boost::asio::buffer(plugins::relay_wire::reflect_response(*nonce, fake)), from);
+  plugins::relay_wire::ReflectNonce other = *nonce;
+  other[0] ^= 0xff;
+  reflector.send_to(boost::asio::buffer(plugins::relay_wire::reflect_response(other, fake)), from);
+  // The real answer.
+  plugins::relay_wire::Reflected seen;
+  seen.address = {203, 0, 113, 9};
+  seen.port = 4444;
+  reflector.send_to(boost::asio::buffer(plugins::relay_wire::reflect_response(*nonce, seen)), from);
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (endpoint_of(t).find("udp:203.0.113.9:4444") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(5ms);
+  }
+  const std::string endpoints = endpoint_of(t);
+  EXPECT_EQ(endpoints.substr(0, endpoints.find('\n')), "udp:203.0.113.9:4444") << endpoints;
+  EXPECT_EQ(endpoints.find("198.51.100.66"), std::string::npos) << endpoints;
+  EXPECT_TRUE(inbox.frames().empty()) << "reflector answers are not frames for the kernel";
+  // It asks again after the interval (which also keeps a NAT mapping open).
+  const std::size_t again = reflector.receive_from(boost::asio::buffer(buffer), from);
+  EXPECT_TRUE(
+      plugins::relay_wire::parse_reflect_request(std::span<const uint8_t>(buffer.data(), again)));
+}
+
+TEST_F(UdpTransportTest, BadReflectorEntriesNameTheKey) {
+  sdk::Transport* t = nullptr;
+  for (const char* config :
+       {"reflectors = [\"relay.example.org\"]", "reflectors = [\":3478\"]",
+        "reflectors = [\"relay.example.org:99999\"]", "reflect_interval_ms = 10"}) {
+    const sdk::Status st = create(config, &t);
+    EXPECT_EQ(st.code, sdk::StatusCode::kInvalidArgument) << config;
+    EXPECT_NE(st.text().find("test.toml:"), std::string_view::npos) << st.text();
+  }
 }
 
 TEST_F(UdpTransportTest, SendAfterStopIsClosed) {

@@ -423,7 +423,7 @@ TEST(MessagingIntegrationChecker, SeesMissingDuplicatedReorderedUnknownAndUndeli
   }
   sent[4].status = Sent::Status::kUnanswered;
   auto entry = [](uint64_t order, const std::string& text, const std::string& state = "delivered") {
-    return HistoryEntry{order, false, state, "id", text};
+    return HistoryEntry{order, false, state, "id", "-", text};
   };
   std::vector<HistoryEntry> good = {entry(1, "m0-"), entry(2, "m1-"), entry(3, "m2-"),
                                     entry(4, "m3-")};

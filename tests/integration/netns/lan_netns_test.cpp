@@ -14,6 +14,7 @@
 // epoch to a beacon of the next (no shared tag, no counter that carries on).
 #include "../messaging/host_harness.hpp"
 #include "discovery/beacon.hpp"
+#include "netns_support.hpp"
 
 #include <entre/sdk/net.hpp>
 
@@ -42,15 +43,6 @@ constexpr const char* kGroup = "239.255.77.77";
 constexpr uint16_t kGroupPort = 7402;
 constexpr int kRestarts = 5;
 constexpr int kMessages = 1000;
-
-std::string ip_tool() {
-  for (const char* p : {"/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"}) {
-    if (::access(p, X_OK) == 0) {
-      return p;
-    }
-  }
-  return {};
-}
 
 // The namespaces and the bridge; everything is deleted again on destruction.
 class Topology {
@@ -324,17 +316,9 @@ double rss_mib(pid_t pid) {
 class LanNetns : public ::testing::Test {
  protected:
   void SetUp() override {
-    // Where the test command runs as root (CI), ENTRE_REQUIRE_NETNS=1 turns a skip into a failure.
-    const char* required = std::getenv("ENTRE_REQUIRE_NETNS");
-    const bool must_run = required != nullptr && std::string(required) == "1";
-    std::string missing;
-    if (::geteuid() != 0) {
-      missing = "needs root: the test creates network namespaces, a bridge and veth pairs";
-    } else if (ip_tool().empty()) {
-      missing = "needs the 'ip' tool (iproute2) to create network namespaces";
-    }
+    const std::string missing = netns_missing(false);
     if (!missing.empty()) {
-      if (must_run) {
+      if (netns_required()) {
         FAIL() << missing << " (ENTRE_REQUIRE_NETNS=1)";
       }
       GTEST_SKIP() << missing;

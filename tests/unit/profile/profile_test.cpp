@@ -361,11 +361,12 @@ TEST(Defaults, RelayDefaults) {
   EXPECT_EQ(r.max_connections, 1024U);
   EXPECT_EQ(r.max_connections_per_address, 16U);
   EXPECT_EQ(r.handshakes_per_second, 50U);
-  EXPECT_EQ(r.max_frame_bytes, 65536U);
+  EXPECT_EQ(r.max_frame_bytes, 16384U);
   EXPECT_EQ(r.client_rate_bytes_per_second, 1048576U);
   EXPECT_EQ(r.client_burst_bytes, 262144U);
   EXPECT_EQ(r.queue_depth_frames, 256U);
   EXPECT_EQ(r.idle_timeout_ms, 120000U);
+  EXPECT_EQ(r.handshake_timeout_ms, 5000U);
   EXPECT_EQ(r.udp_reflect_port, 0);
   EXPECT_FALSE(result.profile->node);
 }
@@ -438,6 +439,7 @@ client_rate_bytes_per_second = 1073741824
 client_burst_bytes = 1024
 queue_depth_frames = 65536
 idle_timeout_ms = 86400000
+handshake_timeout_ms = 60000
 udp_reflect_port = 65535
 )";
   const auto result = parse_profile(kText, "all.toml", "/");
@@ -478,6 +480,7 @@ udp_reflect_port = 65535
   EXPECT_EQ(p.relay->client_burst_bytes, 1024U);
   EXPECT_EQ(p.relay->queue_depth_frames, 65536U);
   EXPECT_EQ(p.relay->idle_timeout_ms, 86400000U);
+  EXPECT_EQ(p.relay->handshake_timeout_ms, 60000U);
   EXPECT_EQ(p.relay->udp_reflect_port, 65535);
 
   ASSERT_NE(p.find_plugin("entre.codec.opus"), nullptr);
@@ -626,7 +629,7 @@ TEST(Errors, PointAtTheValueColumn) {
   EXPECT_EQ(result.errors[0].where.line, 3U);
   EXPECT_EQ(result.errors[0].where.column, 10U);
   EXPECT_EQ(result.errors[0].str(),
-            "col.toml:3:10: relay.port: must be between 1 and 65535, found 70000");
+            "col.toml:3:10: relay.port: must be between 0 and 65535, found 70000");
 }
 
 TEST(Errors, SyntaxErrorIsOneErrorWithoutKey) {

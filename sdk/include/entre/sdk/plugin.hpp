@@ -69,11 +69,13 @@ enum class PluginKind : uint32_t {
 // Interface ids for query_interface: kind in the high byte, interface version in the low byte.
 enum class InterfaceId : uint32_t {
   kTransportV1 = 0x0101,
-  kDiscoveryV1 = 0x0102, // SDK 1.1, optional beside kTransportV1 (discovery.hpp)
+  kDiscoveryV1 = 0x0102,        // SDK 1.1, optional beside kTransportV1 (discovery.hpp)
+  kRelayedTransportV1 = 0x0103, // SDK 1.2, beside kTransportV1 with kTransportRelayed (relay.hpp)
   kCryptoSuiteV1 = 0x0201,
   kPairwiseKeysV1 = 0x0202, // SDK 1.1, optional beside kCryptoSuiteV1 (crypto.hpp)
   kCodecV1 = 0x0301,
   kStorageV1 = 0x0401,
+  kMessagePathsV1 = 0x0402, // SDK 1.2, optional beside kStorageV1 (storage.hpp)
   kAudioDeviceV1 = 0x0501,
 };
 

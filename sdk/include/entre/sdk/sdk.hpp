@@ -10,6 +10,7 @@
 #include <entre/sdk/host.hpp>
 #include <entre/sdk/net.hpp>
 #include <entre/sdk/plugin.hpp>
+#include <entre/sdk/relay.hpp>
 #include <entre/sdk/status.hpp>
 #include <entre/sdk/storage.hpp>
 #include <entre/sdk/storage_checks.hpp>

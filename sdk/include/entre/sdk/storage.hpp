@@ -246,4 +246,16 @@ class Storage {
   ~Storage() = default;
 };
 
+// SDK 1.2, optional beside Storage (InterfaceId::kMessagePathsV1): the path a stored message took,
+// set after it was stored (an outgoing message's path is known once its delivery receipt comes
+// back). Same threading and transaction rules as Storage; kNotFound for an unknown id; `path` is
+// bounded like any stored value.
+class MessagePaths {
+ public:
+  [[nodiscard]] virtual Status set_message_path(const uint8_t* id, StringView path) noexcept = 0;
+
+ protected:
+  ~MessagePaths() = default;
+};
+
 } // namespace entre::sdk

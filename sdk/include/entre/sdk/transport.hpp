@@ -32,6 +32,7 @@ enum TransportFlags : uint32_t {
   kTransportReliable = 1u << 0,  // ordered reliable stream (TCP); else datagrams that may be lost
   kTransportLanOnly = 1u << 1,   // only reaches the local network
   kTransportDiscovery = 1u << 2, // reports peers through on_discovered()
+  kTransportRelayed = 1u << 3,   // SDK 1.2: reaches peers through a server (relay.hpp)
 };
 
 struct TransportInfo {
