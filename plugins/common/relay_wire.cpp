@@ -210,18 +210,35 @@ std::vector<uint8_t> encode_frame(Type type, const Key& key, std::span<const uin
   return out;
 }
 
+std::size_t head_bytes(std::span<const uint8_t> message) {
+  const bool framed = !message.empty() && (message[0] == static_cast<uint8_t>(Type::kSend) ||
+                                           message[0] == static_cast<uint8_t>(Type::kDeliver));
+  return framed && message.size() > 1 + kKeyBytes ? 1 + kKeyBytes : message.size();
+}
+
 std::optional<Message> parse_message(std::span<const uint8_t> plain, std::size_t max_frame,
                                      std::string& error) {
-  if (plain.empty()) {
+  const std::size_t head = head_bytes(plain);
+  return parse_message(plain.subspan(0, head), plain.subspan(head), max_frame, error);
+}
+
+std::optional<Message> parse_message(std::span<const uint8_t> head, std::span<const uint8_t> frame,
+                                     std::size_t max_frame, std::string& error) {
+  if (head.empty()) {
     error = "empty message";
     return std::nullopt;
   }
   Message m;
-  m.type = static_cast<Type>(plain[0]);
-  const auto rest = plain.subspan(1);
+  m.type = static_cast<Type>(head[0]);
+  const auto rest = head.subspan(1);
+  const bool framed = m.type == Type::kSend || m.type == Type::kDeliver;
+  if (!framed && !frame.empty()) {
+    error = "message " + type_text(head[0]) + " carries a frame";
+    return std::nullopt;
+  }
   auto exact = [&](std::size_t n) {
     if (rest.size() != n) {
-      error = "message " + type_text(plain[0]) + " of " + std::to_string(plain.size()) +
+      error = "message " + type_text(head[0]) + " of " + std::to_string(head.size()) +
               " bytes (expected " + std::to_string(n + 1) + ")";
       return false;
     }
@@ -239,17 +256,20 @@ std::optional<Message> parse_message(std::span<const uint8_t> plain, std::size_t
     return m;
   case Type::kSend:
   case Type::kDeliver:
-    if (rest.size() <= kKeyBytes) {
+    if (!exact(kKeyBytes)) {
+      return std::nullopt;
+    }
+    if (frame.empty()) {
       error = "frame message without a frame";
       return std::nullopt;
     }
-    if (rest.size() - kKeyBytes > max_frame) {
-      error = "frame of " + std::to_string(rest.size() - kKeyBytes) + " bytes (limit " +
+    if (frame.size() > max_frame) {
+      error = "frame of " + std::to_string(frame.size()) + " bytes (limit " +
               std::to_string(max_frame) + ")";
       return std::nullopt;
     }
     std::memcpy(m.key.data(), rest.data(), kKeyBytes);
-    m.frame = rest.subspan(kKeyBytes);
+    m.frame = frame;
     return m;
   case Type::kUnreachable:
     if (!exact(kKeyBytes)) {
@@ -271,9 +291,63 @@ std::optional<Message> parse_message(std::span<const uint8_t> plain, std::size_t
     m.reason = static_cast<Reason>(rest[0]);
     return m;
   default:
-    error = "unknown message type " + type_text(plain[0]);
+    error = "unknown message type " + type_text(head[0]);
     return std::nullopt;
   }
+}
+
+std::optional<SealedParts> split_sealed(std::span<const uint8_t> body, std::string& error) {
+  if (body.empty() || body[0] < kMinSealedHeadBytes || body.size() - 1 < body[0]) {
+    error = "sealed record with a head of " +
+            (body.empty() ? std::string("no") : std::to_string(body[0])) + " bytes in " +
+            std::to_string(body.size());
+    return std::nullopt;
+  }
+  return SealedParts{body.subspan(1, body[0]), body.subspan(1 + body[0])};
+}
+
+bool append_sealed_record(std::vector<uint8_t>& out, sdk::MediaCipher& tx, uint64_t counter,
+                          std::span<const uint8_t> message) {
+  const std::size_t head = head_bytes(message);
+  return append_sealed_record(out, tx, counter, message.subspan(0, head), message.subspan(head));
+}
+
+bool append_sealed_record(std::vector<uint8_t>& out, sdk::MediaCipher& tx, uint64_t counter,
+                          std::span<const uint8_t> head, std::span<const uint8_t> frame) {
+  const std::size_t start = out.size();
+  out.resize(start + 3); // length (2), head-length (1)
+  out.reserve(start + 3 + head.size() + kSealOverheadBytes + frame.size());
+  sdk::VectorSink sink(out, out.size() + head.size() + 64);
+  if (!tx.seal(counter, sdk::ByteView(frame), sdk::ByteView(head), sink).is_ok() ||
+      out.size() - start - 3 > kMaxSealedHeadBytes) {
+    out.resize(start);
+    return false;
+  }
+  out[start + 2] = static_cast<uint8_t>(out.size() - start - 3);
+  out.insert(out.end(), frame.begin(), frame.end());
+  const std::size_t body = out.size() - start - 2;
+  out[start] = static_cast<uint8_t>(body >> 8);
+  out[start + 1] = static_cast<uint8_t>(body);
+  return true;
+}
+
+std::optional<Message> open_sealed_record(sdk::MediaCipher& rx, uint64_t counter,
+                                          std::span<const uint8_t> body,
+                                          std::vector<uint8_t>& head_plain, std::size_t max_frame,
+                                          std::string& error, bool& unverified) {
+  unverified = false;
+  const auto parts = split_sealed(body, error);
+  if (!parts) {
+    return std::nullopt;
+  }
+  head_plain.clear();
+  sdk::VectorSink sink(head_plain, parts->head.size());
+  if (!rx.open(counter, sdk::ByteView(parts->frame), sdk::ByteView(parts->head), sink).is_ok()) {
+    unverified = true;
+    error = "a sealed record did not open";
+    return std::nullopt;
+  }
+  return parse_message(head_plain, parts->frame, max_frame, error);
 }
 
 std::string hex(std::span<const uint8_t> bytes) {

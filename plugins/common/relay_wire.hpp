@@ -8,9 +8,15 @@
 //     0x01 client-hello  version (1 byte, = 1) || Noise IK message 1 (empty payload)
 //     0x02 relay-hello   Noise IK message 2 (empty payload)
 //     0x03 refused       reason (1 byte) || text (0..200 printable ASCII) ; then the relay closes
-//   after it, body = MediaCipher-sealed message, counter implicit (1, 2, ... per direction), with
-//   one exception: a relay that cannot open the client's auth message refuses in the clear (0x03,
-//   reason 5). The sealed messages:
+//   after it, every record is sealed (counter implicit: 1, 2, ... per direction), with one
+//   exception: a relay that cannot open the client's auth message refuses in the clear (0x03,
+//   reason 5):
+//     body        = head-length (1 byte, 17..255) || sealed-head || frame
+//     sealed-head = MediaCipher seal of the message's head, with the frame as associated data
+//   The head is the whole message, except for send and deliver, whose frame follows the sealed
+//   head in the clear: the frame is already end-to-end encrypted by the kernel, so the link
+//   encrypts only what it adds (who the frame is for or from) and authenticates every byte.
+//   The messages (head, then the frame where there is one):
 //     0x10 auth                                                             ; client, first
 //     0x11 welcome       max-frame (4 bytes) || idle-timeout-ms (4 bytes)   ; relay
 //     0x20 send          to (32 bytes)   || frame                           ; client
@@ -19,6 +25,8 @@
 //     0x30 ping          nonce (8 bytes);   0x31 pong  nonce (8 bytes)      ; either side
 //     0x40 closing       reason (1 byte)                                    ; relay, then closes
 #pragma once
+
+#include <entre/sdk/crypto.hpp>
 
 #include <array>
 #include <cstddef>
@@ -39,6 +47,11 @@ inline constexpr std::size_t kMaxRecordBytes = 65535;
 inline constexpr std::size_t kMaxHelloBytes = 256; // client-hello and relay-hello records
 inline constexpr std::size_t kMaxRefusalTextBytes = 200;
 inline constexpr std::size_t kNonceBytes = 8;
+inline constexpr std::size_t kSealOverheadBytes = 16; // the link cipher's tag
+inline constexpr std::size_t kMinSealedHeadBytes = 1 + kSealOverheadBytes;
+inline constexpr std::size_t kMaxSealedHeadBytes = 255;
+// The most a sealed record adds to its frame: head-length, type, key and tag.
+inline constexpr std::size_t kSealedFrameOverhead = 1 + 1 + kKeyBytes + kSealOverheadBytes;
 // The longest endpoint text: what fits a contact code hint.
 inline constexpr std::size_t kMaxEndpointTextBytes = 200;
 
@@ -132,12 +145,46 @@ struct Message {
 };
 
 [[nodiscard]] std::vector<uint8_t> encode(const Message& message);
+// The length of the head of an encoded message (type || key for send and deliver with a frame,
+// else all of it).
+[[nodiscard]] std::size_t head_bytes(std::span<const uint8_t> message);
 // Like encode(kSend / kDeliver) without building a Message: type || key || frame.
 [[nodiscard]] std::vector<uint8_t> encode_frame(Type type, const Key& key,
                                                 std::span<const uint8_t> frame);
 // nullopt with `error` set for an unknown type, a wrong length or a frame above `max_frame`.
+// `plain` is a whole message (head and frame together).
 [[nodiscard]] std::optional<Message> parse_message(std::span<const uint8_t> plain,
                                                    std::size_t max_frame, std::string& error);
+// The same from an opened head and the frame that followed it (empty for other messages).
+[[nodiscard]] std::optional<Message> parse_message(std::span<const uint8_t> head,
+                                                   std::span<const uint8_t> frame,
+                                                   std::size_t max_frame, std::string& error);
+
+// A sealed record's parts: nullopt with `error` set when the head length is out of bounds.
+struct SealedParts {
+  std::span<const uint8_t> head; // still sealed
+  std::span<const uint8_t> frame;
+};
+[[nodiscard]] std::optional<SealedParts> split_sealed(std::span<const uint8_t> body,
+                                                      std::string& error);
+
+// Seals `message` under `tx` with `counter` and appends the whole record (length included) to
+// `out`; false if the cipher refused.
+[[nodiscard]] bool append_sealed_record(std::vector<uint8_t>& out, sdk::MediaCipher& tx,
+                                        uint64_t counter, std::span<const uint8_t> message);
+// The same from a head and a frame apart (no frame: empty).
+[[nodiscard]] bool append_sealed_record(std::vector<uint8_t>& out, sdk::MediaCipher& tx,
+                                        uint64_t counter, std::span<const uint8_t> head,
+                                        std::span<const uint8_t> frame);
+
+// Opens a sealed record's head under `rx` with `counter` into `head_plain` and parses the
+// message (its frame points into `body`). nullopt with `error` set; `unverified` tells a record
+// that did not open (a wrong key or tampering) from a malformed one.
+[[nodiscard]] std::optional<Message> open_sealed_record(sdk::MediaCipher& rx, uint64_t counter,
+                                                        std::span<const uint8_t> body,
+                                                        std::vector<uint8_t>& head_plain,
+                                                        std::size_t max_frame, std::string& error,
+                                                        bool& unverified);
 
 // ---- Endpoint text ------------------------------------------------------------------------------
 

@@ -34,7 +34,8 @@ inline constexpr std::size_t kMediaCipherKeyBytes = 32;
 inline constexpr std::size_t kMediaNonceBytes = 12;
 inline constexpr std::size_t kMediaReplayWindowFrames = 1024;
 inline constexpr std::size_t kMediaMaxFrameBytes = std::size_t{64} << 10; // plaintext, 64 KiB
-inline constexpr std::size_t kMediaMaxAdBytes = 1024;
+// The relay link authenticates a whole frame as associated data (plugins/common/relay_wire.hpp).
+inline constexpr std::size_t kMediaMaxAdBytes = std::size_t{64} << 10;
 
 // The nonce of one frame (exposed so that tests can check the layout).
 [[nodiscard]] std::array<uint8_t, kMediaNonceBytes> media_nonce(uint32_t direction,

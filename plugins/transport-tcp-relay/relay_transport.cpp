@@ -29,7 +29,6 @@ using Ms = std::chrono::milliseconds;
 namespace {
 
 constexpr std::size_t kReadBytes = 16 * 1024;
-constexpr std::size_t kAeadBytes = 16;
 constexpr std::size_t kMaxGather = 64;
 
 sdk::Status config_error(const sdk::ConfigView& config, const char* key, const std::string& what) {
@@ -192,6 +191,7 @@ struct RelayTransport::State : std::enable_shared_from_this<RelayTransport::Stat
   std::map<std::string, std::shared_ptr<RelayLink>> links;
   std::minstd_rand rng;
   uint64_t frames_dropped = 0;
+  std::vector<uint8_t> head_plain; // an opened head (under mu)
 
   void log(sdk::LogLevel level, const std::string& text) {
     host.log(level, sdk::StringView("tcp-relay: " + text));
@@ -350,15 +350,17 @@ struct RelayTransport::State : std::enable_shared_from_this<RelayTransport::Stat
       l->tx_counter = 0;
       l->rx_counter = 0;
       l->phase = RelayLink::Phase::kAwaitWelcome;
-      l->reader.set_max_body(cfg.max_payload_bytes + 1 + wire::kKeyBytes + kAeadBytes);
+      l->reader.set_max_body(cfg.max_payload_bytes + wire::kSealedFrameOverhead);
       wire::Message auth;
       auth.type = wire::Type::kAuth;
       send_sealed(l, wire::encode(auth));
       return;
     }
-    std::vector<uint8_t> plain;
-    sdk::VectorSink sink(plain, body.size());
-    if (!l->rx->open(++l->rx_counter, sdk::ByteView(), sdk::ByteView(body), sink).is_ok()) {
+    std::string why;
+    bool unverified = false;
+    const auto m = wire::open_sealed_record(*l->rx, ++l->rx_counter, body, head_plain,
+                                            cfg.max_payload_bytes, why, unverified);
+    if (unverified || (!m && l->phase == RelayLink::Phase::kAwaitWelcome)) {
       // A relay that could not open our auth message says why in the clear.
       std::string ignored;
       const auto rec = l->phase == RelayLink::Phase::kAwaitWelcome
@@ -374,8 +376,6 @@ struct RelayTransport::State : std::enable_shared_from_this<RelayTransport::Stat
       lose(l, "a record from the relay did not verify", false);
       return;
     }
-    std::string why;
-    const auto m = wire::parse_message(plain, cfg.max_payload_bytes, why);
     if (!m) {
       lose(l, "bad message from the relay: " + why, false);
       return;
@@ -473,14 +473,14 @@ struct RelayTransport::State : std::enable_shared_from_this<RelayTransport::Stat
         }));
   }
 
-  void send_sealed(const std::shared_ptr<RelayLink>& l, const std::vector<uint8_t>& plain) {
-    std::vector<uint8_t> sealed;
-    sdk::VectorSink sink(sealed, plain.size() + 64);
-    if (!l->tx->seal(++l->tx_counter, sdk::ByteView(), sdk::ByteView(plain), sink).is_ok()) {
+  void send_sealed(const std::shared_ptr<RelayLink>& l, const std::vector<uint8_t>& message) {
+    std::vector<uint8_t> rec;
+    if (!wire::append_sealed_record(rec, *l->tx, ++l->tx_counter, message)) {
       lose(l, "cannot seal a record", false);
       return;
     }
-    queue_record(l, sealed);
+    l->out.push_back(std::move(rec));
+    flush(l);
   }
 
   void queue_record(const std::shared_ptr<RelayLink>& l, std::span<const uint8_t> body) {

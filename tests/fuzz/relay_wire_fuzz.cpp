@@ -28,6 +28,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
         __builtin_trap();
       }
       (void)wire::parse_clear(*body, why);
+      if (auto parts = wire::split_sealed(*body, why)) {
+        if (parts->head.size() < wire::kMinSealedHeadBytes ||
+            parts->head.size() + parts->frame.size() + 1 != body->size()) {
+          __builtin_trap();
+        }
+        (void)wire::parse_message(parts->head, parts->frame, 1024, why);
+      }
       if (auto m = wire::parse_message(*body, 1024, why); m && m->frame.size() > 1024) {
         __builtin_trap();
       }

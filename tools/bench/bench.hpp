@@ -1,6 +1,9 @@
 // Shared by the benchmark files: the tables that entre-bench prints after the runs.
 #pragma once
 
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
 #include <functional>
 #include <map>
 #include <string>
@@ -30,7 +33,7 @@ struct Ratio {
   std::string baseline;
   double measured_per_second = 0;
   double baseline_per_second = 0;
-  double target = 0; // the ratio must be at least this
+  double target = 0; // the ratio must be at least this; 0: no target (a figure for context)
 };
 
 // A function that turns the timings into table rows; each benchmark file registers its own.
@@ -51,5 +54,15 @@ struct Figure {
 
 using FigureMaker = std::function<std::vector<Figure>(const Results&)>;
 int register_figures(FigureMaker maker);
+
+// The nearest-rank percentile (q in 0..1) of the samples; 0 for none.
+inline double percentile(std::vector<double> samples, double q) {
+  if (samples.empty()) {
+    return 0;
+  }
+  std::sort(samples.begin(), samples.end());
+  const auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(samples.size())));
+  return samples[std::clamp<std::size_t>(rank, 1, samples.size()) - 1];
+}
 
 } // namespace entre::bench

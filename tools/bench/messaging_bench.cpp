@@ -125,16 +125,6 @@ void wait_until(Pred pred, Clock::duration timeout, const std::string& what) {
   }
 }
 
-// The nearest-rank percentile (q in 0..1) of the samples.
-double percentile(std::vector<double> samples, double q) {
-  if (samples.empty()) {
-    return 0;
-  }
-  std::sort(samples.begin(), samples.end());
-  const auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(samples.size())));
-  return samples[std::clamp<std::size_t>(rank, 1, samples.size()) - 1];
-}
-
 // A text of exactly kTextBytes bytes that starts with `n`.
 std::string numbered_text(uint64_t n) {
   std::string text = std::to_string(n) + ' ';

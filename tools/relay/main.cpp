@@ -23,6 +23,7 @@
 #include <spdlog/spdlog.h>
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -211,6 +212,19 @@ int run(int argc, char** argv) {
       return 1;
     }
     logger->warn("tapping all traffic to {} (tests and audits only)", tap_file);
+  }
+
+  // Each connection is a descriptor: take every one the system allows this process.
+  rlimit files{};
+  if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    (void)::setrlimit(RLIMIT_NOFILE, &files);
+  }
+  if (::getrlimit(RLIMIT_NOFILE, &files) == 0 &&
+      files.rlim_cur < uint64_t{cfg.max_connections} + 64) {
+    logger->warn("max_connections is {}, but this process may open only {} descriptors; raise the "
+                 "limit (LimitNOFILE= in a systemd unit)",
+                 cfg.max_connections, static_cast<uint64_t>(files.rlim_cur));
   }
 
   int status = 0;

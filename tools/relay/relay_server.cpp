@@ -27,7 +27,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-constexpr std::size_t kAeadBytes = 16;
 constexpr std::size_t kReadChunk = 64 * 1024;
 constexpr std::size_t kMaxReadPerWake = 256 * 1024;
 constexpr std::size_t kMaxGather = 64;
@@ -113,7 +112,8 @@ class RelayServer::Impl : public std::enable_shared_from_this<RelayServer::Impl>
   udp::socket reflector;
   udp::endpoint reflect_from;
   std::array<uint8_t, wire::kReflectRequestBytes + 1> reflect_buffer{};
-  std::vector<uint8_t> scratch; // one read buffer for every connection (one thread)
+  std::vector<uint8_t> scratch;    // one read buffer for every connection (one thread)
+  std::vector<uint8_t> head_plain; // an opened head, likewise
   TokenBucket handshakes;
   std::map<wire::Key, std::weak_ptr<Connection>> clients;
   std::map<asio::ip::address, uint32_t> per_address;
@@ -182,7 +182,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
       close_with(wire::Reason::kSlowConsumer); // after its queue, if it ever reads it
       return;
     }
-    send_sealed(wire::encode_frame(wire::Type::kDeliver, from, frame));
+    std::array<uint8_t, 1 + wire::kKeyBytes> head{};
+    head[0] = static_cast<uint8_t>(wire::Type::kDeliver);
+    std::copy(from.begin(), from.end(), head.begin() + 1);
+    seal_and_queue(head, frame);
   }
 
   void close_now() {
@@ -372,21 +375,20 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
     queue_record(wire::relay_hello(reply));
     state = State::kAwaitAuth;
-    reader.set_max_body(srv.cfg.max_frame_bytes + 1 + wire::kKeyBytes + kAeadBytes);
+    reader.set_max_body(srv.cfg.max_frame_bytes + wire::kSealedFrameOverhead);
   }
 
   void on_sealed(std::span<const uint8_t> body) {
-    std::vector<uint8_t> plain;
-    sdk::VectorSink sink(plain, body.size());
-    const uint64_t counter = ++rx_counter;
-    if (!rx->open(counter, sdk::ByteView(), sdk::ByteView(body), sink).is_ok()) {
+    std::string error;
+    bool unverified = false;
+    const auto m = wire::open_sealed_record(*rx, ++rx_counter, body, srv.head_plain,
+                                            srv.cfg.max_frame_bytes, error, unverified);
+    if (unverified) {
       ++(state == State::kAwaitAuth ? srv.counters.auth_failures : srv.counters.records_unverified);
       close_with(wire::Reason::kAuthFailed);
       return;
     }
-    srv.tap_bytes(plain);
-    std::string error;
-    const auto m = wire::parse_message(plain, srv.cfg.max_frame_bytes, error);
+    srv.tap_bytes(srv.head_plain);
     if (!m) {
       const bool large = error.rfind("frame of", 0) == 0;
       ++(large ? srv.counters.frames_too_large : srv.counters.protocol_errors);
@@ -455,15 +457,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
  public:
-  void send_sealed(const std::vector<uint8_t>& plain) {
-    srv.tap_bytes(plain);
-    std::vector<uint8_t> sealed;
-    sdk::VectorSink sink(sealed, plain.size() + 64);
-    if (!tx->seal(++tx_counter, sdk::ByteView(), sdk::ByteView(plain), sink).is_ok()) {
+  void send_sealed(const std::vector<uint8_t>& message) { seal_and_queue(message, {}); }
+
+  // One record: `head` sealed with `frame` (may be empty) as associated data, then the frame.
+  void seal_and_queue(std::span<const uint8_t> head, std::span<const uint8_t> frame) {
+    srv.tap_bytes(head);
+    std::vector<uint8_t> rec;
+    if (!wire::append_sealed_record(rec, *tx, ++tx_counter, head, frame)) {
       close_now();
       return;
     }
-    queue_record(sealed);
+    out.push_back(std::move(rec));
+    flush();
   }
 
  private:

@@ -10,6 +10,7 @@
 #include "node/runtime.hpp"
 #include "profile/config_view.hpp"
 #include "relay_wire.hpp"
+#include "sync_client.hpp"
 
 #include <entre/sdk/crypto.hpp>
 #include <entre/sdk/relay.hpp>
@@ -208,122 +209,8 @@ class RelayTransportTest : public ::testing::Test {
   wire::Key relay_key_{};
   std::unique_ptr<RelayProcess> relay_;
   std::deque<Client> clients_;
+  boost::asio::io_context io_; // for the raw clients' sockets
 };
-
-// A raw client speaking the relay protocol by hand, for the attacks.
-class RawClient {
- public:
-  explicit RawClient(uint16_t port) : socket_(io_) {
-    socket_.connect({boost::asio::ip::make_address("127.0.0.1"), port});
-  }
-  void write_record(std::span<const uint8_t> body) {
-    std::vector<uint8_t> rec;
-    wire::append_record(rec, body);
-    boost::asio::write(socket_, boost::asio::buffer(rec));
-  }
-  void write_raw(const std::vector<uint8_t>& bytes) {
-    boost::asio::write(socket_, boost::asio::buffer(bytes));
-  }
-  // The next record body, or nullopt once the relay closed the connection.
-  std::optional<std::vector<uint8_t>> read_record() {
-    std::array<uint8_t, 2> head{};
-    boost::system::error_code ec;
-    boost::asio::read(socket_, boost::asio::buffer(head), ec);
-    if (ec) {
-      return std::nullopt;
-    }
-    std::vector<uint8_t> body((std::size_t{head[0]} << 8) | head[1]);
-    boost::asio::read(socket_, boost::asio::buffer(body), ec);
-    if (ec) {
-      return std::nullopt;
-    }
-    return body;
-  }
-  // True once the relay closed the connection (reads until EOF, up to `timeout`).
-  bool closed_within(std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    socket_.non_blocking(true);
-    std::array<uint8_t, 4096> sink{};
-    while (std::chrono::steady_clock::now() < deadline) {
-      boost::system::error_code ec;
-      socket_.read_some(boost::asio::buffer(sink), ec);
-      if (ec && ec != boost::asio::error::would_block) {
-        return true;
-      }
-      std::this_thread::sleep_for(5ms);
-    }
-    return false;
-  }
-
- private:
-  boost::asio::io_context io_;
-  boost::asio::ip::tcp::socket socket_;
-};
-
-// Completes the handshake and the auth message as a real client would, on a raw connection; the
-// ciphers seal and open what follows.
-struct RawLink {
-  sdk::MediaCipher* tx = nullptr;
-  sdk::MediaCipher* rx = nullptr;
-  uint64_t tx_counter = 0;
-  ~RawLink() {
-    if (tx != nullptr) {
-      tx->destroy();
-    }
-    if (rx != nullptr) {
-      rx->destroy();
-    }
-  }
-  // Opens the relay's `counter`-th record and parses the message in it.
-  std::optional<wire::Message> open(uint64_t counter, const std::vector<uint8_t>& record,
-                                    std::vector<uint8_t>& plain) {
-    sdk::VectorSink sink(plain, record.size());
-    std::string why;
-    if (!rx->open(counter, sdk::ByteView(), sdk::ByteView(record), sink).is_ok()) {
-      ADD_FAILURE() << "a record from the relay did not open";
-      return std::nullopt;
-    }
-    auto m = wire::parse_message(plain, 65000, why);
-    EXPECT_TRUE(m) << why;
-    return m;
-  }
-  std::vector<uint8_t> seal(const std::vector<uint8_t>& plain) {
-    std::vector<uint8_t> out;
-    sdk::VectorSink sink(out, plain.size() + 64);
-    EXPECT_TRUE(tx->seal(++tx_counter, sdk::ByteView(), sdk::ByteView(plain), sink).is_ok());
-    return out;
-  }
-};
-
-void authenticate(RawClient& raw, KernelIdentityProof& proof, const wire::Key& relay_key,
-                  RawLink& link) {
-  sdk::Handshake* hs = nullptr;
-  const auto prologue = wire::kPrologue;
-  ASSERT_TRUE(
-      proof
-          .begin(sdk::ByteView(relay_key),
-                 sdk::ByteView(reinterpret_cast<const uint8_t*>(prologue.data()), prologue.size()),
-                 &hs)
-          .is_ok());
-  std::vector<uint8_t> msg1;
-  sdk::VectorSink sink(msg1, 1024);
-  ASSERT_TRUE(hs->write_message(sdk::ByteView(), sink).is_ok());
-  raw.write_record(wire::client_hello(msg1));
-  const auto reply = raw.read_record();
-  ASSERT_TRUE(reply);
-  std::string why;
-  const auto hello = wire::parse_clear(*reply, why);
-  ASSERT_TRUE(hello && hello->type == wire::Type::kRelayHello) << why;
-  std::vector<uint8_t> ignored;
-  sdk::VectorSink payload(ignored, 1024);
-  ASSERT_TRUE(hs->read_message(sdk::ByteView(hello->data), payload).is_ok());
-  ASSERT_TRUE(proof.finish(*hs, sdk::StringView(wire::kLinkLabel), &link.tx, &link.rx).is_ok());
-  hs->destroy();
-  wire::Message auth;
-  auth.type = wire::Type::kAuth;
-  raw.write_record(link.seal(wire::encode(auth)));
-  ASSERT_TRUE(raw.read_record()) << "welcome";
-}
 
 TEST_F(RelayTransportTest, FramesFlowBothWaysBetweenTwoClientsThroughTheRelay) {
   start_relay();
@@ -391,7 +278,7 @@ TEST_F(RelayTransportTest, AReplayedHandshakeCannotTakeOverAnotherClientsKey) {
   ASSERT_TRUE(hs->write_message(sdk::ByteView(), sink).is_ok());
   hs->destroy();
 
-  RawClient mallory(relay_->port());
+  relay::SyncClient mallory(io_, relay_->port());
   mallory.write_record(wire::client_hello(msg1));
   const auto reply = mallory.read_record();
   ASSERT_TRUE(reply) << "the relay answers a well-formed hello";
@@ -400,7 +287,8 @@ TEST_F(RelayTransportTest, AReplayedHandshakeCannotTakeOverAnotherClientsKey) {
   ASSERT_TRUE(hello) << why;
   EXPECT_EQ(hello->type, wire::Type::kRelayHello);
   // Without a's secrets the attacker cannot key the link: its auth message is forged.
-  std::vector<uint8_t> forged(1 + 16, 0x5a);
+  std::vector<uint8_t> forged(1 + 17, 0x5a);
+  forged[0] = 17; // a well-formed sealed record whose tag is wrong
   mallory.write_record(forged);
   const auto refusal = mallory.read_record();
   ASSERT_TRUE(refusal);
@@ -468,26 +356,24 @@ TEST_F(RelayTransportTest, AbuseIsRefusedWhileAnEstablishedPairKeepsChatting) {
   const uint64_t rss_before = relay_->rss_kib();
 
   // Slowloris: connections that never say hello are closed after the handshake deadline.
-  std::vector<std::unique_ptr<RawClient>> silent;
+  std::vector<std::unique_ptr<relay::SyncClient>> silent;
   for (int i = 0; i < 10; ++i) {
-    silent.push_back(std::make_unique<RawClient>(relay_->port()));
+    silent.push_back(std::make_unique<relay::SyncClient>(io_, relay_->port()));
   }
   // A record longer than any hello closes the connection at once.
-  RawClient big(relay_->port());
-  big.write_raw({0xff, 0xff});
+  relay::SyncClient big(io_, relay_->port());
+  big.write_raw(std::vector<uint8_t>{0xff, 0xff});
   EXPECT_TRUE(big.closed_within(5s));
   // So does a frame above max_frame_bytes from an authenticated client.
   wire::Key big_key{};
   auto big_proof = new_identity(big_key);
-  RawClient big_frame(relay_->port());
-  RawLink big_link;
-  authenticate(big_frame, *big_proof, relay_key_, big_link);
-  big_frame.write_record(
-      big_link.seal(wire::encode_frame(wire::Type::kSend, a.key, std::vector<uint8_t>(3000, 7))));
-  const auto closing = big_frame.read_record();
-  ASSERT_TRUE(closing);
+  relay::SyncClient big_frame(io_, relay_->port());
+  std::string why;
+  ASSERT_TRUE(big_frame.authenticate(*big_proof, relay_key_, why)) << why;
+  big_frame.write_raw(big_frame.sealed(
+      wire::encode_frame(wire::Type::kSend, a.key, std::vector<uint8_t>(3000, 7))));
   std::vector<uint8_t> plain;
-  const auto closing_message = big_link.open(2, *closing, plain);
+  const auto closing_message = big_frame.read_message(plain);
   ASSERT_TRUE(closing_message);
   EXPECT_EQ(closing_message->type, wire::Type::kClosing);
   EXPECT_EQ(closing_message->reason, wire::Reason::kFrameTooLarge);
@@ -495,16 +381,15 @@ TEST_F(RelayTransportTest, AbuseIsRefusedWhileAnEstablishedPairKeepsChatting) {
   // An empty record is a protocol error, not an oversized frame.
   wire::Key empty_key{};
   auto empty_proof = new_identity(empty_key);
-  RawClient empty(relay_->port());
-  RawLink empty_link;
-  authenticate(empty, *empty_proof, relay_key_, empty_link);
-  empty.write_raw({0, 0});
+  relay::SyncClient empty(io_, relay_->port());
+  ASSERT_TRUE(empty.authenticate(*empty_proof, relay_key_, why)) << why;
+  empty.write_raw(std::vector<uint8_t>{0, 0});
   EXPECT_TRUE(empty.closed_within(5s));
 
   // A handshake flood: well-formed hellos far above the rate; the excess is refused.
   wire::Key flood_key{};
   auto flood_proof = new_identity(flood_key);
-  std::vector<std::unique_ptr<RawClient>> flood;
+  std::vector<std::unique_ptr<relay::SyncClient>> flood;
   int refused = 0;
   for (int i = 0; i < 100; ++i) {
     sdk::Handshake* hs = nullptr;
@@ -519,10 +404,10 @@ TEST_F(RelayTransportTest, AbuseIsRefusedWhileAnEstablishedPairKeepsChatting) {
     sdk::VectorSink sink(msg1, 1024);
     ASSERT_TRUE(hs->write_message(sdk::ByteView(), sink).is_ok());
     hs->destroy();
-    auto raw = std::make_unique<RawClient>(relay_->port());
+    auto raw = std::make_unique<relay::SyncClient>(io_, relay_->port());
     raw->write_record(wire::client_hello(msg1));
     if (auto r = raw->read_record()) {
-      std::string why;
+      why.clear();
       if (auto rec = wire::parse_clear(*r, why); rec && rec->type == wire::Type::kRefused) {
         EXPECT_EQ(rec->reason, wire::Reason::kHandshakeRate);
         ++refused;
@@ -555,19 +440,17 @@ TEST_F(RelayTransportTest, ASecondConnectionProvingTheSameKeyReplacesTheFirst) {
   Client& a = client();
   Client& b = client();
   // a's key proved again on another connection (a second device with the same identity).
-  RawClient again(relay_->port());
-  RawLink link;
-  authenticate(again, *a.proof, relay_key_, link);
+  relay::SyncClient again(io_, relay_->port());
+  std::string why;
+  ASSERT_TRUE(again.authenticate(*a.proof, relay_key_, why)) << why;
   EXPECT_TRUE(a.inbox->wait_down(a.endpoint)) << "the older connection was closed";
   ASSERT_TRUE(relay_->wait_stats([](RelayStats& s) {
     return s["replaced"] == 1 && s["clients_online"] == 2 && s["connections_open"] == 2;
   })) << "one holder per key, counted once";
   // Frames to the key now reach the newer connection.
   ASSERT_TRUE(send(b, a.endpoint, bytes_of("to the newer one")).is_ok());
-  const auto record = again.read_record();
-  ASSERT_TRUE(record);
   std::vector<uint8_t> plain;
-  const auto m = link.open(2, *record, plain);
+  const auto m = again.read_message(plain);
   ASSERT_TRUE(m);
   EXPECT_EQ(m->type, wire::Type::kDeliver);
   EXPECT_EQ(m->key, b.key);
@@ -582,9 +465,9 @@ TEST_F(RelayTransportTest, AClientThatStopsReadingIsDroppedWhileOthersChat) {
   Client& b = client("send_queue_frames = 100000\n");
   wire::Key slow_key{};
   auto slow_proof = new_identity(slow_key);
-  RawClient slow(relay_->port());
-  RawLink link;
-  authenticate(slow, *slow_proof, relay_key_, link);
+  relay::SyncClient slow(io_, relay_->port());
+  std::string why;
+  ASSERT_TRUE(slow.authenticate(*slow_proof, relay_key_, why)) << why;
   const std::string to_slow = "relay:" + relay_address() + "/" + wire::hex(slow_key);
   const std::vector<uint8_t> big(16000, 0x33);
   // The slow client never reads: the sockets' buffers fill, then the relay's queue towards it.

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 
 namespace entre::plugins::relay_wire {
@@ -149,6 +150,96 @@ TEST(RelayMessages, BoundsAndLengthsAreEnforced) {
   EXPECT_FALSE(parse_message(std::vector<uint8_t>{0x7f}, 16, why));
   EXPECT_EQ(why, "unknown message type 0x7f");
   EXPECT_FALSE(parse_message({}, 16, why));
+}
+
+// A stand-in link cipher: "seals" by appending a 16-byte tag that sums the counter, the
+// associated data and the plaintext, so that a test sees what each part is bound to.
+class SumCipher final : public sdk::MediaCipher {
+ public:
+  sdk::Status seal(uint64_t counter, sdk::ByteView ad, sdk::ByteView frame,
+                   sdk::ByteSink& out) noexcept override {
+    std::vector<uint8_t> sealed(frame.data, frame.data + frame.size);
+    const auto t = tag(counter, ad, frame);
+    sealed.insert(sealed.end(), t.begin(), t.end());
+    return out.append(sdk::ByteView(sealed)) ? sdk::Status::ok()
+                                             : sdk::Status::error(sdk::StatusCode::kInternal, "");
+  }
+  sdk::Status open(uint64_t counter, sdk::ByteView ad, sdk::ByteView sealed,
+                   sdk::ByteSink& out) noexcept override {
+    if (sealed.size < 16) {
+      return sdk::Status::error(sdk::StatusCode::kAuthFailed, "short");
+    }
+    const sdk::ByteView plain(sealed.data, sealed.size - 16);
+    const auto t = tag(counter, ad, plain);
+    if (!std::equal(t.begin(), t.end(), sealed.data + plain.size)) {
+      return sdk::Status::error(sdk::StatusCode::kAuthFailed, "tag");
+    }
+    return out.append(plain) ? sdk::Status::ok()
+                             : sdk::Status::error(sdk::StatusCode::kInternal, "");
+  }
+  void destroy() noexcept override {}
+
+ private:
+  static std::array<uint8_t, 16> tag(uint64_t counter, sdk::ByteView ad, sdk::ByteView plain) {
+    std::array<uint8_t, 16> t{};
+    t[0] = static_cast<uint8_t>(counter);
+    for (uint64_t i = 0; i < ad.size; ++i) {
+      t[1 + i % 7] = static_cast<uint8_t>(t[1 + i % 7] * 31 + ad.data[i]);
+    }
+    for (uint64_t i = 0; i < plain.size; ++i) {
+      t[8 + i % 8] = static_cast<uint8_t>(t[8 + i % 8] * 31 + plain.data[i]);
+    }
+    return t;
+  }
+};
+
+TEST(RelaySealed, AFrameTravelsAfterItsSealedHeadAndIsBoundToIt) {
+  SumCipher cipher;
+  const std::vector<uint8_t> frame(300, 0x42);
+  std::vector<uint8_t> stream;
+  ASSERT_TRUE(append_sealed_record(stream, cipher, 7, encode_frame(Type::kSend, key_of(3), frame)));
+  Message ping;
+  ping.type = Type::kPing;
+  ping.nonce = 99;
+  ASSERT_TRUE(append_sealed_record(stream, cipher, 8, encode(ping)));
+  EXPECT_EQ(stream.size(), 2 + kSealedFrameOverhead + frame.size() + 2 + 1 + 9 + 16)
+      << "the frame is not encrypted again, only its head";
+  EXPECT_NE(std::search(stream.begin(), stream.end(), frame.begin(), frame.end()), stream.end());
+
+  RecordReader reader(kMaxRecordBytes);
+  reader.feed(stream);
+  std::vector<uint8_t> head;
+  std::string why;
+  bool unverified = false;
+  auto first = reader.next();
+  ASSERT_TRUE(first);
+  const std::vector<uint8_t> first_body(first->begin(), first->end());
+  auto m = open_sealed_record(cipher, 7, first_body, head, 1024, why, unverified);
+  ASSERT_TRUE(m) << why;
+  EXPECT_EQ(m->type, Type::kSend);
+  EXPECT_EQ(m->key, key_of(3));
+  EXPECT_EQ(std::vector<uint8_t>(m->frame.begin(), m->frame.end()), frame);
+  auto second = reader.next();
+  ASSERT_TRUE(second);
+  auto p = open_sealed_record(cipher, 8, *second, head, 1024, why, unverified);
+  ASSERT_TRUE(p) << why;
+  EXPECT_EQ(p->nonce, 99U);
+
+  // A changed frame byte, the wrong counter, or a frame limit below the frame: each refused.
+  std::vector<uint8_t> tampered = first_body;
+  tampered.back() ^= 1;
+  EXPECT_FALSE(open_sealed_record(cipher, 7, tampered, head, 1024, why, unverified));
+  EXPECT_TRUE(unverified) << "the frame is authenticated with its head";
+  EXPECT_FALSE(open_sealed_record(cipher, 8, first_body, head, 1024, why, unverified));
+  EXPECT_TRUE(unverified);
+  EXPECT_FALSE(open_sealed_record(cipher, 7, first_body, head, 299, why, unverified));
+  EXPECT_FALSE(unverified);
+  EXPECT_EQ(why, "frame of 300 bytes (limit 299)");
+  // A head length that does not fit the record.
+  std::vector<uint8_t> bad = first_body;
+  bad[0] = 255;
+  EXPECT_FALSE(split_sealed(std::vector<uint8_t>(bad.begin(), bad.begin() + 100), why));
+  EXPECT_FALSE(split_sealed(std::vector<uint8_t>{5, 1, 2, 3, 4, 5}, why)) << "shorter than a tag";
 }
 
 TEST(RelayEndpoints, RoundTripAndNameTheirPlace) {

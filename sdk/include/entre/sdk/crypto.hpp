@@ -114,8 +114,10 @@ class Handshake {
 };
 
 // Seals and opens the media frames of one call direction: AEAD with a 64-bit counter nonce and a
-// replay window. Frames under another key fail with kAuthFailed; replays and frames too old for the
-// window fail with kOutOfRange.
+// replay window. Frames and associated data of up to 65,536 bytes each are accepted (the relay
+// link passes a whole frame as associated data); larger ones may be refused with kOutOfRange.
+// Frames under another key fail with kAuthFailed; replays and frames too old for the window fail
+// with kOutOfRange.
 class MediaCipher {
  public:
   virtual Status seal(uint64_t counter, ByteView ad, ByteView frame, ByteSink& out) noexcept = 0;
