@@ -494,6 +494,27 @@ TEST_F(RelayTransportTest, AClientThatStopsReadingIsDroppedWhileOthersChat) {
   EXPECT_EQ(b.inbox->frames().back().bytes, bytes_of("still here"));
 }
 
+TEST_F(RelayTransportTest, ASilentClientIsClosedAtTheIdleTimeoutWhileAPingingOneStays) {
+  start_relay("idle_timeout_ms = 1000\n");
+  Client& a = client(); // pings every third of the idle timeout the relay announced
+  wire::Key quiet_key{};
+  auto quiet_proof = new_identity(quiet_key);
+  relay::SyncClient quiet(io_, relay_->port());
+  std::string why;
+  ASSERT_TRUE(quiet.authenticate(*quiet_proof, relay_key_, why)) << why;
+  std::vector<uint8_t> plain;
+  const auto closing = quiet.read_message(plain); // nothing else is sent to it
+  ASSERT_TRUE(closing);
+  EXPECT_EQ(closing->type, wire::Type::kClosing);
+  EXPECT_EQ(closing->reason, wire::Reason::kIdle);
+  EXPECT_TRUE(quiet.closed_within(5s));
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_TRUE(relay_->wait_stats([](RelayStats& st) {
+    return st["idle_closed"] == 1 && st["clients_online"] == 1;
+  })) << "only the silent client was closed";
+  EXPECT_FALSE(a.inbox->wait_down(a.endpoint, 100ms)) << "the pinging client stayed linked";
+}
+
 TEST_F(RelayTransportTest, PassesTheTransportConformanceSuite) {
   start_relay("queue_depth_frames = 4096\nclient_rate_bytes_per_second = 1073741824\n"
               "client_burst_bytes = 67108864\nmax_connections_per_address = 1024\n"
