@@ -3,7 +3,8 @@
 # `apt-get update` at most), configures and builds with CMake, then runs the job named by the
 # first argument.
 #
-#   tools/setup.sh run    build (preset dev) and start a node from configs/default.toml
+#   tools/setup.sh run    build (preset dev) and start a node from configs/default.toml (or the
+#                         profile named by --profile); other arguments go to entre-host
 #   tools/setup.sh test   build and run every test with CTest (presets dev, asan and fuzz)
 #   tools/setup.sh deps   only install the packages
 #   tools/setup.sh build  only build the dev preset
@@ -17,7 +18,7 @@ packages=(
   libclang-rt-14-dev
   libboost-dev libsodium-dev libopus-dev libsdl2-dev libimgui-dev libtomlplusplus-dev
   libsqlite3-dev libgtest-dev libgmock-dev libbenchmark-dev
-  libcli11-dev libspdlog-dev nlohmann-json3-dev libqrencode-dev
+  libcli11-dev libspdlog-dev nlohmann-json3-dev libqrencode-dev libedit-dev
   iproute2 procps nftables
 )
 
@@ -63,6 +64,12 @@ case "$cmd" in
     install_packages
     build_preset dev
     shift || true
+    # configs/default.toml unless the arguments name another profile.
+    for arg in "$@"; do
+      case "$arg" in
+        -p|--profile|--profile=*) exec build/dev/bin/entre-host "$@" ;;
+      esac
+    done
     exec build/dev/bin/entre-host --profile configs/default.toml "$@"
     ;;
   test)

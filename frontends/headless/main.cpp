@@ -1,17 +1,19 @@
-// entre-host: runs an Entre node from a profile, without a window.
+// entre-host: runs an Entre node from a profile, without a window (docs/host.md).
 //
-//   entre-host --profile FILE          compose the node, print what it loaded, unlock (or create)
-//                                      the identity, run until SIGINT, SIGTERM or "quit"
-//   entre-host --profile FILE --check  validate the profile and exit
+//   entre-host --profile FILE [--control SOCKET]   run the node: an interactive prompt when
+//                                                  standard input is a terminal, else one command
+//                                                  per input line
+//   entre-host --profile FILE COMMAND [ARGS...]    run one command and exit (through the running
+//                                                  node's --control SOCKET when given)
+//   entre-host --profile FILE --check              validate the profile and exit
 //
-// The passphrase comes from --passphrase-file or the ENTRE_PASSPHRASE environment variable; without
-// one the node runs with messaging locked. While it runs, entre-host reads one command per line
-// from standard input and prints one line per result and per event (docs/host.md):
-//   code [HINT...] | contacts | add CODE [NAME] | send CONTACT TEXT | history CONTACT [LIMIT] |
-//   read CONTACT | counters | quit
-//
-// Exit status: 0 clean exit or valid profile; 1 the node could not start (a required plugin or
-// transport failed, or the passphrase is wrong); 2 usage error or invalid profile.
+// Exit status: 0 success; 1 the node could not start (a required plugin or transport failed, or
+// the passphrase is wrong); 2 usage error or invalid profile; 3 a one-shot command failed; 4 a
+// one-shot send stored the message but it was not delivered within --wait.
+#include "commands.hpp"
+#include "control_server.hpp"
+#include "repl.hpp"
+
 #include <entre/node.hpp>
 
 #include "profile/profile.hpp"
@@ -19,23 +21,43 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <mutex>
-#include <sstream>
 #include <thread>
 
+#include <fcntl.h>
 #include <pthread.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 namespace {
 
+using entre::host::CommandError;
+using entre::host::Commands;
+using entre::host::Json;
+
 constexpr int kExitOk = 0;
 constexpr int kExitNodeFailed = 1;
 constexpr int kExitUsage = 2;
+constexpr int kExitCommandFailed = 3;
+constexpr int kExitNotDelivered = 4;
+
+struct Options {
+  std::string profile;
+  std::string passphrase_file;
+  std::string control;
+  bool check = false;
+  bool json = false;
+  int wait_seconds = 30;
+  std::vector<std::string> command;
+};
 
 int check_profile(const std::filesystem::path& path) {
   const entre::ProfileLoadResult result = entre::load_profile_file(path);
@@ -59,227 +81,21 @@ int check_profile(const std::filesystem::path& path) {
   return kExitOk;
 }
 
-void print_plugins(const entre::Node& node) {
-  std::cout << "plugins:\n";
-  for (const auto& p : node.plugins()) {
-    std::cout << "  " << (p.loaded ? "loaded " : "FAILED ") << p.id;
-    if (p.loaded) {
-      std::cout << ' ' << p.version << " (" << p.kind << ") " << p.file.string();
-    } else {
-      std::cout << (p.required ? " (required)" : " (optional)") << ": " << p.error;
-    }
-    std::cout << '\n';
+void wipe(std::string& secret) {
+  if (!secret.empty()) {
+    explicit_bzero(secret.data(), secret.size());
   }
+  secret.clear();
 }
 
 std::mutex g_out_mu;
-std::mutex g_node_mu; // held while a command runs, and by the shutdown
-bool g_node_gone = false;
 
 void say(const std::string& line) {
   std::lock_guard lock(g_out_mu);
   std::cout << line << '\n' << std::flush;
 }
 
-// One line of text: newlines and other control characters are shown escaped.
-std::string one_line(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\\') {
-      out += "\\\\";
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      out += '?';
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
-std::string unescape(const std::string& text) {
-  std::string out;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '\\' && i + 1 < text.size()) {
-      ++i;
-      out += text[i] == 'n' ? '\n' : text[i];
-    } else {
-      out += text[i];
-    }
-  }
-  return out;
-}
-
-// A contact by id, or by a name that exactly one contact has.
-std::optional<std::string> resolve(entre::Node& node, const std::string& who, std::string& error) {
-  std::vector<std::string> matches;
-  for (const auto& c : node.contacts()) {
-    if (c.id == who) {
-      return c.id;
-    }
-    if (c.name == who) {
-      matches.push_back(c.id);
-    }
-  }
-  if (matches.size() == 1) {
-    return matches.front();
-  }
-  error = matches.empty() ? "no contact '" + who + "' (use its id or name; 'contacts' lists them)"
-                          : "more than one contact is called '" + who + "': use its id";
-  return std::nullopt;
-}
-
-std::string describe_event(const entre::Event& event) {
-  if (const auto* m = std::get_if<entre::MessageReceived>(&event)) {
-    return "message " + m->message.contact + " " + m->message.id + " " + one_line(m->message.text);
-  }
-  if (const auto* s = std::get_if<entre::MessageStateChanged>(&event)) {
-    return std::string("state ") + s->contact + " " + s->id + " " +
-           entre::message_state_name(s->state);
-  }
-  if (const auto* p = std::get_if<entre::ContactPresenceChanged>(&event)) {
-    return "presence " + p->contact + (p->online ? " online " + p->path : " offline");
-  }
-  if (const auto* d = std::get_if<entre::EventsDropped>(&event)) {
-    return "events-dropped " + std::to_string(d->count);
-  }
-  if (const auto* m = std::get_if<entre::PeerMet>(&event)) {
-    std::string safety = m->safety_number;
-    std::replace(safety.begin(), safety.end(), ' ', '-');
-    return "met " + m->id + " " + safety + " " + m->code + " " + one_line(m->name);
-  }
-  return {};
-}
-
-// Runs one command line; returns false on "quit".
-bool run_command(entre::Node& node, const std::string& line) {
-  std::istringstream in(line);
-  std::string cmd;
-  in >> cmd;
-  std::string rest;
-  std::getline(in >> std::ws, rest);
-  auto fail = [](const std::string& why) { say("error " + one_line(why)); };
-  if (cmd.empty()) {
-    return true;
-  }
-  if (cmd == "quit" || cmd == "exit") {
-    return false;
-  }
-  if (cmd == "code") {
-    std::vector<std::string> hints;
-    std::istringstream args(rest);
-    for (std::string h; args >> h;) {
-      hints.push_back(h);
-    }
-    auto r = node.contact_code(hints);
-    r ? say("code " + *r.value) : fail(r.error.message);
-  } else if (cmd == "id") {
-    say("id " + node.my_id());
-  } else if (cmd == "contacts") {
-    for (const auto& c : node.contacts()) {
-      const std::string link =
-          c.online ? "online " + c.path + " rtt=" + std::to_string(c.rtt_ms) +
-                         "ms loss=" + std::to_string(static_cast<int>(c.loss * 100)) + "%"
-                   : "offline";
-      say("contact " + c.id + " " + link + " unread=" + std::to_string(c.unread) +
-          (c.verified ? " verified" : "") + (c.blocked ? " blocked" : "") + " " + one_line(c.name));
-    }
-    say("end");
-  } else if (cmd == "add") {
-    std::istringstream args(rest);
-    std::string code;
-    args >> code;
-    std::string name;
-    std::getline(args >> std::ws, name);
-    auto r = node.add_contact(code, name);
-    r ? say("added " + r.value->id) : fail(r.error.message);
-  } else if (cmd == "send") {
-    std::istringstream args(rest);
-    std::string who;
-    args >> who;
-    std::string text;
-    std::getline(args >> std::ws, text);
-    std::string error;
-    auto id = resolve(node, who, error);
-    if (!id) {
-      fail(error);
-      return true;
-    }
-    auto r = node.send(*id, unescape(text));
-    r ? say("queued " + r.value->id) : fail(r.error.message);
-  } else if (cmd == "history") {
-    std::istringstream args(rest);
-    std::string who;
-    uint32_t limit = 50;
-    args >> who >> limit;
-    std::string error;
-    auto id = resolve(node, who, error);
-    if (!id) {
-      fail(error);
-      return true;
-    }
-    auto r = node.history(*id, 0, limit);
-    if (!r) {
-      fail(r.error.message);
-      return true;
-    }
-    for (auto it = r.value->rbegin(); it != r.value->rend(); ++it) {
-      say("history " + std::to_string(it->order) + " " + (it->outgoing ? "out " : "in ") +
-          entre::message_state_name(it->state) + " " + it->id + " " +
-          (it->path.empty() ? std::string("-") : it->path) + " " + one_line(it->text));
-    }
-    say("end");
-  } else if (cmd == "read") {
-    std::string error;
-    auto id = resolve(node, rest, error);
-    if (!id) {
-      fail(error);
-      return true;
-    }
-    auto r = node.mark_read(*id);
-    r ? say("read " + std::to_string(*r.value)) : fail(r.error.message);
-  } else if (cmd == "meet") {
-    if (rest == "off") {
-      const auto r = node.close_meeting();
-      r ? say("meeting closed") : fail(r.error.message);
-    } else {
-      int seconds = 120;
-      if (!rest.empty()) {
-        try {
-          std::size_t used = 0;
-          seconds = std::stoi(rest, &used);
-          if (used != rest.size() || seconds <= 0) {
-            throw std::invalid_argument(rest);
-          }
-        } catch (const std::exception&) {
-          fail("meet takes a number of seconds or 'off', not '" + rest + "'");
-          return true;
-        }
-      }
-      const auto r = node.open_meeting(std::chrono::seconds(seconds));
-      r ? say("meeting " + std::to_string(std::min(seconds, 900))) : fail(r.error.message);
-    }
-  } else if (cmd == "counters") {
-    const entre::NodeCounters c = node.counters();
-    say("counters frames_received=" + std::to_string(c.frames_received) +
-        " frames_dropped=" + std::to_string(c.frames_dropped) +
-        " handshakes_completed=" + std::to_string(c.handshakes_completed) + " handshakes_refused=" +
-        std::to_string(c.handshakes_refused) + " messages_sent=" + std::to_string(c.messages_sent) +
-        " messages_received=" + std::to_string(c.messages_received) +
-        " duplicates_dropped=" + std::to_string(c.duplicates_dropped) + " decrypt_failures=" +
-        std::to_string(c.decrypt_failures) + " beacons_sent=" + std::to_string(c.beacons_sent) +
-        " beacons_recognised=" + std::to_string(c.beacons_recognised) + " beacons_refused=" +
-        std::to_string(c.beacons_refused) + " scope_refusals=" + std::to_string(c.scope_refusals) +
-        " links=" + std::to_string(c.links) + " outbox=" + std::to_string(c.outbox));
-  } else {
-    fail("unknown command '" + cmd +
-         "': code, id, contacts, add, send, history, read, meet, counters, quit");
-  }
-  return true;
-}
-
-std::optional<std::string> read_passphrase(const std::string& file) {
+std::optional<std::string> passphrase_from(const std::string& file) {
   if (!file.empty()) {
     std::ifstream in(file);
     std::string line;
@@ -294,61 +110,325 @@ std::optional<std::string> read_passphrase(const std::string& file) {
   return std::nullopt;
 }
 
-int run_node(const std::filesystem::path& path, const std::string& passphrase_file) {
-  // Block the stop signals in every thread; the main thread waits for them with sigwait.
+// Asks on the terminal: twice for a new identity, up to three times for an existing one.
+entre::ApiStatus unlock_interactively(entre::Node& node, bool existed) {
+  const entre::host::EchoOff quiet;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    std::string first;
+    if (!existed) {
+      if (!entre::host::read_secret("Choose a passphrase to seal this node's identity: ", first)) {
+        break;
+      }
+      std::string again;
+      if (!entre::host::read_secret("Repeat it: ", again)) {
+        wipe(first);
+        break;
+      }
+      const bool same = first == again;
+      wipe(again);
+      if (first.empty() || !same) {
+        std::cout << (first.empty() ? "A passphrase cannot be empty." : "They differ.")
+                  << " Try again.\n";
+        wipe(first);
+        continue;
+      }
+      entre::ApiStatus st = node.create_identity(first);
+      wipe(first);
+      return st;
+    }
+    if (!entre::host::read_secret("Passphrase for '" + node.name() + "': ", first)) {
+      break;
+    }
+    entre::ApiStatus st = node.unlock(first);
+    wipe(first);
+    if (st || st.error.code != entre::sdk::StatusCode::kAuthFailed || attempt == 2) {
+      return st;
+    }
+    std::cout << "Wrong passphrase. Try again.\n";
+  }
+  return entre::ApiStatus::fail(entre::sdk::StatusCode::kAuthFailed, "no passphrase given");
+}
+
+// Creates or unlocks the identity: from --passphrase-file or ENTRE_PASSPHRASE, else by asking
+// when `ask` (a terminal), else leaves messaging locked. False when that failed.
+bool open_identity(entre::Node& node, const Options& o, bool ask, bool quiet) {
+  if (!node.messaging_available()) {
+    return true;
+  }
+  const bool existed = node.has_identity();
+  std::optional<std::string> passphrase = passphrase_from(o.passphrase_file);
+  entre::ApiStatus st;
+  if (passphrase) {
+    st = existed ? node.unlock(*passphrase) : node.create_identity(*passphrase);
+    wipe(*passphrase);
+  } else if (ask) {
+    st = unlock_interactively(node, existed);
+  } else {
+    std::cout << "entre-host: no passphrase (--passphrase-file or ENTRE_PASSPHRASE): messaging "
+                 "stays locked\n";
+    return true;
+  }
+  if (!st) {
+    std::cerr << "entre-host: " << st.error.message << '\n';
+    return false;
+  }
+  if (!quiet) {
+    std::cout << "entre-host: identity " << (existed ? "unlocked" : "created") << ": "
+              << node.my_id() << '\n';
+  }
+  return true;
+}
+
+// Creates and starts the node; prints what it loaded unless `quiet`.
+std::unique_ptr<entre::Node> start_node(const Options& o, bool quiet, Commands** commands_out,
+                                        std::unique_ptr<Commands>& commands, int& status) {
+  entre::NodeCreateResult created = entre::Node::create(o.profile);
+  if (!created.node) {
+    for (const auto& e : created.errors) {
+      std::cerr << "entre-host: " << e << '\n';
+    }
+    const entre::ProfileLoadResult profile = entre::load_profile_file(o.profile);
+    status = profile.profile ? kExitNodeFailed : kExitUsage;
+    return nullptr;
+  }
+  entre::Node& node = *created.node;
+  if (!quiet) {
+    std::cout << "entre-host: node '" << node.name() << "' from " << node.profile_path().string()
+              << "\nplugins:\n";
+    for (const auto& p : node.plugins()) {
+      std::cout << "  " << (p.loaded ? "loaded " : "FAILED ") << p.id;
+      if (p.loaded) {
+        std::cout << ' ' << p.version << " (" << p.kind << ") " << p.file.string();
+      } else {
+        std::cout << (p.required ? " (required)" : " (optional)") << ": " << p.error;
+      }
+      std::cout << '\n';
+    }
+  }
+  for (const auto& e : node.start()) {
+    std::cerr << "entre-host: " << e << '\n';
+  }
+  if (!node.running()) {
+    std::cerr << "entre-host: the node did not start (is another entre-host running with this "
+                 "profile? a one-shot command can use its --control socket)\n";
+    status = kExitNodeFailed;
+    return nullptr;
+  }
+  commands = std::make_unique<Commands>(node);
+  *commands_out = commands.get();
+  while (auto event = node.poll_event()) {
+    commands->observe(*event);
+    if (const auto* t = std::get_if<entre::TransportStateChanged>(&*event);
+        t && t->running && !quiet) {
+      for (const auto& e : t->endpoints) {
+        std::cout << "transport " << t->plugin_id << " listening at " << e << '\n';
+      }
+    }
+  }
+  return std::move(created.node);
+}
+
+// ---- interactive prompt ----------------------------------------------------------------------
+
+// An event as a person reads it: contacts by name.
+std::string human_event(entre::Node& node, const Json& e) {
+  const std::string kind = e["event"].get<std::string>();
+  auto name_of = [&](const std::string& id) {
+    auto c = node.contact(id);
+    return c && !c.value->name.empty() ? c.value->name : id.substr(0, 12);
+  };
+  if (kind == "message") {
+    const Json& m = e["message"];
+    std::string text = m["text"].get<std::string>();
+    std::string shown;
+    for (char c : text) {
+      shown += c == '\n' ? std::string("\r\n    ") : std::string(1, c);
+    }
+    return name_of(m["contact"].get<std::string>()) + ": " + shown;
+  }
+  if (kind == "state") {
+    const std::string state = e["state"].get<std::string>();
+    if (state != "delivered" && state != "read") {
+      return {};
+    }
+    return "  (" + name_of(e["contact"].get<std::string>()) + " " +
+           (state == "read" ? "read" : "received") + " message " +
+           e["id"].get<std::string>().substr(0, 8) + ")";
+  }
+  if (kind == "presence") {
+    return "* " + name_of(e["contact"].get<std::string>()) +
+           (e["online"].get<bool>() ? " is online (" + e["path"].get<std::string>() + ")"
+                                    : " went offline");
+  }
+  if (kind == "met") {
+    return "* met '" + entre::host::one_line(e["name"].get<std::string>()) + "', safety number " +
+           e["safety_number"].get<std::string>() + ": if it matches their screen, type: add " +
+           e["code"].get<std::string>() + " NAME";
+  }
+  if (kind == "events_dropped") {
+    return "* " + std::to_string(e["count"].get<uint64_t>()) + " events were dropped";
+  }
+  return {};
+}
+
+// Fd 2 into a pipe whose lines go above the prompt; undone by the destructor.
+class StderrCapture {
+ public:
+  explicit StderrCapture(entre::host::Repl& repl) {
+    int fds[2];
+    saved_ = ::dup(STDERR_FILENO);
+    if (saved_ < 0 || ::pipe2(fds, O_CLOEXEC) != 0) {
+      return;
+    }
+    ::dup2(fds[1], STDERR_FILENO);
+    ::close(fds[1]);
+    reader_ = std::thread([&repl, fd = fds[0]] {
+      std::string pending;
+      char buf[4096];
+      while (true) {
+        const ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) {
+          continue;
+        }
+        if (n <= 0) {
+          break;
+        }
+        pending.append(buf, static_cast<std::size_t>(n));
+        for (std::size_t nl; (nl = pending.find('\n')) != std::string::npos;) {
+          repl.print(pending.substr(0, nl));
+          pending.erase(0, nl + 1);
+        }
+      }
+      if (!pending.empty()) {
+        repl.print(pending);
+      }
+      ::close(fd);
+    });
+  }
+  ~StderrCapture() {
+    if (saved_ >= 0) {
+      ::dup2(saved_, STDERR_FILENO); // the pipe's last writer goes: the reader sees its end
+      ::close(saved_);
+    }
+    if (reader_.joinable()) {
+      reader_.join();
+    }
+  }
+  StderrCapture(const StderrCapture&) = delete;
+  StderrCapture& operator=(const StderrCapture&) = delete;
+
+ private:
+  int saved_ = -1;
+  std::thread reader_;
+};
+
+std::vector<std::string> command_words() {
+  std::vector<std::string> words{"quit"};
+  for (const auto& m : entre::host::methods()) {
+    words.push_back(m.name);
+  }
+  return words;
+}
+
+// Runs one text line; prints its result or error with `out`. False on "quit".
+bool run_text_line(Commands& commands, const std::string& line,
+                   const std::function<void(const std::string&)>& out, bool human) {
+  const std::string trimmed = line.substr(0, line.find_last_not_of(" \t\r") + 1);
+  if (trimmed.empty()) {
+    return true;
+  }
+  if (trimmed == "quit" || trimmed == "exit") {
+    return false;
+  }
+  try {
+    const Json call = entre::host::parse_line(trimmed);
+    const std::string method = call["method"].get<std::string>();
+    const Json result = commands.call(method, call["params"]);
+    for (const auto& l : entre::host::render_lines(method, result)) {
+      if (!human) {
+        out(l);
+      } else if (l != "end") {
+        out(method == "help" ? "  " + l.substr(5) : l);
+      }
+    }
+    if (human && method == "help" && !call["params"].contains("command")) {
+      out("  quit                               stop the node (or Ctrl-D; Ctrl-C too)");
+    }
+  } catch (const CommandError& e) {
+    out("error " + entre::host::one_line(e.what()));
+  }
+  return true;
+}
+
+int run_node(const Options& o) {
+  // Block the stop signals in every thread; one thread waits for them with sigwait.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  entre::NodeCreateResult created = entre::Node::create(path);
-  if (!created.node) {
-    for (const auto& e : created.errors) {
-      std::cerr << "entre-host: " << e << '\n';
-    }
-    const entre::ProfileLoadResult profile = entre::load_profile_file(path);
-    return profile.profile ? kExitNodeFailed : kExitUsage;
+  const bool interactive = ::isatty(STDIN_FILENO) == 1;
+  int status = kExitOk;
+  Commands* commands = nullptr;
+  std::unique_ptr<Commands> commands_owner;
+  std::unique_ptr<entre::Node> node_owner = start_node(o, false, &commands, commands_owner, status);
+  if (!node_owner) {
+    return status;
   }
-  entre::Node& node = *created.node;
-  std::cout << "entre-host: node '" << node.name() << "' from " << node.profile_path().string()
-            << '\n';
-  print_plugins(node);
-  const std::vector<std::string> errors = node.start();
-  for (const auto& e : errors) {
-    std::cerr << "entre-host: " << e << '\n';
-  }
-  if (!node.running()) {
+  entre::Node& node = *node_owner;
+  if (!open_identity(node, o, interactive, false)) {
+    node.stop();
     return kExitNodeFailed;
   }
-  while (auto event = node.poll_event()) {
-    if (const auto* t = std::get_if<entre::TransportStateChanged>(&*event); t && t->running) {
-      for (const auto& e : t->endpoints) {
-        std::cout << "transport " << t->plugin_id << " listening at " << e << '\n';
-      }
+  const bool unlocked = !node.my_id().empty();
+  if (unlocked) {
+    if (auto code = node.contact_code()) {
+      std::cout << "code " << *code.value << '\n';
     }
   }
-  if (node.messaging_available()) {
-    const std::optional<std::string> passphrase = read_passphrase(passphrase_file);
-    if (!passphrase) {
-      std::cout << "entre-host: no passphrase (--passphrase-file or ENTRE_PASSPHRASE): messaging "
-                   "stays locked"
-                << '\n';
+
+  std::unique_ptr<entre::host::Repl> repl;
+  std::function<void(const std::string&)> print = say;
+  if (interactive) {
+    repl = std::make_unique<entre::host::Repl>(entre::host::ReplHooks{
+        [&](const std::string& line) {
+          return run_text_line(
+              *commands, line, [&](const std::string& l) { repl->print(l); }, true);
+        },
+        command_words,
+        [&](const std::string& command) {
+          const auto* spec = entre::host::find_method(command);
+          if (command == "help") {
+            return command_words();
+          }
+          return spec != nullptr && spec->contact_first ? commands->contact_names()
+                                                        : std::vector<std::string>{};
+        }});
+    print = [&](const std::string& l) { repl->print(l); };
+  }
+
+  entre::host::ControlServer control(*commands, [&](const std::string& note) {
+    if (interactive) {
+      repl->print("entre-host: " + note);
     } else {
-      const bool existed = node.has_identity();
-      const entre::ApiStatus st =
-          existed ? node.unlock(*passphrase) : node.create_identity(*passphrase);
-      if (!st) {
-        std::cerr << "entre-host: " << st.error.message << '\n';
-        node.stop();
-        return kExitNodeFailed;
-      }
-      std::cout << "entre-host: identity " << (existed ? "unlocked" : "created") << ": "
-                << node.my_id() << '\n';
-      if (auto code = node.contact_code()) {
-        std::cout << "code " << *code.value << '\n';
-      }
+      std::cerr << "entre-host: " << note << std::endl;
     }
+  });
+  if (!o.control.empty()) {
+    const std::string error = control.start(o.control);
+    if (!error.empty()) {
+      std::cerr << "entre-host: " << error << '\n';
+      node.stop();
+      return kExitNodeFailed;
+    }
+    std::cout << "entre-host: control socket " << o.control << '\n';
+  }
+  if (interactive) {
+    std::cout << (unlocked ? "Give the code above to the people you want to talk to; 'add CODE "
+                             "NAME' adds theirs.\n"
+                           : "")
+              << "Type 'help' for the commands, Tab to complete, 'quit' or Ctrl-D to leave.\n";
   }
   std::cout << "entre-host: ready (Ctrl-C to stop)" << std::endl;
 
@@ -356,62 +436,227 @@ int run_node(const std::filesystem::path& path, const std::string& passphrase_fi
   std::thread events([&] {
     while (!done.load()) {
       if (auto event = node.wait_event(std::chrono::milliseconds(200))) {
-        const std::string line = describe_event(*event);
+        commands->observe(*event);
+        const Json e = entre::host::event_json(*event);
+        if (e.is_null()) {
+          continue;
+        }
+        control.broadcast(e);
+        const std::string line = interactive ? human_event(node, e) : entre::host::event_line(e);
         if (!line.empty()) {
-          say(line);
+          print(line);
         }
       }
     }
   });
-  // Commands from standard input; "quit" or a stop signal ends the node. End of input does not.
-  std::thread commands([&] {
-    std::string line;
-    while (std::getline(std::cin, line)) {
-      std::lock_guard lock(g_node_mu);
-      if (g_node_gone) {
-        return;
-      }
-      if (!run_command(node, line)) {
-        kill(getpid(), SIGTERM);
-        return;
-      }
-    }
-  });
-  commands.detach(); // may sit in a blocking read; it touches nothing once the signal arrives
 
   int signal_number = 0;
-  sigwait(&stop_signals, &signal_number);
-  say(std::string("entre-host: ") + (signal_number == SIGINT ? "SIGINT" : "SIGTERM") +
+  if (interactive) {
+    std::atomic<bool> left{false};
+    std::atomic<int> caught{0};
+    std::thread signals([&] {
+      int sig = 0;
+      sigwait(&stop_signals, &sig);
+      if (!left.load()) {
+        caught = sig;
+      }
+      repl->stop();
+    });
+    {
+      StderrCapture capture(*repl);
+      repl->run(node.name() + "> ");
+    }
+    left = true;
+    pthread_kill(signals.native_handle(), SIGTERM); // ends the sigwait if no signal came
+    signals.join();
+    signal_number = caught.load();
+  } else {
+    // Commands from standard input; "quit" or a stop signal ends the node. End of input does not.
+    std::thread lines([&] {
+      std::string line;
+      while (std::getline(std::cin, line)) {
+        if (!run_text_line(*commands, line, say, false)) {
+          kill(getpid(), SIGTERM);
+          return;
+        }
+      }
+    });
+    lines.detach(); // may sit in a blocking read; once closed, Commands refuses what it sends
+    sigwait(&stop_signals, &signal_number);
+  }
+  say(std::string("entre-host: ") +
+      (signal_number == SIGINT    ? "SIGINT"
+       : signal_number == SIGTERM ? "SIGTERM"
+                                  : "quit") +
       ", stopping");
+  commands->close(); // waits for a running command; refuses the rest
   done = true;
   events.join();
-  std::lock_guard hold(g_node_mu); // no command runs during or after the shutdown
-  g_node_gone = true;
+  control.stop();
   node.stop();
-  created.node.reset();
+  node_owner.reset();
   std::cout << "entre-host: stopped cleanly" << std::endl;
   return kExitOk;
+}
+
+// ---- one-shot commands -----------------------------------------------------------------------
+
+void print_result(const Options& o, const std::string& method, const Json& result) {
+  if (o.json) {
+    std::cout << result.dump() << '\n';
+    return;
+  }
+  for (const auto& l : entre::host::render_lines(method, result)) {
+    std::cout << l << '\n';
+  }
+}
+
+// Sends one request to a running node's control socket and waits for its response.
+int run_through_socket(const Options& o, const std::string& method, const Json& params) {
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (o.control.size() >= sizeof addr.sun_path) {
+    std::cerr << "entre-host: control socket path too long\n";
+    return kExitUsage;
+  }
+  std::copy(o.control.begin(), o.control.end(), addr.sun_path);
+  if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    std::cerr << "entre-host: cannot reach a node at " << o.control << ": " << std::strerror(errno)
+              << " (is entre-host running with --control " << o.control << "?)\n";
+    if (fd >= 0) {
+      ::close(fd);
+    }
+    return kExitNodeFailed;
+  }
+  const std::string request = Json{{"id", 1}, {"method", method}, {"params", params}}.dump() + "\n";
+  std::size_t sent = 0;
+  while (sent < request.size()) {
+    const ssize_t n = ::send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) {
+      std::cerr << "entre-host: the node closed the control socket\n";
+      ::close(fd);
+      return kExitNodeFailed;
+    }
+    sent += static_cast<std::size_t>(n);
+  }
+  std::string buffer;
+  char chunk[65536];
+  while (true) {
+    for (std::size_t nl; (nl = buffer.find('\n')) != std::string::npos;) {
+      const Json reply = Json::parse(buffer.substr(0, nl), nullptr, false);
+      buffer.erase(0, nl + 1);
+      if (!reply.is_object() || !reply.contains("id") || reply["id"] != 1) {
+        continue; // an event
+      }
+      ::close(fd);
+      if (reply.contains("error")) {
+        std::cerr << "error " << reply["error"]["message"].get<std::string>() << '\n';
+        return kExitCommandFailed;
+      }
+      print_result(o, method, reply["result"]);
+      return kExitOk;
+    }
+    const ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
+    if (n <= 0) {
+      std::cerr << "entre-host: the node closed the control socket before answering\n";
+      ::close(fd);
+      return kExitNodeFailed;
+    }
+    buffer.append(chunk, static_cast<std::size_t>(n));
+  }
+}
+
+int run_once(const Options& o) {
+  std::string line;
+  for (const auto& w : o.command) {
+    line += (line.empty() ? "" : " ") + w;
+  }
+  Json call;
+  try {
+    call = entre::host::parse_line(line);
+  } catch (const CommandError& e) {
+    std::cerr << "entre-host: " << e.what() << '\n';
+    return kExitUsage;
+  }
+  const std::string method = call["method"].get<std::string>();
+  if (!o.control.empty()) {
+    return run_through_socket(o, method, call["params"]);
+  }
+  int status = kExitOk;
+  Commands* commands = nullptr;
+  std::unique_ptr<Commands> commands_owner;
+  std::unique_ptr<entre::Node> node = start_node(o, true, &commands, commands_owner, status);
+  if (!node) {
+    return status;
+  }
+  if (!open_identity(*node, o, ::isatty(STDIN_FILENO) == 1, true)) {
+    return kExitNodeFailed;
+  }
+  Json result;
+  try {
+    result = commands->call(method, call["params"]);
+  } catch (const CommandError& e) {
+    std::cerr << "error " << e.what() << '\n';
+    return kExitCommandFailed;
+  }
+  print_result(o, method, result);
+  if (method != "send") {
+    return kExitOk;
+  }
+  // Keep the node up until the message is delivered, or --wait passes.
+  const std::string id = result["message"]["id"].get<std::string>();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(o.wait_seconds);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (auto event = node->wait_event(std::chrono::milliseconds(100))) {
+      const auto* s = std::get_if<entre::MessageStateChanged>(&*event);
+      if (s != nullptr && s->id == id && s->state >= entre::MessageState::kDelivered) {
+        if (!o.json) {
+          std::cout << "delivered " << id << '\n';
+        }
+        return kExitOk;
+      }
+    }
+  }
+  std::cerr << "entre-host: message " << id << " not delivered within " << o.wait_seconds
+            << " s; it stays in the outbox and goes out the next time this node runs\n";
+  return kExitNotDelivered;
 }
 
 } // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"entre-host: run an Entre node from a profile, without a window"};
-  std::string profile;
-  bool check = false;
-  std::string passphrase_file;
-  app.add_option("-p,--profile", profile, "TOML profile of the node")->required();
-  app.add_option("--passphrase-file", passphrase_file,
-                 "file whose first line is the identity's passphrase (else ENTRE_PASSPHRASE)");
-  app.add_flag("--check", check, "validate the profile and exit (status 2 if invalid)");
+  Options o;
+  app.add_option("-p,--profile", o.profile, "TOML profile of the node")->required();
+  app.add_option("--passphrase-file", o.passphrase_file,
+                 "file whose first line is the identity's passphrase (else ENTRE_PASSPHRASE, else "
+                 "asked on a terminal)");
+  app.add_option("--control", o.control,
+                 "Unix socket: serve the JSON control API there (docs/control-api.md); with a "
+                 "COMMAND, send it to the node serving there");
+  app.add_flag("--check", o.check, "validate the profile and exit (status 2 if invalid)");
+  app.add_flag("--json", o.json, "one-shot COMMAND: print its result as JSON");
+  app.add_option("--wait", o.wait_seconds,
+                 "one-shot send: seconds to wait for delivery (default 30)")
+      ->check(CLI::Range(0, 3600));
+  app.prefix_command(); // the first word that is not an option starts a one-shot COMMAND
+  app.footer("One-shot: entre-host --profile FILE COMMAND [ARGS...], e.g. 'send alice hello' or "
+             "'code'; 'entre-host --profile FILE help' lists the commands (docs/host.md).");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     const int code = app.exit(e);
     return code == 0 ? kExitOk : kExitUsage;
   }
+  for (const auto& extra : app.remaining()) {
+    o.command.push_back(extra);
+  }
   try {
-    return check ? check_profile(profile) : run_node(profile, passphrase_file);
+    if (o.check) {
+      return check_profile(o.profile);
+    }
+    return o.command.empty() ? run_node(o) : run_once(o);
   } catch (const std::exception& e) {
     std::cerr << "entre-host: " << e.what() << '\n';
     return kExitNodeFailed;

@@ -113,7 +113,9 @@ struct EventLog {
 class HostProcess {
  public:
   // `prefix`: a command that runs entre-host (e.g. {"/usr/sbin/ip", "netns", "exec", "ns1"}).
-  explicit HostProcess(const NodeFiles& files, std::vector<std::string> prefix = {})
+  // `extra`: more arguments for entre-host (e.g. {"--control", path}).
+  explicit HostProcess(const NodeFiles& files, std::vector<std::string> prefix = {},
+                       const std::vector<std::string>& extra = {})
       : files_(files) {
     std::vector<std::string> argv = std::move(prefix);
     for (std::string arg :
@@ -121,6 +123,7 @@ class HostProcess {
           std::string("--passphrase-file"), files.passphrase.string()}) {
       argv.push_back(std::move(arg));
     }
+    argv.insert(argv.end(), extra.begin(), extra.end());
     child_ = std::make_unique<ChildProcess>(
         std::move(argv), files.log, [this](const std::string& line) { on_line(line); },
         [this] {

@@ -1,0 +1,229 @@
+// entre-host's interactive prompt, driven through a pseudo-terminal as a person would use it, and
+// the README quickstart followed step by step.
+#include "../messaging/host_harness.hpp"
+#include "pty_session.hpp"
+
+namespace entre::integ {
+namespace {
+
+class Repl : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("entre-repl-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_ / "home");
+    const auto ports = free_udp_ports(2, static_cast<uint64_t>(::getpid()) * 104729);
+    alice_ = write_node_files(dir_, "alice", ports[0], ENTRE_PLUGIN_DIR);
+    bob_ = write_node_files(dir_, "bob", ports[1], ENTRE_PLUGIN_DIR);
+  }
+  void TearDown() override {
+    if (!HasFailure()) {
+      std::filesystem::remove_all(dir_);
+    }
+  }
+
+  // entre-host on a terminal; `passphrase` empty: it has to ask for one.
+  std::unique_ptr<PtySession> terminal(const std::vector<std::string>& args,
+                                       const std::string& passphrase = {}) {
+    std::vector<std::string> argv{ENTRE_HOST};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return std::make_unique<PtySession>(
+        argv, std::vector<std::string>{"HOME=" + (dir_ / "home").string(), "TERM=xterm",
+                                       "ENTRE_PASSPHRASE=" + passphrase});
+  }
+
+  std::filesystem::path dir_;
+  NodeFiles alice_;
+  NodeFiles bob_;
+};
+
+TEST_F(Repl, FirstStartAsksForAPassphraseTwiceAndLaterStartsUnlockWithIt) {
+  {
+    auto t = terminal({"--profile", alice_.profile.string()});
+    t->expect("Choose a passphrase");
+    t->type("one horse\r");
+    t->expect("Repeat it:");
+    t->type("two horses\r");
+    t->expect("They differ. Try again.");
+    t->expect("Choose a passphrase");
+    t->type("\r");
+    t->expect("Repeat it:");
+    t->type("\r");
+    t->expect("A passphrase cannot be empty.");
+    t->type("staple battery\r");
+    t->expect("Repeat it:");
+    t->type("staple battery\r");
+    t->expect("identity created: ");
+    t->expect("code entre:");
+    t->expect("alice> ");
+    t->type("quit\r");
+    t->expect("stopped cleanly");
+    EXPECT_EQ(t->wait_exit(), 0);
+    EXPECT_EQ(t->screen().find("horse"), std::string::npos) << "a passphrase was echoed";
+    EXPECT_EQ(t->screen().find("staple"), std::string::npos) << "a passphrase was echoed";
+  }
+  auto t = terminal({"--profile", alice_.profile.string()});
+  t->expect("Passphrase for 'alice': ");
+  t->type("staple batter\r");
+  t->expect("Wrong passphrase. Try again.");
+  t->type("staple battery\r"); // typed ahead of the prompt: neither echoed nor lost
+  t->expect("Passphrase for 'alice': ");
+  t->expect("identity unlocked: ");
+  t->expect("alice> ");
+  EXPECT_EQ(t->screen().find("staple"), std::string::npos) << "a passphrase was echoed";
+  t->type("\x04"); // Ctrl-D on an empty line leaves
+  t->expect("stopped cleanly");
+  EXPECT_EQ(t->wait_exit(), 0);
+}
+
+TEST_F(Repl, EveryCommandWithEditingCompletionAndEventsAboveTheLine) {
+  HostProcess bob(bob_);
+  bob.wait_ready();
+  auto t = terminal({"--profile", alice_.profile.string()}, "alice passphrase");
+  t->expect("identity created: ");
+  const std::string alice_id = t->rest_of_line();
+  t->expect("code ");
+  const std::string alice_code = t->rest_of_line();
+  t->expect("alice> ");
+  EXPECT_EQ(bob.add(alice_code, "alice"), alice_id);
+
+  t->type("id\r");
+  t->expect("id " + alice_id);
+  t->type("code\r");
+  t->expect("code " + alice_code);
+  t->type("add " + bob.code() + " bob\r");
+  t->expect("added " + bob.id());
+
+  // Tab completes a command, then a contact name; Ctrl-P brings the last line back.
+  t->type("se\t");
+  t->expect("send ");
+  t->type("bo\t");
+  t->expect("bob ");
+  t->type("hi there\r");
+  t->expect("queued ");
+  t->type("\x10\r");
+  t->expect("queued ");
+  const auto deadline = Clock::now() + kCommandTimeout;
+  while (bob.events().message_texts["hi there"] < 2 && Clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_EQ(bob.events().message_texts["hi there"], 2);
+
+  // A message that arrives while a line is half typed shows above it; the line stays.
+  t->type("send bob wait");
+  t->expect("alice> send bob wait");
+  bob.command_one("send alice interrupting", "queued ");
+  t->expect("bob: interrupting");
+  t->expect("alice> send bob wait");
+  t->type(" for it\r");
+  t->expect("queued ");
+  while (bob.events().message_texts["wait for it"] < 1 && Clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_EQ(bob.events().message_texts["wait for it"], 1) << "the typed line was broken";
+
+  t->type("contacts\r");
+  t->expect("contact " + bob.id() + " online udp:127.0.0.1:" + std::to_string(bob_.port));
+  t->type("safety bob\r");
+  t->expect("safety " + bob.id() + " ");
+  const std::string safety = t->rest_of_line();
+  EXPECT_EQ(safety.size(), 71u) << safety; // 12 groups of 5 digits
+  t->type("unread\r");
+  t->expect("unread " + bob.id() + " 1 bob");
+  t->type("read bob\r");
+  t->expect("read 1");
+  t->type("history bob 10\r");
+  t->expect(" in read ");
+  t->expect("interrupting");
+  t->type("status\r");
+  t->expect("status name=alice id=" + alice_id + " locked=no links=1");
+  t->type("links\r");
+  t->expect("link " + bob.id() + " udp:127.0.0.1:" + std::to_string(bob_.port));
+  t->type("rename bob robert\r");
+  t->expect("renamed " + bob.id());
+  t->type("verify rob\t\r");
+  t->expect("verified " + bob.id());
+  t->type("unverify robert\r");
+  t->expect("unverified " + bob.id());
+  t->type("block robert\r");
+  t->expect("blocked " + bob.id());
+  t->type("unblock robert\r");
+  t->expect("unblocked " + bob.id());
+  t->type("plugins\r");
+  t->expect("plugin entre.storage.sqlite loaded");
+  t->type("counters\r");
+  t->expect("counters frames_received=");
+  t->type("help\r");
+  t->expect("send CONTACT TEXT");
+  t->expect("quit");
+  t->type("help history\r");
+  t->expect("history CONTACT [LIMIT [BEFORE]]");
+
+  // Errors say what went wrong and what to do.
+  t->type("frobnicate\r");
+  t->expect("error unknown command 'frobnicate': 'help' lists them");
+  t->type("send\r");
+  t->expect("error missing contact: send CONTACT TEXT");
+  t->type("history robert many\r");
+  t->expect("error limit must be a number, not 'many'");
+  t->type("send nobody hello\r");
+  t->expect("error no contact 'nobody'");
+  t->type("meet\r");
+  t->expect("error ");
+  t->type("remove robert\r");
+  t->expect("removed " + bob.id());
+  t->type("contacts\r");
+  t->type("id\r");
+  const std::string after_remove = t->expect("id " + alice_id);
+  EXPECT_EQ(after_remove.find("contact "), std::string::npos) << after_remove;
+
+  t->type("quit\r");
+  t->expect("stopped cleanly");
+  EXPECT_EQ(t->wait_exit(), 0);
+  bob.quit();
+}
+
+// The README's quickstart, step by step: the shipped profiles, nothing written by the test but
+// the typing. (tools/setup.sh run execs exactly "build/dev/bin/entre-host --profile
+// configs/default.toml" after building; the second terminal adds "--profile
+// configs/second.toml".)
+TEST_F(Repl, QuickstartTwoNodesChatWithTheShippedProfiles) {
+  const std::string source = ENTRE_SOURCE_DIR;
+  auto first = terminal({"--profile", source + "/configs/default.toml"});
+  first->expect("Choose a passphrase");
+  first->type("first secret\r");
+  first->expect("Repeat it:");
+  first->type("first secret\r");
+  first->expect("code ");
+  const std::string first_code = first->rest_of_line();
+  first->expect("me> ");
+
+  auto second = terminal({"--profile", source + "/configs/second.toml"});
+  second->expect("Choose a passphrase");
+  second->type("second secret\r");
+  second->expect("Repeat it:");
+  second->type("second secret\r");
+  second->expect("code ");
+  const std::string second_code = second->rest_of_line();
+  second->expect("second> ");
+
+  second->type("add " + first_code + " alice\r");
+  second->expect("added ");
+  first->type("add " + second_code + " bob\r");
+  first->expect("added ");
+  second->type("send alice hello from the second terminal\r");
+  second->expect("queued ");
+  first->expect("bob: hello from the second terminal");
+  first->type("send bob hello back\r");
+  second->expect("alice: hello back");
+
+  first->type("quit\r");
+  second->type("quit\r");
+  EXPECT_EQ(first->wait_exit(), 0);
+  EXPECT_EQ(second->wait_exit(), 0);
+}
+
+} // namespace
+} // namespace entre::integ
