@@ -275,7 +275,9 @@ Json Commands::call(const std::string& method, const Json& params) {
   if (!params.is_object()) {
     throw CommandError("invalid_params", "params must be an object");
   }
-  for (const auto& [key, value] : params.items()) {
+  for (const auto& item : params.items()) {
+    const std::string& key = item.key();
+    const Json& value = item.value();
     const auto p = std::find_if(spec->params.begin(), spec->params.end(),
                                 [&](const ParamSpec& s) { return s.name == key; });
     if (p == spec->params.end()) {
