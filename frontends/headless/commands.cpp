@@ -105,20 +105,33 @@ std::string percent(double share) { return std::to_string(static_cast<int>(share
 
 } // namespace
 
-std::string one_line(const std::string& text) {
+std::string printable(const std::string& text, const std::string& newline) {
   std::string out;
-  for (char c : text) {
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    const bool c1 = c == 0xc2 && i + 1 < text.size() &&
+                    static_cast<unsigned char>(text[i + 1]) >= 0x80 &&
+                    static_cast<unsigned char>(text[i + 1]) <= 0x9f;
     if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\\') {
-      out += "\\\\";
-    } else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      out += newline;
+    } else if (c < 0x20 || c == 0x7f) {
       out += '?';
+    } else if (c1) {
+      out += '?'; // a C1 control (U+0080..U+009F): CSI and friends on some terminals
+      ++i;
     } else {
-      out += c;
+      out += text[i];
     }
   }
   return out;
+}
+
+std::string one_line(const std::string& text) {
+  std::string escaped;
+  for (char c : text) {
+    escaped += c == '\\' ? std::string("\\\\") : std::string(1, c);
+  }
+  return printable(escaped, "\\n");
 }
 
 const std::vector<MethodSpec>& methods() {

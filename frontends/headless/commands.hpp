@@ -63,7 +63,10 @@ struct MethodSpec {
 // The line docs/host.md shows for an event, or "" when it has none.
 [[nodiscard]] std::string event_line(const Json& event);
 
-// Newlines and other control characters shown escaped, so that a text is one line.
+// `text` safe to print on a terminal: control characters (C0, DEL, C1), which a peer could use to
+// move the cursor or rewrite the screen, become '?', and each newline becomes `newline`.
+[[nodiscard]] std::string printable(const std::string& text, const std::string& newline);
+// printable() on one line: a newline shows as \n and a backslash as \\.
 [[nodiscard]] std::string one_line(const std::string& text);
 
 class Commands {

@@ -22,10 +22,12 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <iostream>
 #include <mutex>
@@ -239,24 +241,27 @@ std::string human_event(entre::Node& node, const Json& e) {
   };
   if (kind == "message") {
     const Json& m = e["message"];
-    std::string text = m["text"].get<std::string>();
-    std::string shown;
-    for (char c : text) {
-      shown += c == '\n' ? std::string("\r\n    ") : std::string(1, c);
+    const std::time_t when = m["local_ms"].get<int64_t>() / 1000;
+    std::tm local{};
+    char clock[16] = "--:--";
+    if (::localtime_r(&when, &local) != nullptr) {
+      std::strftime(clock, sizeof clock, "%H:%M", &local);
     }
-    return name_of(m["contact"].get<std::string>()) + ": " + shown;
+    return std::string("[") + clock + "] " +
+           entre::host::printable(name_of(m["contact"].get<std::string>()), " ") + ": " +
+           entre::host::printable(m["text"].get<std::string>(), "\r\n        ");
   }
   if (kind == "state") {
     const std::string state = e["state"].get<std::string>();
     if (state != "delivered" && state != "read") {
       return {};
     }
-    return "  (" + name_of(e["contact"].get<std::string>()) + " " +
+    return "  (" + entre::host::printable(name_of(e["contact"].get<std::string>()), " ") + " " +
            (state == "read" ? "read" : "received") + " message " +
            e["id"].get<std::string>().substr(0, 8) + ")";
   }
   if (kind == "presence") {
-    return "* " + name_of(e["contact"].get<std::string>()) +
+    return "* " + entre::host::printable(name_of(e["contact"].get<std::string>()), " ") +
            (e["online"].get<bool>() ? " is online (" + e["path"].get<std::string>() + ")"
                                     : " went offline");
   }
@@ -271,7 +276,33 @@ std::string human_event(entre::Node& node, const Json& e) {
   return {};
 }
 
-// Fd 2 into a pipe whose lines go above the prompt; undone by the destructor.
+// A log line below warning level ("<time> info  ..."), which the prompt does not show.
+bool routine_log_line(const std::string& line) {
+  std::string plain; // without colour codes
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    if (line[i] == '\x1b') {
+      while (i < line.size() && (std::isalpha(static_cast<unsigned char>(line[i])) == 0)) {
+        ++i;
+      }
+      continue;
+    }
+    plain += line[i];
+  }
+  const std::size_t sp = plain.find(' ');
+  if (sp == std::string::npos || sp < 10 || !std::isdigit(static_cast<unsigned char>(plain[0]))) {
+    return false;
+  }
+  const std::string rest = plain.substr(sp + 1);
+  for (const char* level : {"trace ", "debug ", "info "}) {
+    if (rest.rfind(level, 0) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Fd 2 into a pipe whose lines go above the prompt (warnings and errors of the log, and anything
+// else written there); undone by the destructor.
 class StderrCapture {
  public:
   explicit StderrCapture(entre::host::Repl& repl) {
@@ -295,12 +326,15 @@ class StderrCapture {
         }
         pending.append(buf, static_cast<std::size_t>(n));
         for (std::size_t nl; (nl = pending.find('\n')) != std::string::npos;) {
-          repl.print(pending.substr(0, nl));
+          const std::string line = pending.substr(0, nl);
           pending.erase(0, nl + 1);
+          if (!routine_log_line(line)) {
+            repl.print(entre::host::printable(line, " "));
+          }
         }
       }
-      if (!pending.empty()) {
-        repl.print(pending);
+      if (!pending.empty() && !routine_log_line(pending)) {
+        repl.print(entre::host::printable(pending, " "));
       }
       ::close(fd);
     });

@@ -124,6 +124,14 @@ TEST_F(Repl, EveryCommandWithEditingCompletionAndEventsAboveTheLine) {
   }
   EXPECT_EQ(bob.events().message_texts["wait for it"], 1) << "the typed line was broken";
 
+  // Control characters from a peer never reach the terminal: they could rewrite the screen.
+  bob.command_one("send alice evil\x1b[2Jscreen\xc2\x9b"
+                  "6nthere\x07",
+                  "queued ");
+  t->expect("bob: evil?[2Jscreen?6nthere?");
+  // The log's routine lines stay off the screen at the prompt (links came up meanwhile).
+  EXPECT_EQ(t->screen().find(" is up"), std::string::npos);
+
   t->type("contacts\r");
   t->expect("contact " + bob.id() + " online udp:127.0.0.1:" + std::to_string(bob_.port));
   t->type("safety bob\r");
@@ -131,9 +139,9 @@ TEST_F(Repl, EveryCommandWithEditingCompletionAndEventsAboveTheLine) {
   const std::string safety = t->rest_of_line();
   EXPECT_EQ(safety.size(), 71u) << safety; // 12 groups of 5 digits
   t->type("unread\r");
-  t->expect("unread " + bob.id() + " 1 bob");
+  t->expect("unread " + bob.id() + " 2 bob");
   t->type("read bob\r");
-  t->expect("read 1");
+  t->expect("read 2");
   t->type("history bob 10\r");
   t->expect(" in read ");
   t->expect("interrupting");
