@@ -25,11 +25,13 @@ sdk::Status check_format(uint32_t rate, uint32_t channels, uint32_t frame_sample
   if (channels == 0 || channels > kMaxChannels) {
     return sdk::Status::error(sdk::StatusCode::kUnsupported, "pcm: channels must be 1 or 2");
   }
-  if (frame_samples == 0 || frame_samples > kMaxFrameSamples) {
-    return sdk::Status::error(sdk::StatusCode::kUnsupported,
-                              "pcm: frame size must be 1 to 5760 samples per channel");
+  for (uint32_t ms : {10u, 20u, 40u, 60u}) {
+    if (uint64_t{frame_samples} * 1000 == uint64_t{rate} * ms) {
+      return sdk::Status::ok();
+    }
   }
-  return sdk::Status::ok();
+  return sdk::Status::error(sdk::StatusCode::kUnsupported,
+                            "pcm: frames must be 10, 20, 40 or 60 ms");
 }
 
 } // namespace
@@ -57,7 +59,11 @@ sdk::Status PcmEncoder::set_bitrate(uint32_t) noexcept {
   return sdk::Status::error(sdk::StatusCode::kUnsupported, "pcm: fixed bitrate");
 }
 
-sdk::Status PcmEncoder::set_expected_loss(uint32_t) noexcept { return sdk::Status::ok(); }
+sdk::Status PcmEncoder::set_expected_loss(uint32_t percent) noexcept {
+  return percent <= 100 ? sdk::Status::ok()
+                        : sdk::Status::error(sdk::StatusCode::kOutOfRange,
+                                             "pcm: expected loss must be 0 to 100 percent");
+}
 
 PcmDecoder::PcmDecoder(const sdk::DecoderParams& params)
     : last_(std::size_t{params.frame_samples} * params.channels, 0) {}

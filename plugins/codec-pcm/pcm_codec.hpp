@@ -12,7 +12,7 @@
 
 namespace entre::plugins::pcm {
 
-inline constexpr uint32_t kMaxFrameSamples = 5760; // 120 ms at 48 kHz
+inline constexpr uint32_t kMaxFrameSamples = 2880; // 60 ms at 48 kHz
 inline constexpr uint32_t kMaxChannels = 2;
 
 class PcmEncoder final : public sdk::Encoder {

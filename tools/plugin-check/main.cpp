@@ -23,6 +23,7 @@
 //
 // Exit status: 0 the plugin passes, 1 it fails (the text output ends with
 // "FAIL: <error-name>: <detail>", error names as in load_error_name), 2 usage error.
+#include "conformance/codec_conformance.hpp"
 #include "conformance/crypto_conformance.hpp"
 #include "conformance/storage_conformance.hpp"
 #include "conformance/transport_conformance.hpp"
@@ -260,9 +261,10 @@ int run_conformance(const std::filesystem::path& path, const std::string& transp
     runtime.stop();
     return report("transport", checks);
   }
-  if (manifest.kind != sdk::PluginKind::kCrypto && manifest.kind != sdk::PluginKind::kStorage) {
+  if (manifest.kind != sdk::PluginKind::kCrypto && manifest.kind != sdk::PluginKind::kStorage &&
+      manifest.kind != sdk::PluginKind::kCodec) {
     std::cout << "conformance: no suite for " << sdk::plugin_kind_name(manifest.kind)
-              << " plugins yet (transport, crypto and storage)\n";
+              << " plugins yet (transport, crypto, storage and codec)\n";
     return kExitUsage;
   }
   // Declared before the plugin, so that it outlives the plugin's files.
@@ -299,6 +301,15 @@ int run_conformance(const std::filesystem::path& path, const std::string& transp
       return kExitFail;
     }
     return report("storage", run_storage_conformance(*storage));
+  }
+  if (manifest.kind == sdk::PluginKind::kCodec) {
+    auto* codec = sdk::query<sdk::Codec>(*plugin, sdk::InterfaceId::kCodecV1);
+    if (codec == nullptr) {
+      std::cout << "FAIL: " << load_error_name(LoadError::kInterfaceMissing)
+                << ": no codec interface v1\n";
+      return kExitFail;
+    }
+    return report("codec", run_codec_conformance(*codec));
   }
   auto* suite = sdk::query<sdk::CryptoSuite>(*plugin, sdk::InterfaceId::kCryptoSuiteV1);
   if (suite == nullptr) {

@@ -13,38 +13,11 @@ namespace {
 
 using Bytes = std::vector<uint8_t>;
 
-// Thrown inside a check to fail it with a reason; never leaves this file.
-struct CheckFailed : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
-void expect(bool condition, const std::string& what) {
-  if (!condition) {
-    throw CheckFailed(what);
-  }
-}
-
-void expect_ok(const sdk::Status& status, const std::string& what) {
-  if (!status.is_ok()) {
-    throw CheckFailed(what + ": " + std::string(sdk::status_code_name(status.code)) + ": " +
-                      std::string(status.text()));
-  }
-}
-
-void expect_fail(const sdk::Status& status, const std::string& what) {
-  if (status.is_ok()) {
-    throw CheckFailed(what + ": succeeded, expected a failure");
-  }
-}
-
-template <typename T> struct Destroy {
-  void operator()(T* object) const {
-    if (object != nullptr) {
-      object->destroy();
-    }
-  }
-};
-template <typename T> using Owned = std::unique_ptr<T, Destroy<T>>;
+using conformance::Checks;
+using conformance::expect;
+using conformance::expect_fail;
+using conformance::expect_ok;
+using conformance::Owned;
 
 struct Identity {
   Bytes secret;
@@ -151,22 +124,6 @@ void round_trip(sdk::Session& from, sdk::Session& to, const std::string& what) {
   expect(got == message, "plaintext changed: " + what);
 }
 
-struct Suite {
-  sdk::CryptoSuite& suite;
-  std::vector<ConformanceCheck> results;
-
-  void check(const std::string& name, const std::function<void()>& body) {
-    ConformanceCheck result{name, false, {}};
-    try {
-      body();
-      result.passed = true;
-    } catch (const std::exception& e) {
-      result.detail = e.what();
-    }
-    results.push_back(std::move(result));
-  }
-};
-
 using PairwiseKey = std::array<uint8_t, sdk::PairwiseKeys::kPairwiseKeyBytes>;
 
 PairwiseKey pairwise_of(sdk::PairwiseKeys& pk, const Identity& mine, const Bytes& theirs,
@@ -178,7 +135,7 @@ PairwiseKey pairwise_of(sdk::PairwiseKeys& pk, const Identity& mine, const Bytes
   return key;
 }
 
-void check_pairwise(Suite& s, sdk::CryptoSuite& cs, sdk::PairwiseKeys& pk) {
+void check_pairwise(Checks& s, sdk::CryptoSuite& cs, sdk::PairwiseKeys& pk) {
   s.check("pairwise keys agree for a pair and differ for every other pair and label", [&] {
     const Identity a = make_identity(cs);
     const Identity b = make_identity(cs);
@@ -229,7 +186,7 @@ void check_pairwise(Suite& s, sdk::CryptoSuite& cs, sdk::PairwiseKeys& pk) {
 
 std::vector<ConformanceCheck> run_crypto_conformance(sdk::CryptoSuite& suite,
                                                      sdk::PairwiseKeys* pairwise) {
-  Suite s{suite, {}};
+  Checks s;
   auto& cs = suite;
 
   s.check("suite id is stable and not empty", [&] {

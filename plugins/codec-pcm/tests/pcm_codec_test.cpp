@@ -46,6 +46,8 @@ TEST(PcmCodec, RefusesWrongSizesAndFormats) {
   EXPECT_EQ(o.codec->create_encoder({48000, 3, 160, 0, 0, 0}, &enc).code,
             sdk::StatusCode::kUnsupported);
   EXPECT_EQ(o.codec->create_decoder({48000, 1, 0}, &dec).code, sdk::StatusCode::kUnsupported);
+  EXPECT_EQ(o.codec->create_decoder({48000, 1, 48 * 7}, &dec).code, // 7 ms
+            sdk::StatusCode::kUnsupported);
   EXPECT_EQ(o.codec->create_decoder({48000, 1, kMaxFrameSamples + 1}, &dec).code,
             sdk::StatusCode::kUnsupported);
   ASSERT_TRUE(o.codec->create_encoder({8000, 1, 80, 0, 0, 0}, &enc).is_ok());
@@ -64,9 +66,9 @@ TEST(PcmCodec, RefusesWrongSizesAndFormats) {
 TEST(PcmCodec, ConcealmentFadesThenSilence) {
   Objects o;
   sdk::Decoder* dec = nullptr;
-  ASSERT_TRUE(o.codec->create_decoder({8000, 1, 4}, &dec).is_ok());
-  const uint8_t packet[] = {0x00, 0x10, 0x00, 0xf0, 0x02, 0x00, 0xfe, 0xff};
-  int16_t pcm[4];
+  ASSERT_TRUE(o.codec->create_decoder({8000, 1, 80}, &dec).is_ok());
+  uint8_t packet[160] = {0x00, 0x10, 0x00, 0xf0, 0x02, 0x00, 0xfe, 0xff};
+  int16_t pcm[80];
   ASSERT_TRUE(dec->decode({packet, sizeof packet}, pcm).is_ok());
   EXPECT_EQ(pcm[0], 4096);
   EXPECT_EQ(pcm[1], -4096);

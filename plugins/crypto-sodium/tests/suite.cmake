@@ -11,6 +11,6 @@ add_test(NAME crypto.plugin_check_conformance_passes
 set_tests_properties(crypto.plugin_check_conformance_passes PROPERTIES
   LABELS integration PASS_REGULAR_EXPRESSION "conformance \\(crypto\\): [0-9]+ passed, 0 failed")
 add_test(NAME crypto.plugin_check_conformance_refuses_other_kinds
-         COMMAND entre-plugin-check --conformance $<TARGET_FILE:entre_codec_pcm>)
+         COMMAND entre-plugin-check --conformance $<TARGET_FILE:fixture_audio_kind>)
 set_tests_properties(crypto.plugin_check_conformance_refuses_other_kinds PROPERTIES
   LABELS integration WILL_FAIL TRUE)
