@@ -21,7 +21,11 @@ void put16(std::vector<uint8_t>& b, uint16_t v) {
   b.push_back(static_cast<uint8_t>(v));
   b.push_back(static_cast<uint8_t>(v >> 8));
 }
-void tag(std::vector<uint8_t>& b, const char* t) { b.insert(b.end(), t, t + 4); }
+void tag(std::vector<uint8_t>& b, const char* t) {
+  for (int i = 0; i < 4; ++i) {
+    b.push_back(static_cast<uint8_t>(t[i]));
+  }
+}
 
 // A WAV file byte by byte; `extra` adds an odd-sized chunk before the data.
 std::vector<uint8_t> wav(uint16_t format, uint16_t channels, uint32_t rate, uint16_t bits,

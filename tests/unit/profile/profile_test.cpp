@@ -262,17 +262,20 @@ TEST(ShippedProfiles, DefaultNamesOnlyThePluginsThatExist) {
   ASSERT_TRUE(profile.node);
   EXPECT_EQ(profile.node->name, "me");
   EXPECT_EQ(profile.node->data_dir, fs::path("/home/tester/.local/share/entre/default"));
-  ASSERT_EQ(profile.plugins.size(), 4U);
+  ASSERT_EQ(profile.plugins.size(), 5U);
   EXPECT_EQ(profile.plugins[0].id, "entre.transport.udp");
   EXPECT_TRUE(profile.plugins[0].required);
   EXPECT_EQ(profile.plugins[1].id, "entre.crypto.sodium");
   EXPECT_TRUE(profile.plugins[1].required);
   EXPECT_EQ(profile.plugins[2].id, "entre.storage.sqlite");
   EXPECT_TRUE(profile.plugins[2].required);
-  EXPECT_EQ(profile.plugins[3].id, "entre.codec.pcm");
+  EXPECT_EQ(profile.plugins[3].id, "entre.codec.opus");
   EXPECT_TRUE(profile.plugins[3].required);
+  EXPECT_EQ(profile.plugins[4].id, "entre.codec.pcm");
+  EXPECT_TRUE(profile.plugins[4].required);
   EXPECT_EQ(profile.transport.order, std::vector<std::string>{"entre.transport.udp"});
-  EXPECT_EQ(profile.codec.preferred, std::vector<std::string>{"entre.codec.pcm"});
+  EXPECT_EQ(profile.codec.preferred,
+            (std::vector<std::string>{"entre.codec.opus", "entre.codec.pcm"}));
   EXPECT_EQ(profile.crypto.suite, "entre.crypto.sodium");
   EXPECT_EQ(profile.crypto.kdf, KdfStrength::kModerate);
   EXPECT_EQ(profile.storage.plugin, "entre.storage.sqlite");

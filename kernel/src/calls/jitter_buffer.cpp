@@ -1,0 +1,147 @@
+#include "calls/jitter_buffer.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+namespace entre::calls {
+
+JitterBuffer::JitterBuffer(const JitterConfig& config)
+    : config_(config), slots_(config.capacity_frames),
+      storage_(std::size_t{config.capacity_frames} * config.max_packet_bytes) {
+  stats_.target_delay_ms = config_.min_delay_ms;
+}
+
+JitterBuffer::Slot* JitterBuffer::slot_of(uint64_t seq) {
+  Slot& s = slots_[seq % slots_.size()];
+  return s.full && s.seq == seq ? &s : nullptr;
+}
+
+JitterBuffer::Insert JitterBuffer::insert(uint64_t seq, int64_t arrival_ms,
+                                          std::span<const uint8_t> packet) {
+  if (packet.size() > config_.max_packet_bytes || packet.empty()) {
+    return Insert::kTooBig;
+  }
+  if (started_ && seq < next_) {
+    ++stats_.late;
+    note_transit(seq, arrival_ms); // late packets show the jitter most of all
+    update_target();
+    return Insert::kLate;
+  }
+  // Everything held, from the next to play (or the lowest before playout) to the highest, must fit
+  // in the slots, one residue each.
+  if (any_ || started_) {
+    const uint64_t low = std::min(next_, seq);
+    const uint64_t high = std::max(any_ ? highest_ : seq, seq);
+    if (high - low >= slots_.size()) {
+      ++stats_.too_far;
+      return Insert::kTooFar;
+    }
+  }
+  if (slot_of(seq) != nullptr) {
+    ++stats_.duplicates;
+    return Insert::kDuplicate;
+  }
+  const std::size_t index = seq % slots_.size();
+  Slot& s = slots_[index];
+  s.full = true;
+  s.seq = seq;
+  s.size = static_cast<uint32_t>(packet.size());
+  std::memcpy(storage_.data() + index * config_.max_packet_bytes, packet.data(), packet.size());
+  if (!any_ || seq > highest_) {
+    highest_ = seq;
+  }
+  if (!any_ && !started_) {
+    next_ = seq;
+  } else if (!started_ && seq < next_) {
+    next_ = seq;
+  }
+  any_ = true;
+  ++stats_.received;
+  note_transit(seq, arrival_ms);
+  update_target();
+  stats_.buffered_ms = depth_frames() * config_.frame_ms;
+  return Insert::kStored;
+}
+
+void JitterBuffer::note_transit(uint64_t seq, int64_t arrival_ms) {
+  const int64_t transit = arrival_ms - static_cast<int64_t>(seq) * config_.frame_ms;
+  if (transit_count_ > 0) {
+    // RFC 3550 section 6.4.1: J += (|D| - J) / 16
+    const double d = std::abs(static_cast<double>(transit - last_transit_));
+    stats_.jitter_ms += (d - stats_.jitter_ms) / 16.0;
+  }
+  last_transit_ = transit;
+  transit_[transit_at_] = transit;
+  transit_at_ = (transit_at_ + 1) % kHistory;
+  transit_count_ = std::min(transit_count_ + 1, kHistory);
+}
+
+void JitterBuffer::update_target() {
+  if (transit_count_ < 2) {
+    return;
+  }
+  std::copy_n(transit_.begin(), transit_count_, sorted_.begin());
+  const auto end = sorted_.begin() + static_cast<std::ptrdiff_t>(transit_count_);
+  std::sort(sorted_.begin(), end);
+  const int64_t low = sorted_[0];
+  const int64_t p95 = sorted_[(transit_count_ - 1) * 95 / 100];
+  const int64_t spread = std::max<int64_t>(0, p95 - low) + config_.frame_ms;
+  stats_.target_delay_ms = static_cast<uint32_t>(std::clamp<int64_t>(
+      spread, config_.min_delay_ms, std::max(config_.min_delay_ms, config_.max_delay_ms)));
+}
+
+uint32_t JitterBuffer::depth_frames() const {
+  if (!any_ || highest_ < next_) {
+    return 0;
+  }
+  return static_cast<uint32_t>(highest_ - next_ + 1);
+}
+
+JitterBuffer::Playout JitterBuffer::pop() {
+  Playout out;
+  const uint32_t target_frames =
+      std::max<uint32_t>(1, (stats_.target_delay_ms + config_.frame_ms - 1) / config_.frame_ms);
+  if (!started_) {
+    if (!any_ || depth_frames() < target_frames) {
+      return out; // prebuffering
+    }
+    started_ = true;
+  }
+  ++since_adapt_;
+  const uint32_t depth = depth_frames();
+  if (since_adapt_ >= kAdaptEveryFrames && depth > target_frames + 1) {
+    // Too deep: drop the oldest frame (a lost one if there is a gap, else a real one).
+    if (Slot* s = slot_of(next_)) {
+      s->full = false;
+    }
+    ++next_;
+    ++stats_.dropped_to_shrink;
+    since_adapt_ = 0;
+  } else if (since_adapt_ >= kAdaptEveryFrames && depth + 1 < target_frames) {
+    // Too shallow: play nothing new this tick (the caller conceals), so the depth grows by one.
+    ++stats_.held_to_grow;
+    since_adapt_ = 0;
+    out.kind = Playout::Kind::kLost;
+    stats_.buffered_ms = depth_frames() * config_.frame_ms;
+    return out;
+  }
+  if (Slot* s = slot_of(next_)) {
+    s->full = false;
+    out.kind = Playout::Kind::kFrame;
+    out.packet = {storage_.data() + (next_ % slots_.size()) * config_.max_packet_bytes, s->size};
+    ++stats_.played;
+  } else {
+    out.kind = Playout::Kind::kLost;
+    if (Slot* n = slot_of(next_ + 1)) {
+      out.next = {storage_.data() + ((next_ + 1) % slots_.size()) * config_.max_packet_bytes,
+                  n->size};
+    }
+    ++stats_.concealed;
+  }
+  ++next_;
+  stats_.buffered_ms = depth_frames() * config_.frame_ms;
+  return out;
+}
+
+} // namespace entre::calls
