@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <cstdio>
 #include <functional>
 #include <map>
 #include <string>
@@ -54,6 +55,13 @@ struct Figure {
 
 using FigureMaker = std::function<std::vector<Figure>(const Results&)>;
 int register_figures(FigureMaker maker);
+
+// `v` with `decimals` decimals and its unit after a space ("412 us"; no space for unit "").
+inline std::string fixed(double v, int decimals, const char* unit) {
+  char buf[64];
+  (void)std::snprintf(buf, sizeof buf, "%.*f%s%s", decimals, v, *unit != '\0' ? " " : "", unit);
+  return buf;
+}
 
 // The nearest-rank percentile (q in 0..1) of the samples; 0 for none.
 inline double percentile(std::vector<double> samples, double q) {

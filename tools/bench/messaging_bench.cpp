@@ -1059,12 +1059,6 @@ BENCHMARK(BM_Messaging_LanDiscovery)->Iterations(5)->UseManualTime()->Unit(bench
 
 // ---- The table ---------------------------------------------------------------------------------
 
-std::string fixed(double v, int decimals, const char* unit) {
-  char buf[64];
-  (void)std::snprintf(buf, sizeof buf, "%.*f%s%s", decimals, v, *unit != '\0' ? " " : "", unit);
-  return buf;
-}
-
 const int registered = register_figures([](const Results& r) {
   std::vector<Figure> rows;
   auto row = [&](std::string what, std::string measured, std::string baseline,

@@ -670,12 +670,6 @@ BENCHMARK(BM_Relay_IdleConnections)
 
 // ---- The tables ---------------------------------------------------------------------------------
 
-std::string fixed(double v, int decimals, const char* unit) {
-  char buf[64];
-  (void)std::snprintf(buf, sizeof buf, "%.*f%s%s", decimals, v, *unit != '\0' ? " " : "", unit);
-  return buf;
-}
-
 const int ratios = register_ratios([](const Timings& t) {
   std::vector<Ratio> rows;
   const auto relay = t.find("BM_Relay_Forward1KiB");

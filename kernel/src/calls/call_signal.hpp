@@ -1,0 +1,48 @@
+// Call signals: what two nodes say to set up and end a call, carried end-to-end encrypted over the
+// message channel (docs/protocol.md, "Call signals").
+//
+//   signal  = type (1) || call_id (8, little-endian) || body
+//   invite  = 0x01: frame_ms (1) || count (1, 1..8) || count * codec
+//   ringing = 0x02: (empty)          accept = 0x03: codec
+//   reject  = 0x04: reason (1)       busy   = 0x05: (empty)       hangup = 0x06: (empty)
+//   codec   = length (1, 1..31) || name ([a-z0-9-], the CodecInfo name, e.g. "opus")
+//
+// A signal has no other bytes: trailing bytes, an unknown type or reason, a bad name, a frame
+// length other than 10, 20, 40 or 60 ms, or a repeated codec is refused with its reason.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace entre::calls {
+
+enum class SignalType : uint8_t {
+  kInvite = 1,
+  kRinging = 2,
+  kAccept = 3,
+  kReject = 4,
+  kBusy = 5,
+  kHangup = 6,
+};
+
+enum class RejectReason : uint8_t { kDeclined = 1, kNoCommonCodec = 2 };
+
+inline constexpr std::size_t kMaxOfferedCodecs = 8;
+inline constexpr std::size_t kMaxCodecNameBytes = 31;
+
+struct CallSignal {
+  SignalType type = SignalType::kHangup;
+  uint64_t call_id = 0;
+  uint8_t frame_ms = 20;           // invite
+  std::vector<std::string> codecs; // invite: offered, most preferred first; accept: the chosen one
+  RejectReason reason = RejectReason::kDeclined; // reject
+};
+
+[[nodiscard]] std::vector<uint8_t> encode_signal(const CallSignal& signal);
+// Parses `bytes`; false with `error` saying what is wrong.
+[[nodiscard]] bool parse_signal(std::span<const uint8_t> bytes, CallSignal& out,
+                                std::string& error);
+
+} // namespace entre::calls
