@@ -16,6 +16,7 @@ namespace entre::host {
 namespace {
 
 namespace asio = boost::asio;
+constexpr int kMaxDepth = 64;
 using Local = asio::local::stream_protocol;
 using Clock = std::chrono::steady_clock;
 
@@ -55,6 +56,7 @@ struct Session : std::enable_shared_from_this<Session> {
   std::string input;
   std::deque<std::string> output;
   std::size_t pending = 0;
+  std::size_t front_sent = 0; // bytes of output.front() already written
   bool writing = false;
   bool reading = false;
   bool closing = false; // write what is queued, then close
@@ -65,7 +67,7 @@ struct Session : std::enable_shared_from_this<Session> {
   void read();
   void on_read(std::size_t n);
   void handle(const std::string& line);
-  void queue(std::string line);
+  void queue(std::string line, bool event = false);
   void write();
   void watch();
   void close(const std::string& why);
@@ -81,6 +83,7 @@ struct ControlServer::Impl {
   ControlLimits limits;
   asio::io_context io;
   Local::acceptor acceptor{io};
+  asio::steady_timer retry{io};
   std::list<std::shared_ptr<Session>> sessions;
   std::thread thread;
   std::filesystem::path path;
@@ -90,6 +93,16 @@ struct ControlServer::Impl {
   void accept() {
     acceptor.async_accept([this](boost::system::error_code ec, Local::socket socket) {
       if (ec == asio::error::operation_aborted || !acceptor.is_open()) {
+        return;
+      }
+      if (ec) {
+        // Out of descriptors, for instance: try again shortly rather than spin.
+        retry.expires_after(std::chrono::milliseconds(100));
+        retry.async_wait([this](boost::system::error_code timer) {
+          if (!timer && acceptor.is_open()) {
+            accept();
+          }
+        });
         return;
       }
       if (!ec) {
@@ -179,7 +192,22 @@ void Session::on_read(std::size_t n) {
 }
 
 void Session::handle(const std::string& line) {
-  Json request = Json::parse(line, nullptr, false);
+  // Values nested deeper than kMaxDepth are dropped while parsing (copying or destroying a deeply
+  // nested value recurses), and the request is refused.
+  bool too_deep = false;
+  const Json::parser_callback_t limit = [&too_deep](int depth, Json::parse_event_t, Json&) {
+    if (depth > kMaxDepth) {
+      too_deep = true;
+      return false;
+    }
+    return true;
+  };
+  Json request = Json::parse(line, limit, false);
+  if (too_deep) {
+    queue(error_line(nullptr, "invalid_request",
+                     "JSON nested deeper than " + std::to_string(kMaxDepth) + " levels"));
+    return;
+  }
   if (request.is_discarded()) {
     queue(error_line(nullptr, "parse_error", "the line is not JSON"));
     return;
@@ -188,7 +216,7 @@ void Session::handle(const std::string& line) {
     queue(error_line(nullptr, "invalid_request", "a request is a JSON object"));
     return;
   }
-  Json id = request.contains("id") ? request["id"] : Json();
+  const Json id = request.contains("id") ? request["id"] : Json();
   if (!id.is_null() && !id.is_string() && !id.is_number_integer()) {
     queue(error_line(nullptr, "invalid_request", "\"id\" must be a string or an integer"));
     return;
@@ -212,13 +240,15 @@ void Session::handle(const std::string& line) {
   }
 }
 
-void Session::queue(std::string line) {
-  if (closed) {
+void Session::queue(std::string line, bool event) {
+  if (closed || (closing && event)) {
     return;
   }
   pending += line.size();
   output.push_back(std::move(line));
-  if (pending > server.limits.max_pending_bytes) {
+  // Responses are bounded by what was asked (and reading pauses meanwhile); events are not, so
+  // they are what cuts off a client that does not read.
+  if (event && pending > server.limits.max_pending_bytes) {
     close("not reading: " + std::to_string(pending) + " bytes waiting");
     return;
   }
@@ -235,21 +265,21 @@ void Session::write() {
     }
     return;
   }
-  // Several lines per write, up to 64 KiB: a client reading slowly still shows progress.
+  // What is queued, from the unsent part of the first line on, up to 64 KiB per write; every byte
+  // the client takes counts as progress.
   std::vector<asio::const_buffer> buffers;
   std::size_t bytes = 0;
   for (const auto& l : output) {
+    const std::size_t skip = buffers.empty() ? front_sent : 0;
     if (!buffers.empty() && bytes + l.size() > 64 * 1024) {
       break;
     }
-    buffers.emplace_back(asio::buffer(l));
-    bytes += l.size();
+    buffers.emplace_back(asio::buffer(l.data() + skip, l.size() - skip));
+    bytes += l.size() - skip;
   }
-  const std::size_t count = buffers.size();
   writing = true;
-  asio::async_write(
-      socket, buffers,
-      [self = shared_from_this(), count](boost::system::error_code ec, std::size_t n) {
+  socket.async_write_some(
+      buffers, [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
         self->writing = false;
         if (self->closed) {
           return;
@@ -258,10 +288,17 @@ void Session::write() {
           self->close("write failed: " + ec.message());
           return;
         }
-        for (std::size_t i = 0; i < count; ++i) {
-          self->output.pop_front();
-        }
         self->pending -= n;
+        while (n > 0) {
+          const std::size_t left = self->output.front().size() - self->front_sent;
+          if (n < left) {
+            self->front_sent += n;
+            break;
+          }
+          n -= left;
+          self->output.pop_front();
+          self->front_sent = 0;
+        }
         self->last_progress = Clock::now();
         self->write();
         if (self->pending < self->server.limits.pause_reading_bytes / 2) {
@@ -299,6 +336,7 @@ void Session::close(const std::string& why) {
   socket.close(ignored);
   output.clear();
   pending = 0;
+  front_sent = 0;
   server.note("control: client " + std::to_string(number) + " disconnected: " + why);
   server.forget(this);
 }
@@ -342,7 +380,16 @@ std::string ControlServer::start(const std::filesystem::path& path) {
   impl_->path = path;
   impl_->started = true;
   impl_->accept();
-  impl_->thread = std::thread([this] { impl_->io.run(); });
+  impl_->thread = std::thread([this] {
+    for (;;) {
+      try {
+        impl_->io.run();
+        return;
+      } catch (const std::exception& e) {
+        impl_->note(std::string("control: a handler failed: ") + e.what());
+      }
+    }
+  });
   return {};
 }
 
@@ -354,7 +401,7 @@ void ControlServer::broadcast(const Json& event) {
   asio::post(impl_->io, [this, line = std::move(line)] {
     auto sessions = impl_->sessions; // a queue() may close and forget its session
     for (const auto& s : sessions) {
-      s->queue(line);
+      s->queue(line, true);
     }
   });
 }
@@ -367,6 +414,7 @@ void ControlServer::stop() {
   asio::post(impl_->io, [this] {
     boost::system::error_code ignored;
     impl_->acceptor.close(ignored);
+    impl_->retry.cancel();
     auto sessions = impl_->sessions;
     for (const auto& s : sessions) {
       s->close("the node is stopping");

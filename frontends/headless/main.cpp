@@ -34,6 +34,7 @@
 #include <thread>
 
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -390,6 +391,8 @@ bool run_text_line(Commands& commands, const std::string& line,
     }
   } catch (const CommandError& e) {
     out("error " + entre::host::one_line(e.what()));
+  } catch (const std::exception& e) {
+    out("error " + entre::host::one_line(std::string("internal: ") + e.what()));
   }
   return true;
 }
@@ -506,17 +509,56 @@ int run_node(const Options& o) {
     signal_number = caught.load();
   } else {
     // Commands from standard input; "quit" or a stop signal ends the node. End of input does not.
+    // The reader waits on standard input and on a stop pipe, so that it can be joined.
+    int stop_pipe[2] = {-1, -1};
+    if (::pipe2(stop_pipe, O_CLOEXEC) != 0) {
+      std::cerr << "entre-host: cannot create a pipe\n";
+    }
     std::thread lines([&] {
-      std::string line;
-      while (std::getline(std::cin, line)) {
-        if (!run_text_line(*commands, line, say, false)) {
-          kill(getpid(), SIGTERM);
+      std::string pending;
+      char buf[65536];
+      for (;;) {
+        pollfd fds[2] = {{STDIN_FILENO, POLLIN, 0}, {stop_pipe[0], POLLIN, 0}};
+        if (::poll(fds, 2, -1) < 0) {
+          if (errno == EINTR) {
+            continue;
+          }
           return;
+        }
+        if ((fds[1].revents & POLLIN) != 0) {
+          return;
+        }
+        const ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) {
+          continue;
+        }
+        if (n <= 0) {
+          // End of input: wait for the stop pipe only.
+          pollfd stop{stop_pipe[0], POLLIN, 0};
+          while (::poll(&stop, 1, -1) < 0 && errno == EINTR) {
+          }
+          return;
+        }
+        pending.append(buf, static_cast<std::size_t>(n));
+        for (std::size_t nl; (nl = pending.find('\n')) != std::string::npos;) {
+          const std::string line = pending.substr(0, nl);
+          pending.erase(0, nl + 1);
+          if (!run_text_line(*commands, line, say, false)) {
+            kill(getpid(), SIGTERM);
+            pollfd stop{stop_pipe[0], POLLIN, 0};
+            while (::poll(&stop, 1, -1) < 0 && errno == EINTR) {
+            }
+            return;
+          }
         }
       }
     });
-    lines.detach(); // may sit in a blocking read; once closed, Commands refuses what it sends
     sigwait(&stop_signals, &signal_number);
+    const char c = 1;
+    [[maybe_unused]] const ssize_t w = ::write(stop_pipe[1], &c, 1);
+    lines.join();
+    ::close(stop_pipe[0]);
+    ::close(stop_pipe[1]);
   }
   say(std::string("entre-host: ") +
       (signal_number == SIGINT    ? "SIGINT"

@@ -9,6 +9,7 @@
 #include <cwchar>
 #include <deque>
 #include <mutex>
+#include <utility>
 
 #include <fcntl.h>
 #include <histedit.h>
@@ -26,8 +27,11 @@ struct Repl::Impl {
   History* hist = nullptr;
   std::string prompt;
   int wake[2] = {-1, -1};
-  std::mutex mu;
+  static constexpr std::size_t kMaxQueuedLines = 10000;
+  std::mutex mu;       // lines, dropped, prompting
+  std::mutex write_mu; // one writer to the terminal at a time
   std::deque<std::string> lines;
+  uint64_t dropped = 0;
   bool prompting = false;
   std::atomic<bool> stopping{false};
 
@@ -53,9 +57,11 @@ struct Repl::Impl {
   // Prints the queued lines above the prompt and redraws it.
   void flush_lines() {
     std::deque<std::string> taken;
+    uint64_t lost = 0;
     {
       std::lock_guard lock(mu);
       taken.swap(lines);
+      lost = std::exchange(dropped, 0);
     }
     if (taken.empty()) {
       return;
@@ -64,7 +70,13 @@ struct Repl::Impl {
     for (const auto& l : taken) {
       out += l + "\r\n";
     }
-    write_out(out);
+    if (lost > 0) {
+      out += "(" + std::to_string(lost) + " lines not shown: the terminal fell behind)\r\n";
+    }
+    {
+      std::lock_guard write(write_mu);
+      write_out(out);
+    }
     el_set(el, EL_REFRESH);
   }
 
@@ -205,13 +217,21 @@ Repl::~Repl() {
 void Repl::print(const std::string& line) {
   {
     std::lock_guard lock(impl_->mu);
-    if (!impl_->prompting) {
-      impl_->write_out(line + "\n");
+    if (impl_->prompting) {
+      // Bounded: a terminal that stops taking output (Ctrl-S, a stopped job) cannot make the
+      // queue grow without end.
+      if (impl_->lines.size() < Impl::kMaxQueuedLines) {
+        impl_->lines.push_back(line);
+      } else {
+        ++impl_->dropped;
+      }
+      impl_->wake_up();
       return;
     }
-    impl_->lines.push_back(line);
   }
-  impl_->wake_up();
+  // Written outside `mu`, so that a terminal slow to take it blocks only this caller.
+  std::lock_guard write(impl_->write_mu);
+  impl_->write_out(line + "\n");
 }
 
 void Repl::stop() {
@@ -245,10 +265,20 @@ void Repl::run(const std::string& prompt) {
   // stays in character mode, without echo, for the whole session.
   termios original{};
   const bool tty = ::tcgetattr(STDIN_FILENO, &original) == 0;
+  struct Restore {
+    const termios& saved;
+    bool active;
+    ~Restore() {
+      if (active) {
+        ::tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+      }
+    }
+  } restore{original, tty};
   auto character_mode = [&] {
     if (tty) {
       termios raw = original;
       raw.c_lflag &= ~static_cast<tcflag_t>(ICANON | ECHO);
+      raw.c_iflag &= ~static_cast<tcflag_t>(IXON); // Ctrl-S must not freeze the output
       raw.c_cc[VMIN] = 1;
       raw.c_cc[VTIME] = 0;
       ::tcsetattr(STDIN_FILENO, TCSANOW, &raw);
@@ -265,13 +295,17 @@ void Repl::run(const std::string& prompt) {
     int count = 0;
     const char* raw = el_gets(m.el, &count);
     character_mode();
+    std::deque<std::string> left;
     {
       std::lock_guard lock(m.mu);
       m.prompting = false;
-      for (const auto& l : m.lines) {
+      left.swap(m.lines);
+    }
+    {
+      std::lock_guard write(m.write_mu);
+      for (const auto& l : left) {
         m.write_out(l + "\n");
       }
-      m.lines.clear();
     }
     if (raw == nullptr || count <= 0) {
       if (!m.stopping.load()) {
@@ -293,9 +327,6 @@ void Repl::run(const std::string& prompt) {
   }
   el_end(m.el);
   history_end(m.hist);
-  if (tty) {
-    ::tcsetattr(STDIN_FILENO, TCSANOW, &original);
-  }
   m.el = nullptr;
   m.hist = nullptr;
 }

@@ -6,9 +6,21 @@
 
 namespace entre::calls {
 
+namespace {
+
+JitterConfig checked(JitterConfig c) {
+  c.frame_ms = std::clamp<uint32_t>(c.frame_ms, 1, 1000);
+  c.capacity_frames = std::clamp<uint32_t>(c.capacity_frames, 2, 4096);
+  c.max_packet_bytes = std::max<uint32_t>(c.max_packet_bytes, 1);
+  c.max_delay_ms = std::max(c.max_delay_ms, c.min_delay_ms);
+  return c;
+}
+
+} // namespace
+
 JitterBuffer::JitterBuffer(const JitterConfig& config)
-    : config_(config), slots_(config.capacity_frames),
-      storage_(std::size_t{config.capacity_frames} * config.max_packet_bytes) {
+    : config_(checked(config)), slots_(config_.capacity_frames),
+      storage_(std::size_t{config_.capacity_frames} * config_.max_packet_bytes) {
   stats_.target_delay_ms = config_.min_delay_ms;
 }
 
@@ -22,10 +34,18 @@ JitterBuffer::Insert JitterBuffer::insert(uint64_t seq, int64_t arrival_ms,
   if (packet.size() > config_.max_packet_bytes || packet.empty()) {
     return Insert::kTooBig;
   }
+  if (seq > UINT64_MAX / 2 ||
+      (any_ && (seq + (uint64_t{1} << 32) < first_ || seq > first_ + (uint64_t{1} << 32)))) {
+    // Sequence numbers wrap nowhere near this in a call; such a packet is garbage.
+    ++stats_.too_far;
+    return Insert::kTooFar;
+  }
   if (started_ && seq < next_) {
     ++stats_.late;
-    note_transit(seq, arrival_ms); // late packets show the jitter most of all
-    update_target();
+    if (seq + slots_.size() >= next_) {
+      note_transit(seq, arrival_ms); // recent late packets show the jitter most of all
+      update_target();
+    }
     return Insert::kLate;
   }
   // Everything held, from the next to play (or the lowest before playout) to the highest, must fit
@@ -53,6 +73,7 @@ JitterBuffer::Insert JitterBuffer::insert(uint64_t seq, int64_t arrival_ms,
   }
   if (!any_ && !started_) {
     next_ = seq;
+    first_ = seq;
   } else if (!started_ && seq < next_) {
     next_ = seq;
   }
@@ -65,7 +86,9 @@ JitterBuffer::Insert JitterBuffer::insert(uint64_t seq, int64_t arrival_ms,
 }
 
 void JitterBuffer::note_transit(uint64_t seq, int64_t arrival_ms) {
-  const int64_t transit = arrival_ms - static_cast<int64_t>(seq) * config_.frame_ms;
+  // Relative to the first packet: within 2^32 frames of it (checked on insert), so no overflow.
+  const auto offset = static_cast<int64_t>(seq) - static_cast<int64_t>(first_);
+  const int64_t transit = arrival_ms - offset * static_cast<int64_t>(config_.frame_ms);
   if (transit_count_ > 0) {
     // RFC 3550 section 6.4.1: J += (|D| - J) / 16
     const double d = std::abs(static_cast<double>(transit - last_transit_));

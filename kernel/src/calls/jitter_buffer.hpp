@@ -26,7 +26,7 @@ struct JitterConfig {
   uint32_t frame_ms = 20;
   uint32_t min_delay_ms = 20;
   uint32_t max_delay_ms = 400;
-  uint32_t capacity_frames = 64; // packets held at most (beyond: refused as too far ahead)
+  uint32_t capacity_frames = 64; // packets held at most (beyond: refused as too far ahead), 2..4096
   uint32_t max_packet_bytes = 4000;
 };
 
@@ -82,6 +82,7 @@ class JitterBuffer {
   bool started_ = false;         // playout began
   uint64_t next_ = 0;            // the seq the next pop() plays
   uint64_t highest_ = 0;
+  uint64_t first_ = 0; // the first packet's seq: transit times are relative to it
   bool any_ = false;
   std::array<int64_t, kHistory> transit_{};
   std::size_t transit_count_ = 0;

@@ -152,6 +152,13 @@ TEST_F(ControlApi, BadRequestsGetErrorsAndTheNodeCarriesOn) {
   EXPECT_EQ(raw_error("{\"id\": 1, \"method\": 7}"), "invalid_request");
   EXPECT_EQ(raw_error("{\"id\": 1, \"method\": \"id\", \"params\": [1]}"), "invalid_params");
   EXPECT_EQ(a.error("launch_missiles"), "unknown_method");
+  // Deep nesting would recurse when copied: refused, whether in params or in the id.
+  const std::string deep(300000, '[');
+  EXPECT_EQ(raw_error("{\"id\": 1, \"method\": \"help\", \"params\": " + deep +
+                      std::string(300000, ']') + "}"),
+            "invalid_request");
+  EXPECT_EQ(raw_error("{\"id\": " + deep + std::string(300000, ']') + ", \"method\": \"id\"}"),
+            "invalid_request");
   EXPECT_EQ(a.error("send", {{"contact", "nobody"}}), "invalid_params");
   EXPECT_EQ(a.error("send", {{"contact", true}, {"text", "x"}}), "invalid_params");
   EXPECT_EQ(a.error("send", {{"contact", "bob"}, {"text", 5}}), "invalid_params");

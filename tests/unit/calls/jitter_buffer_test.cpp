@@ -187,6 +187,19 @@ TEST(JitterBuffer, AbsurdPacketsAreRefusedAndTheStreamGoesOn) {
   EXPECT_EQ(jb.stats().too_far, 1u);
 }
 
+TEST(JitterBuffer, ANonsenseConfigurationIsMadeSafe) {
+  JitterConfig config;
+  config.capacity_frames = 0;
+  config.frame_ms = 0;
+  config.max_packet_bytes = 0;
+  JitterBuffer jb(config);
+  EXPECT_EQ(jb.insert(5, 0, payload(5)), JitterBuffer::Insert::kTooBig); // 1-byte packets at most
+  EXPECT_EQ(jb.insert(5, 0, std::vector<uint8_t>{1}), JitterBuffer::Insert::kStored);
+  // 1 ms frames (the least), 20 ms of minimum delay: it prebuffers.
+  EXPECT_EQ(jb.pop().kind, JitterBuffer::Playout::Kind::kWaiting);
+  EXPECT_EQ(jb.insert(UINT64_MAX - 1, 0, std::vector<uint8_t>{1}), JitterBuffer::Insert::kTooFar);
+}
+
 TEST(JitterBuffer, TheDelayNeverExceedsItsBound) {
   JitterConfig config;
   config.max_delay_ms = 200;
