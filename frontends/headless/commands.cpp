@@ -1,6 +1,7 @@
 #include "commands.hpp"
 
 #include <algorithm>
+#include <map>
 #include <sstream>
 
 namespace entre::host {
@@ -561,6 +562,11 @@ Json Commands::run(const MethodSpec& spec, const Json& params) {
   throw CommandError("internal", "method '" + m + "' has no implementation");
 }
 
+// What the contact actions print before the contact's id.
+const std::map<std::string, std::string> kDoneWords = {
+    {"rename", "renamed"},      {"remove", "removed"}, {"verify", "verified"},
+    {"unverify", "unverified"}, {"block", "blocked"},  {"unblock", "unblocked"}};
+
 std::vector<std::string> render_lines(const std::string& method, const Json& r) {
   std::vector<std::string> out;
   auto s = [](const Json& v) { return v.get<std::string>(); };
@@ -591,14 +597,8 @@ std::vector<std::string> render_lines(const std::string& method, const Json& r) 
     out.emplace_back("end");
   } else if (method == "add") {
     out.push_back("added " + s(r["contact"]["id"]));
-  } else if (method == "rename" || method == "remove" || method == "verify" ||
-             method == "unverify" || method == "block" || method == "unblock") {
-    const std::string done = method == "remove"   ? "removed"
-                             : method == "rename" ? "renamed"
-                             : method == "verify" || method == "unverify"
-                                 ? method.substr(0, method.size() - 1) + "ied"
-                                 : method + "ed";
-    out.push_back(done + " " + s(r["contact"]));
+  } else if (const auto done = kDoneWords.find(method); done != kDoneWords.end()) {
+    out.push_back(done->second + " " + s(r["contact"]));
   } else if (method == "send") {
     out.push_back("queued " + s(r["message"]["id"]));
   } else if (method == "history") {

@@ -184,6 +184,26 @@ TEST_F(ControlApi, BadRequestsGetErrorsAndTheNodeCarriesOn) {
   alice_->quit();
 }
 
+TEST_F(ControlApi, AtMost64ClientsAreServedAtOnce) {
+  alice_ = start(alice_files_);
+  std::vector<std::unique_ptr<ControlClient>> clients;
+  for (int i = 0; i < 64; ++i) {
+    clients.push_back(std::make_unique<ControlClient>(socket_of(alice_files_)));
+    ASSERT_EQ(clients.back()->result("id")["id"], alice_->id()) << "client " << i;
+  }
+  ControlClient extra(socket_of(alice_files_));
+  auto refusal = extra.next(Clock::now() + kCommandTimeout);
+  ASSERT_TRUE(refusal);
+  EXPECT_EQ((*refusal)["error"]["code"], "too_many_clients");
+  EXPECT_FALSE(extra.next(Clock::now() + kCommandTimeout));
+  EXPECT_TRUE(extra.closed());
+  clients.pop_back(); // one leaves: the next is served
+  std::this_thread::sleep_for(200ms);
+  ControlClient next(socket_of(alice_files_));
+  EXPECT_EQ(next.result("id")["id"], alice_->id());
+  alice_->quit();
+}
+
 TEST_F(ControlApi, TenThousandRequestsGetTenThousandResponses) {
   alice_ = start(alice_files_);
   ControlClient a(socket_of(alice_files_));

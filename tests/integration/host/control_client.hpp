@@ -48,18 +48,8 @@ class ControlClient {
 
   // Writes all of `bytes`; false when the node closed the connection.
   bool send_raw(const std::string& bytes) {
-    std::size_t done = 0;
-    while (done < bytes.size()) {
-      const ssize_t n = ::send(fd_, bytes.data() + done, bytes.size() - done, MSG_NOSIGNAL);
-      if (n < 0 && errno == EINTR) {
-        continue;
-      }
-      if (n <= 0) {
-        return false;
-      }
-      done += static_cast<std::size_t>(n);
-    }
-    return true;
+    ignore_sigpipe();
+    return write_all(fd_, bytes);
   }
 
   // The next line as JSON; nullopt at the deadline or when the connection ended (closed() says).

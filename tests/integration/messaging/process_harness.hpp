@@ -134,6 +134,23 @@ inline std::vector<uint16_t> free_udp_ports(std::size_t n, uint64_t seed) {
   return ports;
 }
 
+// Writes all of `data` to `fd` (a pipe or a socket; SIGPIPE is ignored or MSG_NOSIGNAL is not
+// needed); false once the other end is gone.
+inline bool write_all(int fd, const std::string& data) {
+  std::size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      return false;
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
 class ChildProcess {
  public:
   using LineHandler = std::function<void(const std::string&)>;
@@ -203,19 +220,7 @@ class ChildProcess {
   // One line to the child's stdin; false if the child is gone.
   bool write_line(const std::string& line) {
     std::lock_guard lock(write_mu_);
-    const std::string data = line + "\n";
-    std::size_t done = 0;
-    while (done < data.size()) {
-      const ssize_t n = ::write(stdin_fd_, data.data() + done, data.size() - done);
-      if (n < 0 && errno == EINTR) {
-        continue;
-      }
-      if (n <= 0) {
-        return false;
-      }
-      done += static_cast<std::size_t>(n);
-    }
-    return true;
+    return write_all(stdin_fd_, line + "\n");
   }
 
   void kill(int sig) {
