@@ -1,6 +1,8 @@
 #include "file_audio.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <new>
 
@@ -39,6 +41,10 @@ sdk::Status read_config(const sdk::ConfigView& config, const std::string& data_d
     return loop.status;
   }
   out.loop = loop.value;
+  st = path("timeline", out.timeline);
+  if (!st.is_ok()) {
+    return st;
+  }
   if (out.input.empty() && out.output.empty()) {
     return fail(sdk::StatusCode::kInvalidArgument,
                 "audio-file: set 'input' (a WAV file to play as the microphone), 'output' (a WAV "
@@ -49,9 +55,31 @@ sdk::Status read_config(const sdk::ConfigView& config, const std::string& data_d
 
 FileStream::FileStream(FileAudio& owner, sdk::AudioDirection direction,
                        const sdk::AudioParams& params, sdk::AudioCallback& callback,
-                       std::vector<int16_t> source, bool loop)
+                       std::vector<int16_t> source, bool loop, std::string timeline)
     : owner_(owner), direction_(direction), params_(params), callback_(callback),
-      source_(std::move(source)), loop_(loop) {}
+      source_(std::move(source)), loop_(loop), timeline_(std::move(timeline)) {
+  if (!timeline_.empty()) {
+    stamps_.reserve(static_cast<std::size_t>(params_.sample_rate) * 3600 /
+                    std::max<uint32_t>(params_.frame_samples, 1));
+  }
+}
+
+void FileStream::write_timeline() {
+  if (timeline_.empty() || stamps_.empty()) {
+    return;
+  }
+  const bool capture = direction_ == sdk::AudioDirection::kCapture;
+  std::FILE* f =
+      std::fopen((timeline_ + (capture ? "-capture.txt" : "-playback.txt")).c_str(), "w");
+  if (f == nullptr) {
+    return;
+  }
+  for (std::size_t i = 0; i < stamps_.size(); ++i) {
+    std::fprintf(f, "%zu %lld\n", i, static_cast<long long>(stamps_[i]));
+  }
+  std::fclose(f);
+  stamps_.clear();
+}
 
 sdk::Status FileStream::start() noexcept {
   std::lock_guard lock(mu_);
@@ -74,6 +102,7 @@ void FileStream::stop() noexcept {
   if (thread_.joinable()) {
     thread_.join();
   }
+  write_timeline();
 }
 
 void FileStream::destroy() noexcept {
@@ -91,6 +120,13 @@ void FileStream::run() {
   const auto period = std::chrono::nanoseconds(uint64_t{params_.frame_samples} * 1000000000ULL /
                                                params_.sample_rate);
   const auto start = std::chrono::steady_clock::now();
+  auto note = [&] {
+    if (!timeline_.empty() && stamps_.size() < stamps_.capacity()) {
+      stamps_.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                            std::chrono::steady_clock::now().time_since_epoch())
+                            .count());
+    }
+  };
   for (uint64_t n = 0; running_.load(); ++n) {
     std::this_thread::sleep_until(start + period * static_cast<int64_t>(n + 1));
     if (!running_.load()) {
@@ -103,10 +139,12 @@ void FileStream::run() {
         }
         frame[i] = position_ < source_.size() ? source_[position_++] : int16_t{0};
       }
+      note();
       callback_.on_audio(frame.data(), params_.frame_samples);
     } else {
       std::fill(frame.begin(), frame.end(), int16_t{0});
       callback_.on_audio(frame.data(), params_.frame_samples);
+      note();
       (void)writer.append(frame.data(), samples);
     }
   }
@@ -154,7 +192,8 @@ sdk::Status FileAudio::open(sdk::AudioDirection direction, sdk::StringView devic
         return fail(sdk::StatusCode::kIoError, "audio-file: " + error);
       }
       *out = new FileStream(*this, direction, params, callback,
-                            convert(audio, params.sample_rate, params.channels), config_.loop);
+                            convert(audio, params.sample_rate, params.channels), config_.loop,
+                            config_.timeline);
       return sdk::Status::ok();
     }
     {
@@ -165,7 +204,7 @@ sdk::Status FileAudio::open(sdk::AudioDirection direction, sdk::StringView devic
       }
       playback_open_ = true;
     }
-    auto* stream = new FileStream(*this, direction, params, callback, {}, false);
+    auto* stream = new FileStream(*this, direction, params, callback, {}, false, config_.timeline);
     std::string error;
     if (!stream->writer.open(path, params.sample_rate, params.channels, error)) {
       stream->destroy();

@@ -9,6 +9,11 @@
 // directory. Device names: "wav:<path>"; an empty name picks the configured one. The input is read
 // and converted to the stream's rate and channels when a capture stream opens; one playback
 // stream at a time writes the output, which is complete when the stream stops.
+//
+// timeline = "<path prefix>" (for latency tests): each stream notes when every callback ran and
+// writes the notes when it stops, to "<prefix>-capture.txt" and "<prefix>-playback.txt": one line
+// per frame, "<frame index> <steady clock, ns>", taken as the capture callback is entered and as
+// the playback callback returns. The notes are kept in memory, so no file is touched per frame.
 #pragma once
 
 #include "wav.hpp"
@@ -28,6 +33,7 @@ struct FileAudioConfig {
   std::string input;  // empty: no capture device
   std::string output; // empty: no playback device
   bool loop = false;
+  std::string timeline; // empty: no timeline
 };
 
 sdk::Status read_config(const sdk::ConfigView& config, const std::string& data_dir,
@@ -38,7 +44,8 @@ class FileAudio;
 class FileStream final : public sdk::AudioStream {
  public:
   FileStream(FileAudio& owner, sdk::AudioDirection direction, const sdk::AudioParams& params,
-             sdk::AudioCallback& callback, std::vector<int16_t> source, bool loop);
+             sdk::AudioCallback& callback, std::vector<int16_t> source, bool loop,
+             std::string timeline);
   sdk::Status start() noexcept override;
   void stop() noexcept override;
   void destroy() noexcept override;
@@ -48,6 +55,7 @@ class FileStream final : public sdk::AudioStream {
  private:
   ~FileStream() = default;
   void run();
+  void write_timeline();
 
   FileAudio& owner_;
   sdk::AudioDirection direction_;
@@ -56,7 +64,9 @@ class FileStream final : public sdk::AudioStream {
   std::vector<int16_t> source_;
   bool loop_;
   std::size_t position_ = 0;
-  std::mutex mu_; // start/stop
+  std::string timeline_;
+  std::vector<int64_t> stamps_; // steady clock ns per frame (with a timeline)
+  std::mutex mu_;               // start/stop
   std::thread thread_;
   std::atomic<bool> running_{false};
 };

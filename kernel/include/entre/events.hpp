@@ -7,6 +7,7 @@
 // - Events are plain values: copying or keeping one never touches the node.
 #pragma once
 
+#include <entre/calls.hpp>
 #include <entre/messaging.hpp>
 
 #include <cstdint>
@@ -76,8 +77,18 @@ struct PeerMet {
   std::string safety_number; // of this node's key and its key: the same on both screens
 };
 
-using Event =
-    std::variant<NodeStarted, TransportStateChanged, LinkStateChanged, PluginError, EventsDropped,
-                 MessageReceived, MessageStateChanged, ContactPresenceChanged, PeerMet>;
+// A call began, changed phase, was muted or unmuted, or ended (CallPhase::kEnded, once per call).
+struct CallChanged {
+  CallInfo call;
+};
+
+// The active call's statistics, about once a second.
+struct CallStatsUpdated {
+  CallStats stats;
+};
+
+using Event = std::variant<NodeStarted, TransportStateChanged, LinkStateChanged, PluginError,
+                           EventsDropped, MessageReceived, MessageStateChanged,
+                           ContactPresenceChanged, PeerMet, CallChanged, CallStatsUpdated>;
 
 } // namespace entre

@@ -14,6 +14,7 @@
 // - No member function throws; failures are returned as values.
 #pragma once
 
+#include <entre/calls.hpp>
 #include <entre/events.hpp>
 #include <entre/messaging.hpp>
 
@@ -119,6 +120,26 @@ class Node {
   ApiStatus open_meeting(std::chrono::seconds duration);
   ApiStatus close_meeting();
   [[nodiscard]] NodeCounters counters();
+
+  // ---- Calls ----------------------------------------------------------------------------------
+  // One call at a time. Calls need the identity unlocked, a codec ([codec] preferred) and, to
+  // place or answer one, an audio plugin ([audio] plugin); without them these fail with
+  // kUnavailable (an incoming call still rings, so the user learns of it). Progress comes as
+  // CallChanged events, statistics as CallStatsUpdated; every call that ends is stored in the
+  // call history.
+  // Calls an online contact: kUnavailable while it is offline, kAlreadyExists during a call.
+  ApiResult<CallInfo> call(const std::string& contact);
+  // Answers the incoming call (`call_id` empty: whichever it is); kNotFound without one.
+  ApiResult<CallInfo> answer(const std::string& call_id = {});
+  // Hangs up, declines or cancels the call; kNotFound without one.
+  ApiResult<CallInfo> hang_up(const std::string& call_id = {});
+  // Mutes or unmutes the microphone of the call in progress (silence is sent while muted).
+  ApiResult<CallInfo> set_muted(bool muted);
+  [[nodiscard]] std::optional<CallInfo> current_call();
+  // The active call's statistics now (rates and loss since the last CallStatsUpdated).
+  [[nodiscard]] std::optional<CallStats> call_stats();
+  // Newest first, up to `limit` calls; `contact` empty: every contact's calls.
+  ApiResult<std::vector<CallRecord>> call_history(const std::string& contact, uint32_t limit);
 
   [[nodiscard]] std::optional<Event> poll_event();
   [[nodiscard]] std::optional<Event> wait_event(std::chrono::milliseconds timeout);

@@ -140,6 +140,8 @@ void CallMachine::on_signal(const CallSignal& s, int64_t now_ms, std::vector<Cal
            : outgoing_                  ? CallEnd::kDeclinedThere
                                         : CallEnd::kHungUpThere);
     break;
+  case SignalType::kReport:
+    break; // the call service's business
   case SignalType::kInvite:
     break; // a repeated invite of this call: already answered with ringing
   }

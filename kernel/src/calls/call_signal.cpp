@@ -40,6 +40,9 @@ std::vector<uint8_t> encode_signal(const CallSignal& s) {
   case SignalType::kReject:
     out.push_back(static_cast<uint8_t>(s.reason));
     break;
+  case SignalType::kReport:
+    out.push_back(s.loss_percent);
+    break;
   case SignalType::kRinging:
   case SignalType::kBusy:
   case SignalType::kHangup:
@@ -54,7 +57,7 @@ bool parse_signal(std::span<const uint8_t> bytes, CallSignal& out, std::string& 
     return false;
   }
   const uint8_t type = bytes[0];
-  if (type < 1 || type > 6) {
+  if (type < 1 || type > 7) {
     error = "unknown call signal type " + std::to_string(type);
     return false;
   }
@@ -125,6 +128,13 @@ bool parse_signal(std::span<const uint8_t> bytes, CallSignal& out, std::string& 
       return false;
     }
     s.reason = static_cast<RejectReason>(bytes[at++]);
+    break;
+  case SignalType::kReport:
+    if (at >= bytes.size() || bytes[at] > 100) {
+      error = "report without a loss of 0 to 100 percent";
+      return false;
+    }
+    s.loss_percent = bytes[at++];
     break;
   case SignalType::kRinging:
   case SignalType::kBusy:

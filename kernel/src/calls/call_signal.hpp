@@ -5,6 +5,8 @@
 //   invite  = 0x01: frame_ms (1) || count (1, 1..8) || count * codec
 //   ringing = 0x02: (empty)          accept = 0x03: codec
 //   reject  = 0x04: reason (1)       busy   = 0x05: (empty)       hangup = 0x06: (empty)
+//   report  = 0x07: loss (1, 0..100)  ; during a call, about once a second: the share of the
+//                                     ; peer's frames lost (or late) lately, in percent
 //   codec   = length (1, 1..31) || name ([a-z0-9-], the CodecInfo name, e.g. "opus")
 //
 // A signal has no other bytes: trailing bytes, an unknown type or reason, a bad name, a frame
@@ -25,6 +27,7 @@ enum class SignalType : uint8_t {
   kReject = 4,
   kBusy = 5,
   kHangup = 6,
+  kReport = 7,
 };
 
 enum class RejectReason : uint8_t { kDeclined = 1, kNoCommonCodec = 2 };
@@ -38,6 +41,7 @@ struct CallSignal {
   uint8_t frame_ms = 20;           // invite
   std::vector<std::string> codecs; // invite: offered, most preferred first; accept: the chosen one
   RejectReason reason = RejectReason::kDeclined; // reject
+  uint8_t loss_percent = 0;                      // report
 };
 
 [[nodiscard]] std::vector<uint8_t> encode_signal(const CallSignal& signal);

@@ -3,6 +3,8 @@
 # audio devices.
 target_sources(entre_kernel PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/call_machine.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/call_service.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/media_session.cpp
   ${CMAKE_CURRENT_LIST_DIR}/call_signal.cpp
   ${CMAKE_CURRENT_LIST_DIR}/jitter_buffer.cpp
   ${CMAKE_CURRENT_LIST_DIR}/media_frame.cpp)

@@ -81,6 +81,11 @@ class EngineOutput {
   virtual void send_beacon(std::size_t transport, std::vector<uint8_t> beacon) = 0;
   virtual void event(Event event) = 0;
   virtual void log(int level, const std::string& message) = 0; // 0 debug, 1 info, 2 warn, 3 error
+  // A call signal the contact sent (docs/protocol.md "Call signals"), not yet parsed.
+  virtual void call_signal(const std::string& contact, std::vector<uint8_t> signal) {
+    (void)contact;
+    (void)signal;
+  }
 
  protected:
   ~EngineOutput() = default;
@@ -173,6 +178,26 @@ class Engine {
   // (capped at max_meeting_ms) and reports other nodes in meeting mode as PeerMet events.
   ApiStatus open_meeting(uint32_t duration_ms);
   ApiStatus close_meeting();
+
+  // ---- Calls (engine_calls.cpp) --------------------------------------------------------------
+  // Sends a call signal on the contact's best link (reliably, end-to-end encrypted by the link);
+  // kUnavailable while the contact is offline.
+  ApiStatus send_call_signal(const std::string& contact, std::span<const uint8_t> signal);
+  // Where a call's media frames go: the contact's best link's transport and endpoint.
+  struct MediaRoute {
+    std::size_t transport = 0;
+    std::string endpoint;
+    uint32_t rtt_ms = 0;
+    std::string path;
+  };
+  [[nodiscard]] std::optional<MediaRoute> media_route(const std::string& contact);
+  // The media key of one call, from the contact's session (Session::derive_media_key).
+  ApiStatus call_media_key(const std::string& contact, std::span<const uint8_t> call_id,
+                           std::span<uint8_t> key_out);
+  // The call history: one sealed setting, the newest 500 calls.
+  ApiStatus store_call(const CallRecord& record);
+  // Newest first; `contact` empty: every contact's calls.
+  ApiResult<std::vector<CallRecord>> call_history(const std::string& contact, uint32_t limit);
 
   // ---- Driver ---------------------------------------------------------------------------------
   void on_frame(std::size_t transport, std::string_view endpoint, std::span<const uint8_t> frame);
@@ -278,6 +303,8 @@ class Engine {
   void handle_ack(Contact& c, const Link& l, std::span<const uint8_t> env);
   void handle_read(Contact& c, std::span<const uint8_t> env);
   void handle_hello(Contact& c, std::span<const uint8_t> env);
+  void handle_call(Contact& c, std::span<const uint8_t> env);
+  std::vector<CallRecord> load_calls();
   void send_hello(Contact& c, Link& l);
   void send_read_receipt(Contact& c);
   MessageId new_message_id(int64_t wall_ms);

@@ -507,6 +507,9 @@ void Engine::on_link_message(uint32_t index, std::vector<uint8_t> message) {
   case wire::kEnvEndpoints:
     handle_endpoints(*c, env);
     break;
+  case wire::kEnvCall:
+    handle_call(*c, env);
+    break;
   default:
     ++counters_.frames_dropped;
     break;

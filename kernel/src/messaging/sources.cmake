@@ -4,6 +4,7 @@ find_package(PkgConfig REQUIRED)
 pkg_check_modules(ENTRE_KERNEL_SODIUM REQUIRED IMPORTED_TARGET libsodium)
 target_sources(entre_kernel PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/engine.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/engine_calls.cpp
   ${CMAKE_CURRENT_LIST_DIR}/engine_direct.cpp
   ${CMAKE_CURRENT_LIST_DIR}/engine_discovery.cpp
   ${CMAKE_CURRENT_LIST_DIR}/engine_links.cpp

@@ -18,6 +18,8 @@
 //   read     = %x03 id(16)
 //   hello    = %x04 ratchet-ciphertext (empty plaintext, ratchet AD = %x04)
 //   hello-request = %x05
+//   endpoints = %x06 (see endpoints())
+//   call     = %x07 call-signal                               ; calls/call_signal.hpp
 #pragma once
 
 #include <entre/sdk/crypto.hpp>
@@ -44,6 +46,7 @@ inline constexpr uint8_t kEnvRead = 0x03;
 inline constexpr uint8_t kEnvHello = 0x04;
 inline constexpr uint8_t kEnvHelloRequest = 0x05;
 inline constexpr uint8_t kEnvEndpoints = 0x06;
+inline constexpr uint8_t kEnvCall = 0x07;
 
 inline constexpr std::size_t kSessionIdBytes = 16;
 inline constexpr std::size_t kSealedHeaderBytes = 1 + 4 + 8;

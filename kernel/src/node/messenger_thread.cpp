@@ -132,7 +132,7 @@ void MessengerThread::loop() {
   while (true) {
     {
       std::unique_lock lock(mu_);
-      const auto due = engine_->next_timer_ms();
+      const auto due = next_due();
       auto ready = [this] { return stopping_ || !queue_.empty(); };
       if (due) {
         const uint64_t now = mono_now();
@@ -152,12 +152,32 @@ void MessengerThread::loop() {
   }
 }
 
+std::optional<uint64_t> MessengerThread::next_due() const {
+  auto due = engine_->next_timer_ms();
+  if (calls_ != nullptr) {
+    if (const auto c = calls_->next_timer_ms(); c && (!due || *c < *due)) {
+      due = c;
+    }
+  }
+  return due;
+}
+
 void MessengerThread::turn(std::deque<Task>& tasks) {
   for (auto& t : tasks) {
     t.run(*engine_);
   }
   if (const auto due = engine_->next_timer_ms(); due && *due <= mono_now()) {
     engine_->on_timer();
+  }
+  if (calls_ != nullptr) {
+    // Signals are handled after the engine returned, so that the call service may send at once.
+    for (std::size_t i = 0; i < signals_.size(); ++i) {
+      calls_->on_signal(*engine_, signals_[i].first, signals_[i].second);
+    }
+    signals_.clear();
+    if (const auto due = calls_->next_timer_ms(); due && *due <= mono_now()) {
+      calls_->on_timer(*engine_);
+    }
   }
   const bool ok = engine_->flush();
   if (!out_.empty() || !beacons_out_.empty()) {
@@ -190,6 +210,22 @@ void MessengerThread::send_beacon(std::size_t transport, std::vector<uint8_t> be
   if (transport < discoveries_.size() && discoveries_[transport] != nullptr) {
     beacons_out_.push_back({transport, {}, std::move(beacon)});
   }
+}
+
+void MessengerThread::call_signal(const std::string& contact, std::vector<uint8_t> signal) {
+  if (calls_ != nullptr && signals_.size() < 256) {
+    signals_.emplace_back(contact, std::move(signal));
+  }
+}
+
+void MessengerThread::send_direct(std::size_t transport, const std::string& endpoint,
+                                  std::vector<uint8_t> frame) {
+  if (transport >= transports_.size()) {
+    return;
+  }
+  boost::asio::post(io_, [this, transport, endpoint, frame = std::move(frame)] {
+    (void)transports_[transport]->send(sdk::StringView(endpoint), sdk::ByteView(frame));
+  });
 }
 
 void MessengerThread::event(Event event) { events_(std::move(event)); }

@@ -8,6 +8,7 @@
 // event loop (transports are only called there).
 #pragma once
 
+#include "calls/call_service.hpp"
 #include "messaging/engine.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -42,6 +43,8 @@ class MessengerThread final : public EngineOutput {
                             sdk::RelayedTransport* relayed = nullptr);
   void enable_discovery(sdk::PairwiseKeys* pairwise) { engine_->enable_discovery(pairwise); }
   void enable_message_paths(sdk::MessagePaths* paths) { engine_->enable_message_paths(paths); }
+  // The call service, driven on this thread (its signals, timers and API calls). Before start().
+  void set_calls(calls::CallService* calls) { calls_ = calls; }
   void start();
   void stop();
 
@@ -68,6 +71,10 @@ class MessengerThread final : public EngineOutput {
     return future.get();
   }
 
+  // From any thread: sends a frame on a transport from the event loop, bypassing the engine (a
+  // call's media frames).
+  void send_direct(std::size_t transport, const std::string& endpoint, std::vector<uint8_t> frame);
+
   [[nodiscard]] uint64_t frames_dropped_queue_full() const { return queue_drops_.load(); }
 
  private:
@@ -91,6 +98,8 @@ class MessengerThread final : public EngineOutput {
   void send_beacon(std::size_t transport, std::vector<uint8_t> beacon) override;
   void event(Event event) override;
   void log(int level, const std::string& message) override;
+  void call_signal(const std::string& contact, std::vector<uint8_t> signal) override;
+  [[nodiscard]] std::optional<uint64_t> next_due() const;
 
   boost::asio::io_context& io_;
   EventSink events_;
@@ -100,6 +109,8 @@ class MessengerThread final : public EngineOutput {
   std::vector<OutFrame> beacons_out_; // endpoint unused
   std::unique_ptr<Engine> engine_;
   std::vector<OutFrame> out_;
+  calls::CallService* calls_ = nullptr;
+  std::vector<std::pair<std::string, std::vector<uint8_t>>> signals_; // received this turn
 
   std::mutex inline_mu_; // serialises callers that run tasks inline (thread not running)
   std::mutex mu_;

@@ -1,5 +1,6 @@
 #include <entre/node.hpp>
 
+#include "calls/call_service.hpp"
 #include "loader/loader.hpp"
 #include "messaging/wire.hpp"
 #include "node/event_queue.hpp"
@@ -11,6 +12,7 @@
 #include "profile/config_view.hpp"
 #include "profile/profile.hpp"
 
+#include <entre/sdk/audio.hpp>
 #include <entre/sdk/codec.hpp>
 #include <entre/sdk/crypto.hpp>
 #include <entre/sdk/discovery.hpp>
@@ -22,6 +24,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <functional>
 #include <mutex>
@@ -53,13 +56,21 @@ sdk::InterfaceId interface_for(sdk::PluginKind kind) {
 class TransportSink final : public sdk::TransportEvents {
  public:
   TransportSink(std::string plugin_id, EventQueue& events, std::shared_ptr<spdlog::logger> logger,
-                MessengerThread* messenger, std::size_t index)
+                MessengerThread* messenger, std::size_t index, calls::CallService* calls)
       : plugin_id_(std::move(plugin_id)), events_(events), logger_(std::move(logger)),
-        messenger_(messenger), index_(index) {}
+        messenger_(messenger), index_(index), calls_(calls) {}
 
   void on_frame(sdk::StringView endpoint, sdk::ByteView frame) noexcept override {
     frames_received_.fetch_add(1, std::memory_order_relaxed);
     try {
+      // A call's media frames go straight to the call service, never through the message queue.
+      if (calls_ != nullptr && frame.size != 0 && frame.data[0] == calls::kMediaFrameKind) {
+        calls_->on_media_frame(frame.span(),
+                               std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
+        return;
+      }
       if (messenger_ != nullptr) {
         messenger_->post_frame(index_, endpoint.str(), frame.span());
       }
@@ -90,7 +101,21 @@ class TransportSink final : public sdk::TransportEvents {
   std::shared_ptr<spdlog::logger> logger_;
   MessengerThread* messenger_;
   std::size_t index_;
+  calls::CallService* calls_;
   std::atomic<uint64_t> frames_received_{0};
+};
+
+// Media frames from the call service to the transports, through the messenger's event loop post.
+class MediaToTransports final : public calls::MediaSink {
+ public:
+  explicit MediaToTransports(MessengerThread& messenger) : messenger_(messenger) {}
+  void send_media(std::size_t transport, const std::string& endpoint,
+                  std::vector<uint8_t> frame) override {
+    messenger_.send_direct(transport, endpoint, std::move(frame));
+  }
+
+ private:
+  MessengerThread& messenger_;
 };
 
 struct PluginInstance {
@@ -117,6 +142,8 @@ struct Node::Impl {
   EventQueue events{Node::kEventQueueLimit};
   std::unique_ptr<KernelIdentityProof> proof; // outlives every attach (destroyed after the plugins)
   std::unique_ptr<MessengerThread> messenger; // stopped and destroyed before the plugins
+  std::unique_ptr<MediaToTransports> media_sink;
+  std::unique_ptr<calls::CallService> calls; // destroyed after the messenger, before the plugins
   mutable std::mutex mu;
   bool started = false;
 
@@ -165,6 +192,24 @@ struct Node::Impl {
                                           "changed"));
   }
 
+  template <typename T>
+  ApiResult<T> call_service(std::function<ApiResult<T>(calls::CallService&, Engine&)> fn) {
+    if (!calls) {
+      return call<T>([](Engine&) {
+        return ApiResult<T>::fail(sdk::StatusCode::kUnavailable,
+                                  "calls need a crypto suite and a storage plugin in the "
+                                  "profile ([crypto] suite, [storage] plugin)");
+      });
+    }
+    calls::CallService* service = calls.get();
+    return call<T>([&fn, service](Engine& e) {
+      if (!e.unlocked()) {
+        return ApiResult<T>::fail(sdk::StatusCode::kClosed, "the identity is locked");
+      }
+      return fn(*service, e);
+    });
+  }
+
   Impl(Profile p, std::shared_ptr<spdlog::logger> log)
       : profile(std::move(p)), logger(std::move(log)),
         runtime(profile.node->threads, profile.node->workers) {}
@@ -172,6 +217,7 @@ struct Node::Impl {
   ~Impl() {
     stop();
     messenger.reset();
+    calls.reset();
     for (auto it = instances.rbegin(); it != instances.rend(); ++it) {
       if (it->root) {
         logger->debug("destroying plugin {}", it->status.id);
@@ -205,6 +251,15 @@ struct Node::Impl {
     std::lock_guard lock(mu);
     if (!started) {
       return;
+    }
+    if (calls && messenger) {
+      calls::CallService* service = calls.get();
+      (void)messenger->call<bool>(
+          [service](Engine& e) {
+            service->shutdown(e);
+            return true;
+          },
+          false);
     }
     runtime.run_on_loop([this] {
       attach_relayed(false);
@@ -456,6 +511,41 @@ NodeCreateResult Node::create(const std::filesystem::path& profile_path) {
             sdk::query<sdk::MessagePaths>(*inst.root, sdk::InterfaceId::kMessagePathsV1));
       }
     }
+    std::vector<calls::CallCodec> codecs;
+    for (const auto& id : p.codec.preferred) {
+      for (auto& inst : impl->instances) {
+        if (inst.status.id == id && inst.status.loaded && inst.kind == sdk::PluginKind::kCodec) {
+          auto* codec = static_cast<sdk::Codec*>(inst.interface);
+          const sdk::CodecInfo info = codec->info();
+          codecs.push_back(
+              {id, std::string(info.name, ::strnlen(info.name, sizeof info.name)), codec});
+        }
+      }
+    }
+    sdk::AudioDevice* audio = nullptr;
+    for (auto& inst : impl->instances) {
+      if (inst.status.loaded && inst.kind == sdk::PluginKind::kAudio &&
+          inst.status.id == p.audio.plugin) {
+        audio = static_cast<sdk::AudioDevice*>(inst.interface);
+      }
+    }
+    calls::CallServiceConfig cc;
+    cc.frame_ms = p.codec.frame_ms;
+    cc.bitrate_bps = p.codec.bitrate_bps;
+    cc.fec = p.codec.fec;
+    cc.dtx = p.codec.dtx;
+    cc.capture_device = p.audio.capture_device;
+    cc.playback_device = p.audio.playback_device;
+    impl->media_sink = std::make_unique<MediaToTransports>(*impl->messenger);
+    impl->calls = std::make_unique<calls::CallService>(
+        std::move(codecs), audio, *crypto, cc, *impl->media_sink,
+        [raw](Event e) { raw->events.push(std::move(e)); },
+        [raw](int level, const std::string& message) {
+          static constexpr spdlog::level::level_enum kLevels[] = {
+              spdlog::level::debug, spdlog::level::info, spdlog::level::warn, spdlog::level::err};
+          raw->logger->log(kLevels[std::clamp(level, 0, 3)], "{}", message);
+        });
+    impl->messenger->set_calls(impl->calls.get());
     if (config.private_scope) {
       logger->info("network scope: private: no packet goes to, and no contact is added with, an "
                    "address outside the local network (private, link-local or loopback)");
@@ -485,8 +575,9 @@ std::vector<std::string> Node::start() {
   d.runtime.run_on_loop([&] {
     for (PluginInstance* inst : d.transports_in_order()) {
       auto* transport = static_cast<sdk::Transport*>(inst->interface);
-      inst->sink = std::make_unique<TransportSink>(inst->status.id, d.events, d.logger,
-                                                   d.messenger.get(), inst->engine_index);
+      inst->sink =
+          std::make_unique<TransportSink>(inst->status.id, d.events, d.logger, d.messenger.get(),
+                                          inst->engine_index, d.calls.get());
       sdk::Status st = transport->start(*inst->sink);
       if (!st.is_ok()) {
         const std::string why =
@@ -659,6 +750,49 @@ NodeCounters Node::counters() {
     n.frames_dropped += impl_->messenger->frames_dropped_queue_full();
   }
   return n;
+}
+
+ApiResult<CallInfo> Node::call(const std::string& contact) {
+  return impl_->call_service<CallInfo>(
+      [&](calls::CallService& c, Engine& e) { return c.place(e, contact); });
+}
+
+ApiResult<CallInfo> Node::answer(const std::string& call_id) {
+  return impl_->call_service<CallInfo>(
+      [&](calls::CallService& c, Engine& e) { return c.answer(e, call_id); });
+}
+
+ApiResult<CallInfo> Node::hang_up(const std::string& call_id) {
+  return impl_->call_service<CallInfo>(
+      [&](calls::CallService& c, Engine& e) { return c.hang_up(e, call_id); });
+}
+
+ApiResult<CallInfo> Node::set_muted(bool muted) {
+  return impl_->call_service<CallInfo>(
+      [&](calls::CallService& c, Engine&) { return c.set_muted(muted); });
+}
+
+std::optional<CallInfo> Node::current_call() {
+  auto r = impl_->call_service<CallInfo>([](calls::CallService& c, Engine&) {
+    auto now = c.current();
+    return now ? ApiResult<CallInfo>::of(*now)
+               : ApiResult<CallInfo>::fail(sdk::StatusCode::kNotFound, "no call");
+  });
+  return r.value;
+}
+
+std::optional<CallStats> Node::call_stats() {
+  auto r = impl_->call_service<CallStats>([](calls::CallService& c, Engine& e) {
+    auto s = c.stats(e);
+    return s ? ApiResult<CallStats>::of(*s)
+             : ApiResult<CallStats>::fail(sdk::StatusCode::kNotFound, "no active call");
+  });
+  return r.value;
+}
+
+ApiResult<std::vector<CallRecord>> Node::call_history(const std::string& contact, uint32_t limit) {
+  return impl_->call<std::vector<CallRecord>>(
+      [&](Engine& e) { return e.call_history(contact, limit); });
 }
 
 std::optional<Event> Node::poll_event() { return impl_->events.pop(std::chrono::milliseconds(0)); }

@@ -71,7 +71,8 @@ constexpr std::array<std::string_view, 3> kTransportKeys{"order", "keepalive_ms"
 constexpr std::array<std::string_view, 3> kDiscoveryKeys{"epoch_seconds", "beacon_entries",
                                                          "allow_meeting"};
 constexpr std::array<std::string_view, 2> kCryptoKeys{"suite", "kdf"};
-constexpr std::array<std::string_view, 3> kCodecKeys{"preferred", "bitrate_bps", "frame_ms"};
+constexpr std::array<std::string_view, 5> kCodecKeys{"preferred", "bitrate_bps", "frame_ms", "fec",
+                                                     "dtx"};
 constexpr std::array<std::string_view, 1> kStorageKeys{"plugin"};
 constexpr std::array<std::string_view, 3> kAudioKeys{"plugin", "capture_device", "playback_device"};
 constexpr std::array<std::string_view, 13> kRelayKeys{"listen",
@@ -690,6 +691,12 @@ void Checker::check_codec(const Scope& scope, Profile& profile) {
   check_unknown_keys(scope, kCodecKeys);
   profile.codec.preferred = check_reference_list(scope, "preferred", false);
   read_int_into(scope, "bitrate_bps", 6000, 510000, profile.codec.bitrate_bps);
+  if (const auto fec = read_bool(scope, "fec")) {
+    profile.codec.fec = *fec;
+  }
+  if (const auto dtx = read_bool(scope, "dtx")) {
+    profile.codec.dtx = *dtx;
+  }
   const toml::node* frame = find(scope, "frame_ms");
   if (frame == nullptr) {
     return;

@@ -83,6 +83,8 @@ struct CodecSection {
   std::vector<std::string> preferred; // plugin ids, most preferred first
   uint32_t bitrate_bps = 24000;
   uint32_t frame_ms = 20;
+  bool fec = true;  // in-band FEC, when the codec has it
+  bool dtx = false; // no packets during silence, when the codec has it
 };
 
 struct StorageSection {

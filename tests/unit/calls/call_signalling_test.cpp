@@ -44,6 +44,11 @@ TEST(CallSignals, EveryTypeRoundTrips) {
   reject.type = SignalType::kReject;
   reject.reason = RejectReason::kNoCommonCodec;
   EXPECT_EQ(round_trip(reject).reason, RejectReason::kNoCommonCodec);
+  CallSignal report;
+  report.type = SignalType::kReport;
+  report.loss_percent = 17;
+  EXPECT_EQ(encode_signal(report).size(), 10u);
+  EXPECT_EQ(round_trip(report).loss_percent, 17);
   for (SignalType t : {SignalType::kRinging, SignalType::kBusy, SignalType::kHangup}) {
     CallSignal s;
     s.type = t;
@@ -74,6 +79,9 @@ TEST(CallSignals, MalformedSignalsAreRefusedWithTheirReason) {
   EXPECT_EQ(error_of(with(3, {})), "codec name missing");
   EXPECT_EQ(error_of(with(4, {3})), "reject without a known reason");
   EXPECT_EQ(error_of(with(6, {0})), "1 bytes after the call signal");
+  EXPECT_EQ(error_of(with(7, {})), "report without a loss of 0 to 100 percent");
+  EXPECT_EQ(error_of(with(7, {101})), "report without a loss of 0 to 100 percent");
+  EXPECT_EQ(error_of(with(7, {100, 0})), "1 bytes after the call signal");
   EXPECT_EQ(error_of(with(2, {})), "parsed");
 }
 
