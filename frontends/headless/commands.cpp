@@ -76,6 +76,55 @@ Json message_json(const MessageInfo& m) {
               {"text", m.text}};
 }
 
+Json call_json(const CallInfo& c) {
+  return Json{{"id", c.id},
+              {"contact", c.contact},
+              {"outgoing", c.outgoing},
+              {"phase", call_phase_name(c.phase)},
+              {"end", c.end},
+              {"codec", c.codec},
+              {"sample_rate", c.sample_rate},
+              {"frame_ms", c.frame_ms},
+              {"muted", c.muted},
+              {"started_ms", c.started_ms},
+              {"answered_ms", c.answered_ms}};
+}
+
+Json call_stats_json(const CallStats& s) {
+  return Json{{"id", s.id},
+              {"contact", s.contact},
+              {"rtt_ms", s.rtt_ms},
+              {"loss_percent", s.loss_percent},
+              {"peer_loss_percent", s.peer_loss_percent},
+              {"jitter_ms", s.jitter_ms},
+              {"buffer_ms", s.buffer_ms},
+              {"bitrate_bps", s.bitrate_bps},
+              {"frames_sent", s.frames_sent},
+              {"frames_received", s.frames_received},
+              {"frames_played", s.frames_played},
+              {"frames_concealed", s.frames_concealed},
+              {"frames_recovered", s.frames_recovered},
+              {"frames_late", s.frames_late},
+              {"frames_replayed", s.frames_replayed},
+              {"frames_forged", s.frames_forged},
+              {"frames_malformed", s.frames_malformed},
+              {"frames_foreign", s.frames_foreign},
+              {"input_level", s.input_level},
+              {"output_level", s.output_level},
+              {"muted", s.muted}};
+}
+
+Json call_record_json(const CallRecord& r) {
+  return Json{{"id", r.id},
+              {"contact", r.contact},
+              {"outgoing", r.outgoing},
+              {"started_ms", r.started_ms},
+              {"answered_ms", r.answered_ms},
+              {"ended_ms", r.ended_ms},
+              {"end", r.end},
+              {"codec", r.codec}};
+}
+
 std::string unescape(const std::string& text) {
   std::string out;
   for (std::size_t i = 0; i < text.size(); ++i) {
@@ -205,6 +254,30 @@ const std::vector<MethodSpec>& methods() {
        "meet [SECONDS|off]",
        "meeting mode: meet nodes on this LAN without a code (default 120 s)",
        false},
+      {"call", {{"contact", K::kWord, true}}, "call CONTACT", "call a contact (voice)", true},
+      {"answer", {{"call", K::kWord, false}}, "answer [CALL]", "answer the incoming call", false},
+      {"hangup",
+       {{"call", K::kWord, false}},
+       "hangup [CALL]",
+       "hang up, decline or cancel the call",
+       false},
+      {"mute", {}, "mute", "mute the microphone during the call", false},
+      {"unmute", {}, "unmute", "take 'mute' back", false},
+      {"callstats",
+       {},
+       "callstats",
+       "the call in progress: round trip, loss, jitter, buffer, bitrate, frames",
+       false},
+      {"devices",
+       {},
+       "devices",
+       "the audio devices, for [audio] capture_device and playback_device",
+       false},
+      {"calls",
+       {{"contact", K::kWord, false}, {"limit", K::kUnsigned, false}},
+       "calls [CONTACT [LIMIT]]",
+       "the call history, newest first (default 20)",
+       true},
       {"status", {}, "status", "node name, id, endpoints, links and outbox", false},
       {"links", {}, "links", "contacts online: path, round trip and loss", false},
       {"plugins", {}, "plugins", "the plugins this node loaded (or failed to)", false},
@@ -494,6 +567,41 @@ Json Commands::run(const MethodSpec& spec, const Json& params) {
     take(node_.open_meeting(std::chrono::seconds(seconds)));
     return Json{{"meeting_seconds", seconds}};
   }
+  if (m == "call") {
+    return Json{{"call", call_json(take(node_.call(resolve(str(params, "contact")))))}};
+  }
+  if (m == "answer") {
+    return Json{{"call", call_json(take(node_.answer(str(params, "call"))))}};
+  }
+  if (m == "hangup") {
+    return Json{{"call", call_json(take(node_.hang_up(str(params, "call"))))}};
+  }
+  if (m == "mute" || m == "unmute") {
+    return Json{{"call", call_json(take(node_.set_muted(m == "mute")))}};
+  }
+  if (m == "callstats") {
+    const auto now = node_.current_call();
+    if (!now) {
+      throw CommandError("not_found", "no call in progress");
+    }
+    const auto stats = node_.call_stats();
+    return Json{{"call", call_json(*now)},
+                {"stats", stats ? call_stats_json(*stats) : Json(nullptr)}};
+  }
+  if (m == "devices") {
+    const auto d = take(node_.audio_devices());
+    return Json{{"capture", d.capture}, {"playback", d.playback}};
+  }
+  if (m == "calls") {
+    const std::string who = str(params, "contact");
+    const std::string id = who.empty() ? std::string() : resolve(who);
+    const uint64_t limit = std::min<uint64_t>(num(params, "limit", 20), 500);
+    Json list = Json::array();
+    for (const auto& r : take(node_.call_history(id, static_cast<uint32_t>(limit)))) {
+      list.push_back(call_record_json(r));
+    }
+    return Json{{"calls", list}};
+  }
   if (m == "status") {
     const NodeCounters c = node_.counters();
     Json endpoints = Json::array();
@@ -643,6 +751,53 @@ std::vector<std::string> render_lines(const std::string& method, const Json& r) 
                               one_line(s(p["error"])));
     }
     out.emplace_back("end");
+  } else if (method == "call" || method == "answer" || method == "hangup" || method == "mute" ||
+             method == "unmute") {
+    static const std::map<std::string, std::string> kCallWords = {{"call", "calling"},
+                                                                  {"answer", "answered"},
+                                                                  {"hangup", "hung-up"},
+                                                                  {"mute", "muted"},
+                                                                  {"unmute", "unmuted"}};
+    out.push_back(kCallWords.at(method) + " " + s(r["call"]["id"]) + " " + s(r["call"]["contact"]));
+  } else if (method == "callstats") {
+    const Json& c = r["call"];
+    std::string line = "callstats " + s(c["id"]) + " " + s(c["contact"]) + " " + s(c["phase"]);
+    if (!s(c["codec"]).empty()) {
+      line +=
+          " codec=" + s(c["codec"]) + "/" + n(c["sample_rate"]) + "Hz/" + n(c["frame_ms"]) + "ms";
+    }
+    if (const Json& st = r["stats"]; !st.is_null()) {
+      auto fixed = [](double v) { return std::to_string(static_cast<int64_t>(v + 0.5)); };
+      line += " rtt=" + n(st["rtt_ms"]) + "ms loss=" + fixed(st["loss_percent"].get<double>()) +
+              "% peer_loss=" + fixed(st["peer_loss_percent"].get<double>()) +
+              "% jitter=" + fixed(st["jitter_ms"].get<double>()) +
+              "ms buffer=" + n(st["buffer_ms"]) + "ms bitrate=" + n(st["bitrate_bps"]) +
+              " sent=" + n(st["frames_sent"]) + " played=" + n(st["frames_played"]) +
+              " concealed=" + n(st["frames_concealed"]) + " late=" + n(st["frames_late"]) +
+              " dropped=" +
+              std::to_string(
+                  st["frames_replayed"].get<uint64_t>() + st["frames_forged"].get<uint64_t>() +
+                  st["frames_malformed"].get<uint64_t>() + st["frames_foreign"].get<uint64_t>());
+    }
+    out.push_back(line + (c["muted"].get<bool>() ? " muted" : ""));
+  } else if (method == "devices") {
+    for (const char* kind : {"capture", "playback"}) {
+      for (const auto& d : r[kind]) {
+        out.push_back(std::string("device ") + kind + " " + one_line(s(d)));
+      }
+    }
+    out.emplace_back("end");
+  } else if (method == "calls") {
+    for (const auto& c : r["calls"]) {
+      const int64_t answered = c["answered_ms"].get<int64_t>();
+      const int64_t seconds =
+          answered == 0 ? 0 : (c["ended_ms"].get<int64_t>() - answered + 500) / 1000;
+      out.push_back("calls " + s(c["id"]) + " " + s(c["contact"]) + " " +
+                    (c["outgoing"].get<bool>() ? "out" : "in") + " " +
+                    std::to_string(c["started_ms"].get<int64_t>()) + " " + std::to_string(seconds) +
+                    "s " + (s(c["codec"]).empty() ? "-" : s(c["codec"])) + " " + s(c["end"]));
+    }
+    out.emplace_back("end");
   } else if (method == "counters") {
     std::string line = "counters";
     for (const auto& [key, value] : r.items()) {
@@ -689,6 +844,12 @@ Json event_json(const Event& event) {
                 {"running", t->running},
                 {"endpoints", t->endpoints}};
   }
+  if (const auto* c = std::get_if<CallChanged>(&event)) {
+    return Json{{"event", "call"}, {"call", call_json(c->call)}};
+  }
+  if (const auto* c = std::get_if<CallStatsUpdated>(&event)) {
+    return Json{{"event", "call_stats"}, {"stats", call_stats_json(c->stats)}};
+  }
   if (const auto* e = std::get_if<PluginError>(&event)) {
     return Json{{"event", "plugin_error"}, {"plugin", e->plugin_id}, {"message", e->message}};
   }
@@ -712,6 +873,29 @@ std::string event_line(const Json& e) {
   }
   if (kind == "events_dropped") {
     return "events-dropped " + std::to_string(e["count"].get<uint64_t>());
+  }
+  if (kind == "call") {
+    const Json& c = e["call"];
+    const std::string phase = c["phase"].get<std::string>();
+    std::string line =
+        "call " + c["id"].get<std::string>() + " " + c["contact"].get<std::string>() + " " + phase;
+    if (phase == "active") {
+      line += " " + c["codec"].get<std::string>() + (c["muted"].get<bool>() ? " muted" : "");
+    } else if (phase == "ended") {
+      line += " " + c["end"].get<std::string>();
+    }
+    return line;
+  }
+  if (kind == "call_stats") {
+    const Json& st = e["stats"];
+    return "call-stats " + st["id"].get<std::string>() +
+           " rtt=" + std::to_string(st["rtt_ms"].get<uint64_t>()) +
+           "ms loss=" + std::to_string(static_cast<int>(st["loss_percent"].get<double>() + 0.5)) +
+           "% jitter=" + std::to_string(static_cast<int>(st["jitter_ms"].get<double>() + 0.5)) +
+           "ms buffer=" + std::to_string(st["buffer_ms"].get<uint64_t>()) +
+           "ms bitrate=" + std::to_string(st["bitrate_bps"].get<uint64_t>()) +
+           " played=" + std::to_string(st["frames_played"].get<uint64_t>()) +
+           " concealed=" + std::to_string(st["frames_concealed"].get<uint64_t>());
   }
   if (kind == "met") {
     std::string safety = e["safety_number"].get<std::string>();

@@ -274,6 +274,39 @@ std::string human_event(entre::Node& node, const Json& e) {
   if (kind == "events_dropped") {
     return "* " + std::to_string(e["count"].get<uint64_t>()) + " events were dropped";
   }
+  if (kind == "call") {
+    const Json& c = e["call"];
+    const std::string who = entre::host::printable(name_of(c["contact"].get<std::string>()), " ");
+    const std::string phase = c["phase"].get<std::string>();
+    if (phase == "calling") {
+      return "* calling " + who + "... ('hangup' to cancel)";
+    }
+    if (phase == "ringing") {
+      return "* " + who + "'s node is ringing";
+    }
+    if (phase == "incoming") {
+      return "* " + who + " is calling: type 'answer', or 'hangup' to decline";
+    }
+    if (phase == "active") {
+      return "* in a call with " + who + " (" + c["codec"].get<std::string>() + ", " +
+             std::to_string(c["sample_rate"].get<uint64_t>()) + " Hz)" +
+             (c["muted"].get<bool>() ? ", muted" : "") + ": 'mute', 'hangup'";
+    }
+    if (phase == "ended") {
+      const int64_t answered = c["answered_ms"].get<int64_t>();
+      std::string length;
+      if (answered != 0) {
+        const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+        const int64_t s = std::max<int64_t>((now - answered) / 1000, 0);
+        length =
+            ", " + std::to_string(s / 60) + ":" + (s % 60 < 10 ? "0" : "") + std::to_string(s % 60);
+      }
+      return "* call with " + who + " ended: " + c["end"].get<std::string>() + length;
+    }
+    return {};
+  }
   return {};
 }
 

@@ -138,6 +138,13 @@ class Node {
   [[nodiscard]] std::optional<CallInfo> current_call();
   // The active call's statistics now (rates and loss since the last CallStatsUpdated).
   [[nodiscard]] std::optional<CallStats> call_stats();
+  // The audio plugin's devices by name (for [audio] capture_device / playback_device).
+  // kUnavailable without an audio plugin, or with the plugin's reason (e.g. no sound system).
+  struct AudioDevices {
+    std::vector<std::string> capture;
+    std::vector<std::string> playback;
+  };
+  ApiResult<AudioDevices> audio_devices();
   // Newest first, up to `limit` calls; `contact` empty: every contact's calls.
   ApiResult<std::vector<CallRecord>> call_history(const std::string& contact, uint32_t limit);
 

@@ -122,6 +122,8 @@ void CallMachine::on_signal(const CallSignal& s, int64_t now_ms, std::vector<Cal
         return;
       }
       codec_ = chosen;
+      sample_rate_ = s.sample_rate;
+      salt_ = s.salt;
       state_ = CallState::kActive;
       active_since_ms_ = state_since_ms_ = now_ms;
     }
@@ -147,12 +149,17 @@ void CallMachine::on_signal(const CallSignal& s, int64_t now_ms, std::vector<Cal
   }
 }
 
-bool CallMachine::answer(int64_t now_ms, std::vector<CallSignal>& send) {
+bool CallMachine::answer(int64_t now_ms, uint32_t sample_rate, const std::array<uint8_t, 16>& salt,
+                         std::vector<CallSignal>& send) {
   if (outgoing_ || state_ != CallState::kIncoming) {
     return false;
   }
+  sample_rate_ = sample_rate;
+  salt_ = salt;
   CallSignal accept = signal(SignalType::kAccept);
   accept.codecs = {codec_};
+  accept.sample_rate = sample_rate;
+  accept.salt = salt;
   send.push_back(std::move(accept));
   state_ = CallState::kActive;
   active_since_ms_ = state_since_ms_ = now_ms;

@@ -56,8 +56,10 @@ class CallMachine {
 
   // A signal from the peer for this call (signals of other calls must not come here).
   void on_signal(const CallSignal& signal, int64_t now_ms, std::vector<CallSignal>& send);
-  // The user answers (callee, while kIncoming); false otherwise.
-  bool answer(int64_t now_ms, std::vector<CallSignal>& send);
+  // The user answers (callee, while kIncoming); false otherwise. `sample_rate` and `salt` go in
+  // the accept (call_signal.hpp).
+  bool answer(int64_t now_ms, uint32_t sample_rate, const std::array<uint8_t, 16>& salt,
+              std::vector<CallSignal>& send);
   // The user hangs up or declines, in any state before kEnded.
   void hang_up(int64_t now_ms, std::vector<CallSignal>& send);
   // Time passes: ends the call when a deadline passed, telling the peer (a caller hangs up, a
@@ -72,6 +74,9 @@ class CallMachine {
   [[nodiscard]] CallEnd end() const { return end_; }
   [[nodiscard]] const std::string& codec() const { return codec_; } // once agreed
   [[nodiscard]] uint8_t frame_ms() const { return frame_ms_; }
+  // Once active: the accept's sample rate and salt.
+  [[nodiscard]] uint32_t sample_rate() const { return sample_rate_; }
+  [[nodiscard]] const std::array<uint8_t, 16>& salt() const { return salt_; }
   [[nodiscard]] int64_t started_ms() const { return started_ms_; }
   [[nodiscard]] int64_t active_since_ms() const { return active_since_ms_; }
 
@@ -87,6 +92,8 @@ class CallMachine {
   std::vector<std::string> offer_;
   std::string codec_;
   uint8_t frame_ms_ = 20;
+  uint32_t sample_rate_ = 0;
+  std::array<uint8_t, 16> salt_{};
   CallTimeouts timeouts_;
   int64_t started_ms_ = 0;
   int64_t state_since_ms_ = 0;

@@ -1,5 +1,7 @@
 #include "calls/call_service.hpp"
 
+#include <entre/sdk/net.hpp>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -69,6 +71,15 @@ uint32_t call_sample_rate(const sdk::CodecInfo& info, uint32_t frame_ms) {
       best = std::max(best, rate);
     }
   }
+  if (best == 0) {
+    // Nothing fits: the lowest rate the codec has (larger frames, which UDP still carries).
+    for (uint32_t rate : info.sample_rates) {
+      if (rate == 0) {
+        break;
+      }
+      best = best == 0 ? rate : std::min(best, rate);
+    }
+  }
   return best;
 }
 
@@ -121,6 +132,9 @@ void CallService::send(Engine& engine, const std::string& contact,
 }
 
 ApiResult<CallInfo> CallService::place(Engine& engine, const std::string& contact) {
+  if (closed_) {
+    return failed<CallInfo>(sdk::StatusCode::kClosed, "the node is stopping");
+  }
   if (audio_ == nullptr) {
     return failed<CallInfo>(sdk::StatusCode::kUnavailable,
                             "calls need an audio plugin in the profile ([audio] plugin)");
@@ -143,6 +157,7 @@ ApiResult<CallInfo> CallService::place(Engine& engine, const std::string& contac
   if (!who.value->online) {
     return failed<CallInfo>(sdk::StatusCode::kUnavailable, "the contact is offline");
   }
+  const std::string canonical = who.value->id; // lowercase, as signals name it
   uint64_t id = 0;
   while (id == 0) {
     crypto_.random_bytes(sdk::MutableByteView(reinterpret_cast<uint8_t*>(&id), sizeof id));
@@ -173,8 +188,8 @@ ApiResult<CallInfo> CallService::place(Engine& engine, const std::string& contac
   call->info.frame_ms = config_.frame_ms;
   call->info.started_ms = wall_ms();
   call_ = std::move(call);
-  send(engine, contact, out);
-  log_(1, "calling " + contact.substr(0, 16) + " (call " + call_->info.id + ")");
+  send(engine, canonical, out);
+  log_(1, "calling " + canonical.substr(0, 16) + " (call " + call_->info.id + ")");
   events_(CallChanged{call_->info});
   return ApiResult<CallInfo>::of(call_->info);
 }
@@ -185,12 +200,22 @@ ApiResult<CallInfo> CallService::answer(Engine& engine, const std::string& id) {
     return failed<CallInfo>(sdk::StatusCode::kNotFound,
                             id.empty() ? "no incoming call" : "no incoming call " + id);
   }
+  if (closed_) {
+    return failed<CallInfo>(sdk::StatusCode::kClosed, "the node is stopping");
+  }
   if (audio_ == nullptr) {
     return failed<CallInfo>(sdk::StatusCode::kUnavailable,
                             "calls need an audio plugin in the profile ([audio] plugin)");
   }
+  const CallCodec* codec = codec_named(call_->machine.codec());
+  if (codec == nullptr) {
+    return failed<CallInfo>(sdk::StatusCode::kUnavailable, "no codec for the call");
+  }
+  std::array<uint8_t, 16> salt{};
+  crypto_.random_bytes(sdk::MutableByteView(salt.data(), salt.size()));
+  const uint32_t rate = call_sample_rate(codec->codec->info(), call_->info.frame_ms);
   std::vector<CallSignal> out;
-  if (!call_->machine.answer(mono_ms(), out)) {
+  if (!call_->machine.answer(mono_ms(), rate, salt, out)) {
     return failed<CallInfo>(sdk::StatusCode::kNotFound, "the call can no longer be answered");
   }
   send(engine, call_->contact, out);
@@ -242,7 +267,7 @@ void CallService::on_signal(Engine& engine, const std::string& contact,
   const int64_t now = mono_ms();
   std::vector<CallSignal> out;
   if (s.type == SignalType::kInvite) {
-    if (call_) {
+    if (call_ || closed_) {
       if (call_->contact != contact || call_->machine.call_id() != s.call_id) {
         CallSignal busy;
         busy.type = SignalType::kBusy;
@@ -309,9 +334,7 @@ void CallService::sync(Engine& engine) {
   }
   if (phase == CallPhase::kActive) {
     c.info.codec = c.machine.codec();
-    if (const CallCodec* codec = codec_named(c.info.codec)) {
-      c.info.sample_rate = call_sample_rate(codec->codec->info(), c.info.frame_ms);
-    }
+    c.info.sample_rate = c.machine.sample_rate();
     c.info.answered_ms = wall_ms();
     c.info.phase = CallPhase::kActive;
     std::string error;
@@ -371,6 +394,18 @@ bool CallService::start_media(Engine& engine, std::string& error) {
     return false;
   }
   const sdk::CodecInfo info = codec->codec->info();
+  // The rate the callee chose must be one this codec has, with frames a media frame can carry.
+  const uint32_t rate = c.info.sample_rate;
+  const bool supported = std::find(std::begin(info.sample_rates), std::end(info.sample_rates),
+                                   rate) != std::end(info.sample_rates) &&
+                         rate != 0;
+  const bool fits = info.max_bitrate_bps != 0 ||
+                    uint64_t{rate} * c.info.frame_ms / 1000 * 2 <= kMaxMediaPacketBytes;
+  if (!supported || !fits) {
+    error = "the peer chose " + std::to_string(rate) + " Hz for " + c.info.codec +
+            ", which this node cannot carry";
+    return false;
+  }
   MediaParams p;
   p.call_id = c.machine.call_id();
   p.caller = c.info.outgoing;
@@ -384,7 +419,10 @@ bool CallService::start_media(Engine& engine, std::string& error) {
       static_cast<uint32_t>(std::min<std::size_t>(info.max_packet_bytes, kMaxMediaPacketBytes));
   p.crypto = &crypto_;
   p.media_key.assign(sdk::kMediaKeyBytes, 0);
-  const auto id = id_bytes(p.call_id);
+  std::array<uint8_t, 24> id{}; // call id (8, little-endian) || the callee's salt (16)
+  const auto call_id = id_bytes(p.call_id);
+  std::copy(call_id.begin(), call_id.end(), id.begin());
+  std::copy(c.machine.salt().begin(), c.machine.salt().end(), id.begin() + 8);
   const ApiStatus key = engine.call_media_key(c.contact, id, p.media_key);
   if (!key.ok()) {
     error = key.error.message;
@@ -487,9 +525,16 @@ std::optional<CallStats> CallService::measure(Engine& engine, bool advance) {
     m = media_->counters();
     muted = media_->muted();
   }
-  const uint64_t due = (m.played - c.last.played) + (m.concealed - c.last.concealed);
+  // Loss from the peer's frame counters: the frames it numbered since the last report that never
+  // opened here, or opened too late to play (DTX pauses send no frames and so count for nothing).
+  const uint64_t expected = m.highest_counter - c.last.highest_counter;
+  const uint64_t got = m.received - c.last.received;
+  const uint64_t late = m.late - c.last.late;
+  const uint64_t missing = (expected > got ? expected - got : 0) + late;
   const double loss =
-      due == 0 ? 0.0 : 100.0 * static_cast<double>(m.concealed - c.last.concealed) / due;
+      expected == 0
+          ? 0.0
+          : std::min(100.0, 100.0 * static_cast<double>(missing) / static_cast<double>(expected));
   const int64_t now = mono_ms();
   const int64_t span = std::max<int64_t>(now - c.last_ms, 1);
   CallStats s;
@@ -539,13 +584,22 @@ void CallService::report(Engine& engine) {
 }
 
 void CallService::shutdown(Engine& engine) {
+  closed_ = true;
   if (call_) {
     end_with(engine, "the node stopped");
   }
   stop_media();
 }
 
-void CallService::on_media_frame(std::span<const uint8_t> frame, int64_t arrival_ms) {
+void CallService::on_media_frame(std::string_view endpoint, std::span<const uint8_t> frame,
+                                 int64_t arrival_ms) {
+  if (config_.private_scope) {
+    const auto host = sdk::endpoint_host(endpoint);
+    if (!host || !sdk::is_local_network(*host)) {
+      foreign_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+  }
   MediaFrameView view;
   if (parse_media_frame(frame, view) != MediaParse::kOk) {
     malformed_.fetch_add(1, std::memory_order_relaxed);

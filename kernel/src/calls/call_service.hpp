@@ -48,12 +48,15 @@ struct CallServiceConfig {
   std::string playback_device;
   CallTimeouts timeouts;
   JitterConfig jitter;
-  uint32_t tick_ms = 250;   // route refresh
-  uint32_t stats_ms = 1000; // statistics and loss reports
+  uint32_t tick_ms = 250;     // route refresh
+  uint32_t stats_ms = 1000;   // statistics and loss reports
+  bool private_scope = false; // network_scope "private": frames from off the local network are
+                              // dropped (and counted as foreign)
 };
 
 // The sample rate a call with this codec runs at: 48 kHz for a codec with a bitrate range (Opus);
-// for fixed-rate codecs (PCM) the highest supported rate whose frame fits kMaxFixedRateFrameBytes.
+// for fixed-rate codecs (PCM) the highest supported rate whose frame fits kMaxFixedRateFrameBytes,
+// or the lowest supported rate when none does.
 inline constexpr uint32_t kMaxFixedRateFrameBytes = 900;
 [[nodiscard]] uint32_t call_sample_rate(const sdk::CodecInfo& info, uint32_t frame_ms);
 
@@ -84,9 +87,13 @@ class CallService {
   void on_timer(Engine& engine);
   // Hangs up a call in progress (the node is stopping).
   void shutdown(Engine& engine);
+  // After shutdown(): calls are refused until this (the node started again).
+  void reopen() { closed_ = false; }
 
-  // Any thread: a frame whose first byte is kMediaFrameKind. `arrival_ms`: steady clock.
-  void on_media_frame(std::span<const uint8_t> frame, int64_t arrival_ms);
+  // Any thread: a frame whose first byte is kMediaFrameKind, from `endpoint`. `arrival_ms`:
+  // steady clock.
+  void on_media_frame(std::string_view endpoint, std::span<const uint8_t> frame,
+                      int64_t arrival_ms);
 
  private:
   struct Call;
@@ -109,6 +116,7 @@ class CallService {
   LogSink log_;
 
   std::unique_ptr<Call> call_; // messenger thread
+  bool closed_ = false;        // messenger thread
   std::mutex media_mu_;
   std::shared_ptr<MediaSession> media_; // read by network threads under media_mu_
   uint64_t media_call_id_ = 0;          // under media_mu_

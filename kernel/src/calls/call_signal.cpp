@@ -36,6 +36,10 @@ std::vector<uint8_t> encode_signal(const CallSignal& s) {
     break;
   case SignalType::kAccept:
     put_name(out, s.codecs.empty() ? std::string() : s.codecs.front());
+    for (int i = 0; i < 4; ++i) {
+      out.push_back(static_cast<uint8_t>(s.sample_rate >> (8 * i)));
+    }
+    out.insert(out.end(), s.salt.begin(), s.salt.end());
     break;
   case SignalType::kReject:
     out.push_back(static_cast<uint8_t>(s.reason));
@@ -120,6 +124,20 @@ bool parse_signal(std::span<const uint8_t> bytes, CallSignal& out, std::string& 
       return false;
     }
     s.codecs.push_back(std::move(c));
+    if (bytes.size() - at < 4 + s.salt.size()) {
+      error = "accept without a sample rate and salt";
+      return false;
+    }
+    for (int i = 3; i >= 0; --i) {
+      s.sample_rate = (s.sample_rate << 8) | bytes[at + static_cast<std::size_t>(i)];
+    }
+    at += 4;
+    if (s.sample_rate < 8000 || s.sample_rate > 48000) {
+      error = "accept with a sample rate of " + std::to_string(s.sample_rate) + " Hz";
+      return false;
+    }
+    std::copy_n(bytes.begin() + static_cast<std::ptrdiff_t>(at), s.salt.size(), s.salt.begin());
+    at += s.salt.size();
     break;
   }
   case SignalType::kReject:

@@ -1,5 +1,5 @@
-// Media frames: how one encoded audio frame of a call travels, sealed, on a link's lossy channel
-// (docs/protocol.md, "Media frames").
+// Media frames: how one encoded audio frame of a call travels, sealed, as a transport frame of its
+// own to the endpoint of the contact's best link (docs/protocol.md, "Media frames").
 //
 //   frame     = header || sealed
 //   header    = kind (1 byte, 0x4d) || call_id (8) || counter (8, little-endian)

@@ -37,6 +37,10 @@ class MediaSession::Capture final : public sdk::AudioCallback {
  public:
   explicit Capture(MediaSession& s) : s_(s) {}
   void on_audio(int16_t* pcm, uint32_t frame_samples) noexcept override {
+    if (frame_samples != s_.frame_samples_) {
+      s_.c_.capture_overruns.fetch_add(1, std::memory_order_relaxed); // not a frame of ours
+      return;
+    }
     const std::size_t bytes = std::size_t{frame_samples} * sizeof(int16_t);
     const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
                          std::chrono::steady_clock::now().time_since_epoch())
@@ -116,6 +120,7 @@ std::unique_ptr<MediaSession> MediaSession::start(MediaParams params, MediaSink&
     return fail("decoder", st);
   }
   s->packet_.resize(std::max<std::size_t>(info.max_packet_bytes, 64));
+  s->decoded_.resize(s->frame_samples_);
   s->opened_.reserve(p.max_packet_bytes + kMediaTagBytes);
   s->capture_cb_ = std::make_unique<Capture>(*s);
   s->playback_cb_ = std::make_unique<Playback>(*s);
@@ -256,6 +261,9 @@ void MediaSession::on_frame(const MediaFrameView& f, int64_t arrival_ms) {
     return;
   }
   c_.received.fetch_add(1, std::memory_order_relaxed);
+  if (f.header.counter > c_.highest_counter.load(std::memory_order_relaxed)) {
+    c_.highest_counter.store(f.header.counter, std::memory_order_relaxed);
+  }
   if (!received_.push(opened_, f.header.timestamp, arrival_ms)) {
     c_.receive_overruns.fetch_add(1, std::memory_order_relaxed);
   }
@@ -286,9 +294,11 @@ void MediaSession::play(int16_t* pcm, uint32_t samples) {
   }
   const JitterBuffer::Playout out = jitter_.pop();
   bool ok = false;
+  // The decoder writes a whole frame: straight into the device's buffer when it asked for one.
+  int16_t* into = samples >= frame_samples_ ? pcm : decoded_.data();
   switch (out.kind) {
   case JitterBuffer::Playout::Kind::kFrame:
-    ok = decoder_->decode(sdk::ByteView(out.packet.data(), out.packet.size()), pcm).is_ok();
+    ok = decoder_->decode(sdk::ByteView(out.packet.data(), out.packet.size()), into).is_ok();
     c_.played.fetch_add(1, std::memory_order_relaxed);
     break;
   case JitterBuffer::Playout::Kind::kLost: {
@@ -307,6 +317,8 @@ void MediaSession::play(int16_t* pcm, uint32_t samples) {
   }
   if (!ok) {
     std::memset(pcm, 0, samples * sizeof(int16_t));
+  } else if (into != pcm) {
+    std::memcpy(pcm, into, n * sizeof(int16_t));
   } else if (samples > n) {
     std::memset(pcm + n, 0, (samples - n) * sizeof(int16_t));
   }
@@ -331,6 +343,7 @@ MediaCounters MediaSession::counters() const {
   m.concealed = c_.concealed.load();
   m.recovered = c_.recovered.load();
   m.late = c_.late.load();
+  m.highest_counter = c_.highest_counter.load();
   m.target_delay_ms = c_.target_delay_ms.load();
   m.jitter_ms = c_.jitter_ms.load();
   m.input_level = c_.input_level.load();

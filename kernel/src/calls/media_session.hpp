@@ -66,7 +66,8 @@ struct MediaCounters {
   uint64_t frames_sent = 0;
   uint64_t bytes_sent = 0; // codec payload
   uint64_t capture_overruns = 0;
-  uint64_t received = 0; // opened
+  uint64_t received = 0;        // opened
+  uint64_t highest_counter = 0; // the highest counter opened
   uint64_t replayed = 0;
   uint64_t forged = 0;
   uint64_t malformed = 0;
@@ -146,8 +147,9 @@ class MediaSession {
   JitterBuffer jitter_;
   bool have_ts_ = false;
   uint32_t last_ts_ = 0;
-  int64_t ext_ts_ = 0;    // last timestamp, unwrapped relative to the first
-  uint64_t untimely_ = 0; // before the first frame, or off the frame grid
+  int64_t ext_ts_ = 0;           // last timestamp, unwrapped relative to the first
+  uint64_t untimely_ = 0;        // before the first frame, or off the frame grid
+  std::vector<int16_t> decoded_; // one frame, for devices that ask for fewer samples
 
   std::atomic<bool> muted_{false};
   std::atomic<uint32_t> expected_loss_{0};
@@ -155,6 +157,7 @@ class MediaSession {
     std::atomic<uint64_t> frames_sent{0}, bytes_sent{0}, capture_overruns{0};
     std::atomic<uint64_t> received{0}, replayed{0}, forged{0}, malformed{0}, receive_overruns{0};
     std::atomic<uint64_t> played{0}, concealed{0}, recovered{0}, late{0};
+    std::atomic<uint64_t> highest_counter{0};
     std::atomic<uint32_t> target_delay_ms{0};
     std::atomic<double> jitter_ms{0};
     std::atomic<float> input_level{0}, output_level{0};

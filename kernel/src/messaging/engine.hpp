@@ -304,7 +304,8 @@ class Engine {
   void handle_read(Contact& c, std::span<const uint8_t> env);
   void handle_hello(Contact& c, std::span<const uint8_t> env);
   void handle_call(Contact& c, std::span<const uint8_t> env);
-  std::vector<CallRecord> load_calls();
+  // nullopt when storage failed (not when there is no history yet)
+  std::optional<std::vector<CallRecord>> load_calls();
   void send_hello(Contact& c, Link& l);
   void send_read_receipt(Contact& c);
   MessageId new_message_id(int64_t wall_ms);

@@ -170,11 +170,16 @@ ApiStatus Engine::call_media_key(const std::string& contact, std::span<const uin
   return ApiStatus::of({});
 }
 
-std::vector<CallRecord> Engine::load_calls() {
+std::optional<std::vector<CallRecord>> Engine::load_calls() {
   std::vector<uint8_t> sealed;
   sdk::VectorSink sink(sealed);
-  if (!storage_.get_setting(sdk::StringView(kSettingCalls), sink).is_ok()) {
-    return {};
+  const sdk::Status st = storage_.get_setting(sdk::StringView(kSettingCalls), sink);
+  if (st.code == sdk::StatusCode::kNotFound) {
+    return std::vector<CallRecord>{};
+  }
+  if (!st.is_ok()) {
+    out_.log(2, "the call history could not be read: " + std::string(st.text()));
+    return std::nullopt; // not "empty": a write now would lose the stored calls
   }
   auto plain = open(kCallsLabel, {}, sealed);
   if (!plain) {
@@ -194,7 +199,11 @@ ApiStatus Engine::store_call(const CallRecord& record) {
   if (!unlocked_) {
     return ApiStatus::fail(sdk::StatusCode::kClosed, "the identity is locked");
   }
-  std::vector<CallRecord> records = load_calls();
+  std::optional<std::vector<CallRecord>> loaded = load_calls();
+  if (!loaded) {
+    return ApiStatus::fail(sdk::StatusCode::kIoError, "the call history could not be read");
+  }
+  std::vector<CallRecord>& records = *loaded;
   records.push_back(record);
   if (records.size() > kMaxCallRecords) {
     records.erase(records.begin(),
@@ -220,16 +229,24 @@ ApiResult<std::vector<CallRecord>> Engine::call_history(const std::string& conta
     return ApiResult<std::vector<CallRecord>>::fail(sdk::StatusCode::kClosed,
                                                     "the identity is locked");
   }
+  std::string hex; // the contact's id as stored: lowercase
   if (!contact.empty()) {
     ApiError e;
-    if (find_contact(contact, e) == nullptr) {
+    const Contact* c = find_contact(contact, e);
+    if (c == nullptr) {
       return ApiResult<std::vector<CallRecord>>{std::nullopt, e};
     }
+    hex = c->hex;
   }
-  std::vector<CallRecord> all = load_calls();
+  std::optional<std::vector<CallRecord>> loaded = load_calls();
+  if (!loaded) {
+    return ApiResult<std::vector<CallRecord>>::fail(sdk::StatusCode::kIoError,
+                                                    "the call history could not be read");
+  }
+  std::vector<CallRecord>& all = *loaded;
   std::vector<CallRecord> out;
   for (auto it = all.rbegin(); it != all.rend() && out.size() < limit; ++it) {
-    if (contact.empty() || it->contact == contact) {
+    if (hex.empty() || it->contact == hex) {
       out.push_back(std::move(*it));
     }
   }

@@ -65,7 +65,7 @@ class TransportSink final : public sdk::TransportEvents {
     try {
       // A call's media frames go straight to the call service, never through the message queue.
       if (calls_ != nullptr && frame.size != 0 && frame.data[0] == calls::kMediaFrameKind) {
-        calls_->on_media_frame(frame.span(),
+        calls_->on_media_frame(endpoint.str(), frame.span(),
                                std::chrono::duration_cast<std::chrono::milliseconds>(
                                    std::chrono::steady_clock::now().time_since_epoch())
                                    .count());
@@ -216,8 +216,14 @@ struct Node::Impl {
 
   ~Impl() {
     stop();
-    messenger.reset();
+    // The messenger thread stops first (no signal or API call reaches the call service any more),
+    // then the call service and its media (whose frames still go through the messenger's post),
+    // then the messenger itself.
+    if (messenger) {
+      messenger->stop();
+    }
     calls.reset();
+    messenger.reset();
     for (auto it = instances.rbegin(); it != instances.rend(); ++it) {
       if (it->root) {
         logger->debug("destroying plugin {}", it->status.id);
@@ -536,6 +542,7 @@ NodeCreateResult Node::create(const std::filesystem::path& profile_path) {
     cc.dtx = p.codec.dtx;
     cc.capture_device = p.audio.capture_device;
     cc.playback_device = p.audio.playback_device;
+    cc.private_scope = config.private_scope;
     impl->media_sink = std::make_unique<MediaToTransports>(*impl->messenger);
     impl->calls = std::make_unique<calls::CallService>(
         std::move(codecs), audio, *crypto, cc, *impl->media_sink,
@@ -570,6 +577,15 @@ std::vector<std::string> Node::start() {
     }
     d.runtime.start();
     d.started = true;
+  }
+  if (d.calls && d.messenger) {
+    calls::CallService* service = d.calls.get();
+    (void)d.messenger->call<bool>(
+        [service](Engine&) {
+          service->reopen();
+          return true;
+        },
+        false);
   }
   bool required_failed = false;
   d.runtime.run_on_loop([&] {
@@ -788,6 +804,32 @@ std::optional<CallStats> Node::call_stats() {
              : ApiResult<CallStats>::fail(sdk::StatusCode::kNotFound, "no active call");
   });
   return r.value;
+}
+
+ApiResult<Node::AudioDevices> Node::audio_devices() {
+  sdk::AudioDevice* audio = nullptr;
+  for (auto& inst : impl_->instances) {
+    if (inst.status.loaded && inst.kind == sdk::PluginKind::kAudio &&
+        inst.status.id == impl_->profile.audio.plugin) {
+      audio = static_cast<sdk::AudioDevice*>(inst.interface);
+    }
+  }
+  if (audio == nullptr) {
+    return ApiResult<AudioDevices>::fail(sdk::StatusCode::kUnavailable,
+                                         "no audio plugin loaded ([audio] plugin)");
+  }
+  AudioDevices out;
+  for (const bool capture : {true, false}) {
+    std::string text;
+    sdk::StringSink sink(text, 64 * 1024);
+    const sdk::Status st = audio->list_devices(
+        capture ? sdk::AudioDirection::kCapture : sdk::AudioDirection::kPlayback, sink);
+    if (!st.is_ok()) {
+      return ApiResult<AudioDevices>::fail(st.code, std::string(st.text()));
+    }
+    (capture ? out.capture : out.playback) = wire::split_lines(text);
+  }
+  return ApiResult<AudioDevices>::of(std::move(out));
 }
 
 ApiResult<std::vector<CallRecord>> Node::call_history(const std::string& contact, uint32_t limit) {

@@ -5,6 +5,9 @@
 
 #include <sys/stat.h>
 
+#include <cmath>
+#include <fstream>
+
 namespace entre::integ {
 namespace {
 
@@ -131,6 +134,110 @@ TEST_F(ControlApi, TwoNodesChatThroughTheirSockets) {
   alice_->quit();
   bob_->quit();
   EXPECT_FALSE(std::filesystem::exists(socket_of(alice_files_))) << "socket left behind";
+}
+
+// Calls through the socket: call, the events both sides see, callstats, mute, hangup, and the
+// call history. Each node has audio-file devices; Alice's microphone is a tone.
+TEST_F(ControlApi, CallCommandsAndEvents) {
+  auto add_audio = [&](const NodeFiles& f, bool tone) {
+    const auto wav = dir_ / (f.name + "-in.wav");
+    {
+      std::vector<int16_t> pcm(48000 * 3);
+      for (std::size_t i = 0; i < pcm.size() && tone; ++i) {
+        pcm[i] = static_cast<int16_t>(
+            6000 * std::sin(2 * M_PI * 300.0 * static_cast<double>(i) / 48000.0));
+      }
+      std::ofstream out(wav, std::ios::binary);
+      auto u32 = [&](uint32_t v) { out.write(reinterpret_cast<const char*>(&v), 4); };
+      auto u16 = [&](uint16_t v) { out.write(reinterpret_cast<const char*>(&v), 2); };
+      out.write("RIFF", 4);
+      u32(static_cast<uint32_t>(36 + pcm.size() * 2));
+      out.write("WAVEfmt ", 8);
+      u32(16);
+      u16(1);
+      u16(1);
+      u32(48000);
+      u32(96000);
+      u16(2);
+      u16(16);
+      out.write("data", 4);
+      u32(static_cast<uint32_t>(pcm.size() * 2));
+      out.write(reinterpret_cast<const char*>(pcm.data()),
+                static_cast<std::streamsize>(pcm.size() * 2));
+    }
+    std::ofstream profile(f.profile, std::ios::app);
+    profile
+        << "\n[[plugins]]\nid = \"entre.codec.opus\"\n\n[[plugins]]\nid = \"entre.audio.file\"\n"
+        << "  [plugins.config]\n  input = \"" << wav.string() << "\"\n  output = \""
+        << (dir_ / (f.name + "-out.wav")).string() << "\"\n  loop = true\n\n"
+        << "[codec]\npreferred = [\"entre.codec.opus\"]\n\n[audio]\nplugin = "
+           "\"entre.audio.file\"\n";
+  };
+  add_audio(alice_files_, true);
+  add_audio(bob_files_, false);
+  alice_ = start(alice_files_);
+  bob_ = start(bob_files_);
+  ControlClient a(socket_of(alice_files_));
+  ControlClient b(socket_of(bob_files_));
+  a.result("add", {{"code", b.result("code")["code"]}, {"name", "bob"}});
+  b.result("add", {{"code", a.result("code")["code"]}, {"name", "alice"}});
+  ASSERT_TRUE(a.wait_event([&](const Json& e) { return e["event"] == "presence" && e["online"]; }));
+  const Json devices = a.result("devices");
+  ASSERT_EQ(devices["capture"].size(), 1u);
+  EXPECT_EQ(devices["capture"][0], "wav:" + (dir_ / "alice-in.wav").string());
+  EXPECT_EQ(devices["playback"][0], "wav:" + (dir_ / "alice-out.wav").string());
+  EXPECT_EQ(a.error("answer"), "not_found");
+  EXPECT_EQ(a.error("hangup"), "not_found");
+  EXPECT_EQ(a.error("callstats"), "not_found");
+  EXPECT_EQ(a.error("call", {{"contact", "nobody"}}), "not_found");
+
+  const Json placed = a.result("call", {{"contact", "bob"}})["call"];
+  const std::string id = placed["id"];
+  EXPECT_EQ(id.size(), 16u);
+  EXPECT_EQ(placed["phase"], "calling");
+  EXPECT_EQ(a.error("call", {{"contact", "bob"}}), "already_exists");
+  auto incoming = b.wait_event(
+      [&](const Json& e) { return e["event"] == "call" && e["call"]["phase"] == "incoming"; });
+  ASSERT_TRUE(incoming);
+  EXPECT_EQ((*incoming)["call"]["id"], id);
+  EXPECT_EQ((*incoming)["call"]["contact"], alice_->id());
+  ASSERT_TRUE(a.wait_event(
+      [&](const Json& e) { return e["event"] == "call" && e["call"]["phase"] == "ringing"; }));
+  EXPECT_EQ(b.error("answer", {{"call", "0000000000000000"}}), "not_found");
+  EXPECT_EQ(b.result("answer")["call"]["phase"], "active");
+  auto active = a.wait_event(
+      [&](const Json& e) { return e["event"] == "call" && e["call"]["phase"] == "active"; });
+  ASSERT_TRUE(active);
+  EXPECT_EQ((*active)["call"]["codec"], "opus");
+  auto stats = b.wait_event([&](const Json& e) {
+    return e["event"] == "call_stats" && e["stats"]["frames_played"] > 10;
+  });
+  ASSERT_TRUE(stats) << "no statistics with frames played";
+  EXPECT_GT((*stats)["stats"]["output_level"].get<double>(), 0.05) << "the tone is not heard";
+  const Json now = b.result("callstats");
+  EXPECT_EQ(now["call"]["id"], id);
+  EXPECT_GT(now["stats"]["frames_received"], 10);
+  const uint64_t played_before_mute = now["stats"]["frames_played"];
+  EXPECT_EQ(a.result("mute")["call"]["muted"], true);
+  ASSERT_TRUE(b.wait_event([&](const Json& e) {
+    return e["event"] == "call_stats" &&
+           e["stats"]["frames_played"].get<uint64_t>() > played_before_mute + 25 &&
+           e["stats"]["output_level"].get<double>() < 0.01;
+  })) << "still heard after mute";
+  EXPECT_EQ(a.result("unmute")["call"]["muted"], false);
+  EXPECT_EQ(b.result("hangup")["call"]["id"], id);
+  auto ended = a.wait_event(
+      [&](const Json& e) { return e["event"] == "call" && e["call"]["phase"] == "ended"; });
+  ASSERT_TRUE(ended);
+  EXPECT_EQ((*ended)["call"]["end"], "hung up by the peer");
+  const Json history = a.result("calls", {{"contact", "bob"}});
+  ASSERT_EQ(history["calls"].size(), 1u);
+  EXPECT_EQ(history["calls"][0]["id"], id);
+  EXPECT_TRUE(history["calls"][0]["outgoing"].get<bool>());
+  EXPECT_EQ(history["calls"][0]["end"], "hung up by the peer");
+  EXPECT_EQ(b.result("calls")["calls"][0]["end"], "hung up here");
+  alice_->quit();
+  bob_->quit();
 }
 
 TEST_F(ControlApi, BadRequestsGetErrorsAndTheNodeCarriesOn) {

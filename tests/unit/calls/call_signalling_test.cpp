@@ -39,7 +39,12 @@ TEST(CallSignals, EveryTypeRoundTrips) {
   accept.type = SignalType::kAccept;
   accept.call_id = 9;
   accept.codecs = {"opus"};
+  accept.sample_rate = 48000;
+  accept.salt[0] = 0xaa;
+  accept.salt[15] = 0x55;
   EXPECT_EQ(round_trip(accept).codecs, accept.codecs);
+  EXPECT_EQ(round_trip(accept).sample_rate, 48000u);
+  EXPECT_EQ(round_trip(accept).salt, accept.salt);
   CallSignal reject;
   reject.type = SignalType::kReject;
   reject.reason = RejectReason::kNoCommonCodec;
@@ -77,6 +82,12 @@ TEST(CallSignals, MalformedSignalsAreRefusedWithTheirReason) {
             "codec name with a character other than a-z, 0-9 and '-'");
   EXPECT_EQ(error_of(with(1, {20, 2, 1, 'a', 1, 'a'})), "invite offering codec 'a' twice");
   EXPECT_EQ(error_of(with(3, {})), "codec name missing");
+  EXPECT_EQ(error_of(with(3, {1, 'a', 0x80, 0xbb, 0})), "accept without a sample rate and salt");
+  std::vector<uint8_t> slow{1, 'a', 0x40, 0x1f, 0, 0}; // 8000 Hz
+  slow.resize(slow.size() + 16, 0);
+  EXPECT_EQ(error_of(with(3, slow)), "parsed");
+  slow[2] = 0x3f; // 7999 Hz
+  EXPECT_EQ(error_of(with(3, slow)), "accept with a sample rate of 7999 Hz");
   EXPECT_EQ(error_of(with(4, {3})), "reject without a known reason");
   EXPECT_EQ(error_of(with(6, {0})), "1 bytes after the call signal");
   EXPECT_EQ(error_of(with(7, {})), "report without a loss of 0 to 100 percent");
@@ -128,11 +139,14 @@ TEST(CallMachine, AnsweredCallAgreesOnTheCallersPreferredCodecAndEndsOnHangup) {
   EXPECT_EQ(p.caller->state(), CallState::kRinging);
   EXPECT_EQ(p.callee->state(), CallState::kIncoming);
   EXPECT_EQ(p.callee->codec(), "opus"); // the caller's first choice, though the callee prefers pcm
-  EXPECT_FALSE(p.caller->answer(60, p.to_callee)) << "a caller cannot answer";
-  EXPECT_TRUE(p.callee->answer(3000, p.to_caller));
+  const std::array<uint8_t, 16> salt{1, 2, 3};
+  EXPECT_FALSE(p.caller->answer(60, 48000, salt, p.to_callee)) << "a caller cannot answer";
+  EXPECT_TRUE(p.callee->answer(3000, 48000, salt, p.to_caller));
   p.deliver(3050);
   EXPECT_EQ(p.caller->state(), CallState::kActive);
   EXPECT_EQ(p.caller->codec(), "opus");
+  EXPECT_EQ(p.caller->sample_rate(), 48000u);
+  EXPECT_EQ(p.caller->salt(), salt);
   EXPECT_EQ(p.caller->active_since_ms(), 3050);
   EXPECT_FALSE(p.caller->deadline());
   p.caller->on_timer(1'000'000, p.to_callee); // an active call has no time-out

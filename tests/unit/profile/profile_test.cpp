@@ -262,7 +262,7 @@ TEST(ShippedProfiles, DefaultNamesOnlyThePluginsThatExist) {
   ASSERT_TRUE(profile.node);
   EXPECT_EQ(profile.node->name, "me");
   EXPECT_EQ(profile.node->data_dir, fs::path("/home/tester/.local/share/entre/default"));
-  ASSERT_EQ(profile.plugins.size(), 5U);
+  ASSERT_EQ(profile.plugins.size(), 6U);
   EXPECT_EQ(profile.plugins[0].id, "entre.transport.udp");
   EXPECT_TRUE(profile.plugins[0].required);
   EXPECT_EQ(profile.plugins[1].id, "entre.crypto.sodium");
@@ -273,13 +273,17 @@ TEST(ShippedProfiles, DefaultNamesOnlyThePluginsThatExist) {
   EXPECT_TRUE(profile.plugins[3].required);
   EXPECT_EQ(profile.plugins[4].id, "entre.codec.pcm");
   EXPECT_TRUE(profile.plugins[4].required);
+  EXPECT_EQ(profile.plugins[5].id, "entre.audio.sdl2");
+  EXPECT_FALSE(profile.plugins[5].required) << "a node without sound must still start";
   EXPECT_EQ(profile.transport.order, std::vector<std::string>{"entre.transport.udp"});
   EXPECT_EQ(profile.codec.preferred,
             (std::vector<std::string>{"entre.codec.opus", "entre.codec.pcm"}));
   EXPECT_EQ(profile.crypto.suite, "entre.crypto.sodium");
   EXPECT_EQ(profile.crypto.kdf, KdfStrength::kModerate);
   EXPECT_EQ(profile.storage.plugin, "entre.storage.sqlite");
-  EXPECT_TRUE(profile.audio.plugin.empty());
+  EXPECT_EQ(profile.audio.plugin, "entre.audio.sdl2");
+  EXPECT_TRUE(profile.codec.fec);
+  EXPECT_FALSE(profile.codec.dtx);
   EXPECT_FALSE(profile.relay);
 
   const toml::table& udp = *profile.plugins[0].config;
