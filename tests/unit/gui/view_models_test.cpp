@@ -1,0 +1,183 @@
+// entre-gui's view models without a window: the contact list, the conversation, the call panel and
+// the passphrase hint, fed the node's values and events as the GUI feeds them.
+#include "view_models.hpp"
+
+#include <gtest/gtest.h>
+
+namespace entre::gui {
+namespace {
+
+ContactInfo contact(const std::string& id, const std::string& name, bool online,
+                    const std::string& path = {}, uint64_t unread = 0) {
+  ContactInfo c;
+  c.id = id;
+  c.name = name;
+  c.online = online;
+  c.path = path;
+  c.unread = unread;
+  return c;
+}
+
+MessageInfo message(const std::string& id, const std::string& who, bool outgoing, uint64_t order,
+                    MessageState state, const std::string& text) {
+  MessageInfo m;
+  m.id = id;
+  m.contact = who;
+  m.outgoing = outgoing;
+  m.order = order;
+  m.state = state;
+  m.text = text;
+  return m;
+}
+
+TEST(ContactList, OnlineFirstThenByNameAndPresenceMovesRows) {
+  ContactList list;
+  list.reset({contact("c1", "carol", false), contact("b1", "Bob", true, "udp:192.0.2.7:7400"),
+              contact("a1", "alice", false), contact("d1", "", true, "relay:relay.example:443")});
+  ASSERT_EQ(list.rows().size(), 4u);
+  EXPECT_EQ(list.rows()[0].id, "b1");
+  EXPECT_EQ(list.rows()[0].path_kind, "direct");
+  EXPECT_EQ(list.rows()[1].id, "d1");
+  EXPECT_EQ(list.rows()[1].name, "d1") << "a contact without a name shows the start of its id";
+  EXPECT_EQ(list.rows()[1].path_kind, "relay");
+  EXPECT_EQ(list.rows()[2].name, "alice");
+  EXPECT_EQ(list.rows()[3].name, "carol");
+
+  EXPECT_TRUE(list.apply(ContactPresenceChanged{"a1", true, "lan:10.0.0.2:7401"}));
+  EXPECT_EQ(list.rows()[0].id, "a1");
+  EXPECT_EQ(list.rows()[0].path_kind, "LAN");
+  EXPECT_TRUE(list.apply(ContactPresenceChanged{"b1", false, ""}));
+  EXPECT_EQ(list.rows()[2].id, "b1");
+  EXPECT_EQ(list.rows()[2].path_kind, "");
+  EXPECT_FALSE(list.apply(ContactPresenceChanged{"zz", true, "udp:x"}));
+}
+
+TEST(ContactList, UnreadCountsMessagesOutsideTheOpenConversation) {
+  ContactList list;
+  list.reset({contact("a1", "alice", true, "udp:x", 2), contact("b1", "bob", true, "udp:y")});
+  EXPECT_EQ(list.total_unread(), 2u);
+  list.set_open("a1");
+  EXPECT_EQ(list.find("a1")->unread, 0u);
+  EXPECT_TRUE(
+      list.apply(MessageReceived{message("m1", "a1", false, 3, MessageState::kDelivered, "hi")}));
+  EXPECT_EQ(list.find("a1")->unread, 0u) << "the open conversation's messages are read";
+  EXPECT_TRUE(
+      list.apply(MessageReceived{message("m2", "b1", false, 1, MessageState::kDelivered, "yo")}));
+  EXPECT_EQ(list.find("b1")->unread, 1u);
+  list.reset({contact("a1", "alice", true, "udp:x", 5), contact("b1", "bob", true, "udp:y", 1)});
+  EXPECT_EQ(list.find("a1")->unread, 0u) << "a refresh keeps the open conversation read";
+  EXPECT_EQ(list.name_of("b1"), "bob");
+}
+
+TEST(Conversation, HistoryInOrderTicksAndReadReceiptsCoverEarlierMessages) {
+  Conversation conv;
+  conv.open("a1", {message("m3", "a1", true, 3, MessageState::kSent, "third"),
+                   message("m2", "a1", false, 2, MessageState::kDelivered, "second"),
+                   message("m1", "a1", true, 1, MessageState::kDelivered, "first")});
+  auto rows = conv.visible("");
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0]->text, "first");
+  EXPECT_EQ(rows[2]->text, "third");
+  EXPECT_EQ(ticks(*rows[0]), "\xe2\x9c\x93\xe2\x9c\x93");
+  EXPECT_EQ(ticks(*rows[1]), "") << "incoming messages have no ticks";
+  EXPECT_EQ(ticks(*rows[2]), "\xe2\x9c\x93");
+
+  conv.add_sent(message("m4", "a1", true, 4, MessageState::kQueued, "fourth"));
+  EXPECT_EQ(ticks(*conv.visible("").back()), "...");
+  EXPECT_TRUE(conv.apply(MessageStateChanged{"a1", "m4", MessageState::kSent}));
+  EXPECT_FALSE(conv.apply(MessageStateChanged{"a1", "m4", MessageState::kSent}))
+      << "no change, nothing to redraw";
+  // A read receipt naming m3 covers m1 and m3, not m4.
+  EXPECT_TRUE(conv.apply(MessageStateChanged{"a1", "m3", MessageState::kRead}));
+  rows = conv.visible("");
+  EXPECT_EQ(rows[0]->state, MessageState::kRead);
+  EXPECT_EQ(rows[1]->state, MessageState::kDelivered) << "incoming stays as it was";
+  EXPECT_EQ(rows[2]->state, MessageState::kRead);
+  EXPECT_EQ(rows[3]->state, MessageState::kSent);
+
+  // Other conversations' events change nothing; an arriving message joins in order.
+  EXPECT_FALSE(conv.apply(
+      MessageReceived{message("x", "b1", false, 9, MessageState::kDelivered, "elsewhere")}));
+  EXPECT_TRUE(conv.apply(MessageReceived{
+      message("m5", "a1", false, 5, MessageState::kDelivered, "Fifth, with Words")}));
+  EXPECT_EQ(conv.size(), 5u);
+  // The send answer may come after a state event for it: the later state stays.
+  conv.add_sent(message("m4", "a1", true, 4, MessageState::kQueued, "fourth"));
+  EXPECT_EQ(conv.visible("fourth").front()->state, MessageState::kSent);
+}
+
+TEST(Conversation, SearchIsCaseInsensitiveWithinTheConversation) {
+  Conversation conv;
+  conv.open("a1", {message("m2", "a1", false, 2, MessageState::kDelivered, "See you at NOON"),
+                   message("m1", "a1", true, 1, MessageState::kSent, "lunch at noon?")});
+  EXPECT_EQ(conv.visible("noon").size(), 2u);
+  EXPECT_EQ(conv.visible("LUNCH").size(), 1u);
+  EXPECT_TRUE(conv.visible("dinner").empty());
+}
+
+TEST(TimeText, TodayShowsTheClockOtherDaysTheDateToo) {
+  const int64_t now = int64_t{1764400000} * 1000;
+  EXPECT_EQ(time_text(now - 60000, now).size(), 5u);
+  const std::string older = time_text(now - int64_t{3} * 24 * 3600 * 1000, now);
+  EXPECT_GT(older.size(), 5u);
+  EXPECT_NE(older.find(':'), std::string::npos);
+}
+
+TEST(CallPanel, FollowsACallFromBannerToEnd) {
+  CallPanel panel;
+  EXPECT_FALSE(panel.in_call());
+  CallInfo c;
+  c.id = "00aa";
+  c.contact = "a1";
+  c.phase = CallPhase::kIncoming;
+  EXPECT_TRUE(panel.apply(CallChanged{c}));
+  EXPECT_TRUE(panel.ringing_here());
+  EXPECT_FALSE(panel.in_call());
+  EXPECT_EQ(panel.headline("alice", 0), "alice is calling");
+  c.phase = CallPhase::kActive;
+  c.codec = "opus";
+  c.sample_rate = 48000;
+  c.answered_ms = 1000;
+  panel.apply(CallChanged{c});
+  EXPECT_TRUE(panel.in_call());
+  EXPECT_FALSE(panel.ringing_here());
+  EXPECT_EQ(panel.headline("alice", 1000 + 83 * 1000), "In call with alice  01:23");
+  EXPECT_EQ(panel.stats_line(), "") << "no statistics yet";
+  CallStats s;
+  s.id = "00aa";
+  s.rtt_ms = 12;
+  s.loss_percent = 2.4;
+  s.jitter_ms = 1.6;
+  s.buffer_ms = 40;
+  s.bitrate_bps = 24400;
+  EXPECT_TRUE(panel.apply(CallStatsUpdated{s}));
+  EXPECT_EQ(panel.stats_line(),
+            "opus 48 kHz \xc2\xb7 rtt 12 ms \xc2\xb7 loss 2% \xc2\xb7 jitter 2 ms "
+            "\xc2\xb7 buffer 40 ms \xc2\xb7 24 kbit/s");
+  s.id = "other";
+  EXPECT_FALSE(panel.apply(CallStatsUpdated{s})) << "another call's statistics";
+  c.muted = true;
+  panel.apply(CallChanged{c});
+  EXPECT_NE(panel.headline("alice", 2000).find("muted"), std::string::npos);
+  c.phase = CallPhase::kEnded;
+  c.end = "hung up by the peer";
+  panel.apply(CallChanged{c});
+  EXPECT_FALSE(panel.in_call());
+  EXPECT_EQ(panel.headline("alice", 0), "Call with alice ended: hung up by the peer");
+  panel.dismiss_ended();
+  EXPECT_FALSE(panel.call());
+}
+
+TEST(PassphraseHint, RatesLengthVarietyAndWellKnownChoices) {
+  EXPECT_EQ(passphrase_hint("").score, 0);
+  EXPECT_EQ(passphrase_hint("password1").score, 0);
+  EXPECT_EQ(passphrase_hint("aaaaaaaaaaaaaaaa").score, 0) << "one repeated character";
+  EXPECT_EQ(passphrase_hint("abcdefghijklmnop").score, 0) << "one run";
+  EXPECT_LE(passphrase_hint("tiger7").score, 1);
+  EXPECT_GE(passphrase_hint("correct horse battery staple").score, 3);
+  EXPECT_EQ(passphrase_hint("Vq8#r2!Lm9@x,Zt4").score, 4);
+  EXPECT_FALSE(passphrase_hint("x").text.empty());
+}
+
+} // namespace
+} // namespace entre::gui
