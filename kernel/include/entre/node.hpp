@@ -145,8 +145,20 @@ class Node {
     std::vector<std::string> playback;
   };
   ApiResult<AudioDevices> audio_devices();
+  // The devices the next call opens (names from audio_devices(); empty: the system default),
+  // in place of the profile's [audio] capture_device and playback_device until the node stops.
+  ApiStatus set_audio_devices(const std::string& capture, const std::string& playback);
   // Newest first, up to `limit` calls; `contact` empty: every contact's calls.
   ApiResult<std::vector<CallRecord>> call_history(const std::string& contact, uint32_t limit);
+
+  // The kernel's latest log lines (at most 512 are kept, at the profile's [log] level or above),
+  // oldest first: for a frontend's log view.
+  struct LogLine {
+    int64_t time_ms = 0; // Unix epoch milliseconds
+    std::string level;   // "trace", "debug", "info", "warning", "error", "critical"
+    std::string text;
+  };
+  [[nodiscard]] std::vector<LogLine> recent_log();
 
   [[nodiscard]] std::optional<Event> poll_event();
   [[nodiscard]] std::optional<Event> wait_event(std::chrono::milliseconds timeout);

@@ -87,6 +87,11 @@ class CallService {
   void on_timer(Engine& engine);
   // Hangs up a call in progress (the node is stopping).
   void shutdown(Engine& engine);
+  // The devices the next call opens.
+  void set_devices(const std::string& capture, const std::string& playback) {
+    config_.capture_device = capture;
+    config_.playback_device = playback;
+  }
   // After shutdown(): calls are refused until this (the node started again).
   void reopen() { closed_ = false; }
 

@@ -20,6 +20,7 @@
 #include <entre/sdk/transport.hpp>
 
 #include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/ringbuffer_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -144,6 +145,7 @@ struct Node::Impl {
   std::unique_ptr<MessengerThread> messenger; // stopped and destroyed before the plugins
   std::unique_ptr<MediaToTransports> media_sink;
   std::unique_ptr<calls::CallService> calls; // destroyed after the messenger, before the plugins
+  std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> recent; // the latest log lines, for frontends
   mutable std::mutex mu;
   bool started = false;
 
@@ -317,7 +319,10 @@ NodeCreateResult Node::create(const std::filesystem::path& profile_path) {
     return result;
   }
 
+  auto recent = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(512);
+  logger->sinks().push_back(recent);
   auto impl = std::make_unique<Impl>(std::move(profile), logger);
+  impl->recent = recent;
   const Profile& p = impl->profile;
   logger->info("node '{}' from profile {}", p.node->name, p.source.string());
 
@@ -830,6 +835,30 @@ ApiResult<Node::AudioDevices> Node::audio_devices() {
     (capture ? out.capture : out.playback) = wire::split_lines(text);
   }
   return ApiResult<AudioDevices>::of(std::move(out));
+}
+
+ApiStatus Node::set_audio_devices(const std::string& capture, const std::string& playback) {
+  return impl_->call_service<std::monostate>([&](calls::CallService& c, Engine&) {
+    c.set_devices(capture, playback);
+    return ApiStatus::of({});
+  });
+}
+
+std::vector<Node::LogLine> Node::recent_log() {
+  std::vector<LogLine> out;
+  if (!impl_->recent) {
+    return out;
+  }
+  for (const auto& m : impl_->recent->last_raw()) {
+    LogLine l;
+    l.time_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(m.time.time_since_epoch()).count();
+    const auto name = spdlog::level::to_string_view(m.level);
+    l.level.assign(name.data(), name.size());
+    l.text.assign(m.payload.data(), m.payload.size());
+    out.push_back(std::move(l));
+  }
+  return out;
 }
 
 ApiResult<std::vector<CallRecord>> Node::call_history(const std::string& contact, uint32_t limit) {

@@ -141,37 +141,8 @@ TEST_F(ControlApi, TwoNodesChatThroughTheirSockets) {
 TEST_F(ControlApi, CallCommandsAndEvents) {
   auto add_audio = [&](const NodeFiles& f, bool tone) {
     const auto wav = dir_ / (f.name + "-in.wav");
-    {
-      std::vector<int16_t> pcm(48000 * 3);
-      for (std::size_t i = 0; i < pcm.size() && tone; ++i) {
-        pcm[i] = static_cast<int16_t>(
-            6000 * std::sin(2 * M_PI * 300.0 * static_cast<double>(i) / 48000.0));
-      }
-      std::ofstream out(wav, std::ios::binary);
-      auto u32 = [&](uint32_t v) { out.write(reinterpret_cast<const char*>(&v), 4); };
-      auto u16 = [&](uint16_t v) { out.write(reinterpret_cast<const char*>(&v), 2); };
-      out.write("RIFF", 4);
-      u32(static_cast<uint32_t>(36 + pcm.size() * 2));
-      out.write("WAVEfmt ", 8);
-      u32(16);
-      u16(1);
-      u16(1);
-      u32(48000);
-      u32(96000);
-      u16(2);
-      u16(16);
-      out.write("data", 4);
-      u32(static_cast<uint32_t>(pcm.size() * 2));
-      out.write(reinterpret_cast<const char*>(pcm.data()),
-                static_cast<std::streamsize>(pcm.size() * 2));
-    }
-    std::ofstream profile(f.profile, std::ios::app);
-    profile
-        << "\n[[plugins]]\nid = \"entre.codec.opus\"\n\n[[plugins]]\nid = \"entre.audio.file\"\n"
-        << "  [plugins.config]\n  input = \"" << wav.string() << "\"\n  output = \""
-        << (dir_ / (f.name + "-out.wav")).string() << "\"\n  loop = true\n\n"
-        << "[codec]\npreferred = [\"entre.codec.opus\"]\n\n[audio]\nplugin = "
-           "\"entre.audio.file\"\n";
+    write_tone_wav(wav, 3, 300, tone ? 6000 : 0);
+    std::ofstream(f.profile, std::ios::app) << call_plugins_toml(wav, dir_ / (f.name + "-out.wav"));
   };
   add_audio(alice_files_, true);
   add_audio(bob_files_, false);

@@ -10,6 +10,9 @@
 
 #include "process_harness.hpp"
 
+#include <cmath>
+#include <fstream>
+
 namespace entre::integ {
 
 // The files of one node: its profile, passphrase, data directory and log (standard error).
@@ -82,6 +85,46 @@ inline NodeFiles write_node_files(const std::filesystem::path& dir, const std::s
                                "  [plugins.config]\n  bind = \"127.0.0.1:" +
                                    std::to_string(port) + "\"\n  max_payload_bytes = 1200\n",
                                {"entre.transport.udp"});
+}
+
+// A 48 kHz mono 16-bit WAV file: `seconds` of a `hz` tone at amplitude `level` (0: silence).
+inline void write_tone_wav(const std::filesystem::path& path, double seconds, double hz,
+                           int level) {
+  std::vector<int16_t> pcm(static_cast<std::size_t>(seconds * 48000));
+  for (std::size_t i = 0; i < pcm.size(); ++i) {
+    pcm[i] = static_cast<int16_t>(level * std::sin(2 * M_PI * hz * static_cast<double>(i) / 48000));
+  }
+  std::ofstream out(path, std::ios::binary);
+  auto u32 = [&](uint32_t v) { out.write(reinterpret_cast<const char*>(&v), 4); };
+  auto u16 = [&](uint16_t v) { out.write(reinterpret_cast<const char*>(&v), 2); };
+  out.write("RIFF", 4);
+  u32(static_cast<uint32_t>(36 + pcm.size() * 2));
+  out.write("WAVEfmt ", 8);
+  u32(16);
+  u16(1); // PCM
+  u16(1); // mono
+  u32(48000);
+  u32(96000);
+  u16(2);
+  u16(16);
+  out.write("data", 4);
+  u32(static_cast<uint32_t>(pcm.size() * 2));
+  out.write(reinterpret_cast<const char*>(pcm.data()),
+            static_cast<std::streamsize>(pcm.size() * 2));
+  if (!out) {
+    throw HarnessError("cannot write " + path.string());
+  }
+}
+
+// Lines to append to a node profile (write_node_files) for calls: codec-opus and audio-file
+// playing `input` (looped) and recording into `output`.
+inline std::string call_plugins_toml(const std::filesystem::path& input,
+                                     const std::filesystem::path& output) {
+  return "\n[[plugins]]\nid = \"entre.codec.opus\"\n\n[[plugins]]\nid = \"entre.audio.file\"\n"
+         "  [plugins.config]\n  input = \"" +
+         input.string() + "\"\n  output = \"" + output.string() +
+         "\"\n  loop = true\n\n[codec]\npreferred = [\"entre.codec.opus\"]\n\n"
+         "[audio]\nplugin = \"entre.audio.file\"\n";
 }
 
 struct HistoryEntry {

@@ -577,8 +577,9 @@ TEST_F(MessagingIntegration, ThroughLossyProxiesEveryMessageArrivesOnceInOrder) 
   FIGURES << "loss measured over both proxies: " << dropped << " of " << received << " = "
           << loss * 100 << "%" << std::endl;
   // The traffic went through the proxies and was impaired as asked (binomial, hundreds of
-  // datagrams: far inside these bounds).
-  EXPECT_GT(received, kForward);
+  // datagrams: far inside these bounds). Messages share datagrams (bundles), so there may be
+  // fewer datagrams than messages.
+  EXPECT_GT(received, 200u);
   EXPECT_GT(loss, 0.12);
   EXPECT_LT(loss, 0.28);
 }

@@ -1,0 +1,866 @@
+#include "app.hpp"
+
+#include <SDL.h>
+#include <imgui.h>
+#include <imgui_stdlib.h>
+#include <qrencode.h>
+
+#include <algorithm>
+#include <chrono>
+
+namespace entre::gui {
+
+namespace {
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+const ImVec4 kGreen{0.35f, 0.8f, 0.45f, 1.0f};
+const ImVec4 kGrey{0.55f, 0.55f, 0.6f, 1.0f};
+const ImVec4 kRed{0.95f, 0.4f, 0.35f, 1.0f};
+const ImVec4 kBlue{0.45f, 0.65f, 1.0f, 1.0f};
+
+int level_of(const std::string& name) {
+  static const char* kNames[] = {"trace", "debug", "info", "warning", "error", "critical"};
+  for (int i = 0; i < 6; ++i) {
+    if (name == kNames[i]) {
+      return i;
+    }
+  }
+  return 2;
+}
+
+} // namespace
+
+// ---- Worker and inbox ---------------------------------------------------------------------------
+
+Worker::Worker() : thread_([this] { loop(); }) {}
+
+Worker::~Worker() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void Worker::post(std::function<void()> job) {
+  {
+    std::lock_guard lock(mu_);
+    jobs_.push_back(std::move(job));
+  }
+  cv_.notify_one();
+}
+
+bool Worker::busy() const {
+  std::lock_guard lock(mu_);
+  return running_job_ || !jobs_.empty();
+}
+
+void Worker::loop() {
+  while (true) {
+    std::function<void()> job;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [this] { return stop_ || !jobs_.empty(); });
+      if (stop_) {
+        return;
+      }
+      job = std::move(jobs_.front());
+      jobs_.pop_front();
+      running_job_ = true;
+    }
+    job();
+    std::lock_guard lock(mu_);
+    running_job_ = false;
+  }
+}
+
+void Inbox::push(std::function<void(App&)> fn) {
+  {
+    std::lock_guard lock(mu_);
+    items_.push_back(std::move(fn));
+  }
+  SDL_Event wake{};
+  wake.type = wake_event_;
+  SDL_PushEvent(&wake);
+}
+
+std::deque<std::function<void(App&)>> Inbox::take() {
+  std::lock_guard lock(mu_);
+  return std::exchange(items_, {});
+}
+
+QrCode make_qr(const std::string& text) {
+  QrCode out;
+  QRcode* qr = QRcode_encodeString(text.c_str(), 0, QR_ECLEVEL_M, QR_MODE_8, 1);
+  if (qr == nullptr) {
+    return out;
+  }
+  out.width = qr->width;
+  out.dark.resize(static_cast<std::size_t>(qr->width) * static_cast<std::size_t>(qr->width));
+  for (std::size_t i = 0; i < out.dark.size(); ++i) {
+    out.dark[i] = (qr->data[i] & 1) != 0;
+  }
+  QRcode_free(qr);
+  return out;
+}
+
+// ---- App ----------------------------------------------------------------------------------------
+
+App::App(Node& node, uint32_t wake_event) : node_(node), inbox_(wake_event) {
+  events_ = std::thread([this] {
+    while (true) {
+      {
+        std::lock_guard lock(stop_mu_);
+        if (stopping_) {
+          return;
+        }
+      }
+      if (auto e = node_.wait_event(std::chrono::milliseconds(200))) {
+        inbox_.push([e = std::move(*e)](App& a) { a.on_event(e); });
+      }
+    }
+  });
+  worker_.post([this] {
+    const bool has = node_.has_identity();
+    inbox_.push([has](App& a) { a.has_identity_ = has; });
+  });
+}
+
+App::~App() {
+  {
+    std::lock_guard lock(stop_mu_);
+    stopping_ = true;
+  }
+  events_.join();
+}
+
+bool App::drain() {
+  auto items = inbox_.take();
+  for (auto& fn : items) {
+    fn(*this);
+  }
+  return !items.empty();
+}
+
+bool App::animating() const { return call_.in_call() || call_.ringing_here(); }
+
+void App::on_event(const Event& e) {
+  contacts_.apply(e);
+  if (conversation_.apply(e)) {
+    if (const auto* m = std::get_if<MessageReceived>(&e)) {
+      const std::string who = m->message.contact;
+      worker_.post([this, who] { (void)node_.mark_read(who); });
+    }
+  }
+  call_.apply(e);
+  if (const auto* t = std::get_if<TransportStateChanged>(&e)) {
+    transports_[t->plugin_id] = {t->running, t->endpoints};
+  }
+}
+
+void App::refresh_contacts() {
+  worker_.post([this] {
+    auto list = node_.contacts();
+    inbox_.push([list = std::move(list)](App& a) { a.contacts_.reset(list); });
+  });
+}
+
+void App::create_identity(const std::string& passphrase) { open_identity(true, passphrase); }
+
+void App::unlock(const std::string& passphrase) { open_identity(false, passphrase); }
+
+void App::open_identity(bool create, const std::string& passphrase) {
+  unlocking_ = true;
+  error_.clear();
+  worker_.post([this, create, passphrase] {
+    const ApiStatus st = create ? node_.create_identity(passphrase) : node_.unlock(passphrase);
+    const std::string id = st.ok() ? node_.my_id() : std::string();
+    auto code = st.ok() ? node_.contact_code() : ApiResult<std::string>{};
+    inbox_.push([st, id, code](App& a) {
+      a.unlocking_ = false;
+      if (!st.ok()) {
+        a.error_ = st.error.code == sdk::StatusCode::kAuthFailed
+                       ? "Wrong passphrase. Nothing was changed; try again."
+                       : st.error.message;
+        return;
+      }
+      a.unlocked_ = true;
+      a.passphrase_.assign(a.passphrase_.size(), '\0');
+      a.confirm_.assign(a.confirm_.size(), '\0');
+      a.passphrase_.clear();
+      a.confirm_.clear();
+      a.my_id_ = id;
+      a.my_code_ = code.value.value_or("");
+      a.qr_ = make_qr(a.my_code_);
+      a.refresh_contacts();
+    });
+  });
+}
+
+void App::open_conversation(const std::string& contact) {
+  contacts_.set_open(contact);
+  search_.clear();
+  focus_composer_ = true;
+  worker_.post([this, contact] {
+    auto history = node_.history(contact, 0, 500);
+    (void)node_.mark_read(contact);
+    inbox_.push([contact, history](App& a) {
+      if (a.contacts_.open() == contact) {
+        a.conversation_.open(contact, history.value.value_or(std::vector<MessageInfo>{}));
+      }
+    });
+  });
+}
+
+void App::send(const std::string& text) {
+  const std::string contact = conversation_.contact();
+  if (contact.empty() || text.empty()) {
+    return;
+  }
+  worker_.post([this, contact, text] {
+    auto r = node_.send(contact, text);
+    inbox_.push([r](App& a) {
+      if (r.ok()) {
+        a.conversation_.add_sent(*r.value);
+      } else {
+        a.error_ = r.error.message;
+      }
+    });
+  });
+}
+
+void App::add_contact(const std::string& code, const std::string& name) {
+  add_error_.clear();
+  worker_.post([this, code, name] {
+    auto r = node_.add_contact(code, name);
+    inbox_.push([r](App& a) {
+      if (!r.ok()) {
+        a.add_error_ = r.error.message;
+        return;
+      }
+      a.show_add_ = false;
+      a.add_code_.clear();
+      a.add_name_.clear();
+      a.refresh_contacts();
+    });
+  });
+}
+
+void App::call(const std::string& contact) {
+  error_.clear();
+  worker_.post([this, contact] {
+    auto r = node_.call(contact);
+    inbox_.push([r](App& a) {
+      if (!r.ok()) {
+        a.error_ = "Call failed: " + r.error.message;
+      } else {
+        a.call_.apply(CallChanged{*r.value});
+      }
+    });
+  });
+}
+
+void App::answer() {
+  worker_.post([this] {
+    auto r = node_.answer();
+    inbox_.push([r](App& a) {
+      if (!r.ok()) {
+        a.error_ = "Answer failed: " + r.error.message;
+      }
+    });
+  });
+}
+
+void App::hang_up() {
+  worker_.post([this] { (void)node_.hang_up(); });
+}
+
+void App::set_muted(bool muted) {
+  worker_.post([this, muted] { (void)node_.set_muted(muted); });
+}
+
+void App::show_my_code() { show_code_ = true; }
+
+void App::show_safety(const std::string& contact) {
+  safety_contact_ = contact;
+  safety_number_.clear();
+  show_safety_ = true;
+  worker_.post([this, contact] {
+    auto r = node_.safety_number(contact);
+    inbox_.push([r](App& a) { a.safety_number_ = r.value.value_or(r.error.message); });
+  });
+}
+
+void App::show_node_panel() {
+  show_node_ = true;
+  worker_.post([this] {
+    auto plugins = node_.plugins();
+    auto log = node_.recent_log();
+    auto devices = node_.audio_devices();
+    inbox_.push([plugins, log, devices](App& a) {
+      a.plugins_ = plugins;
+      a.log_ = log;
+      if (devices.ok()) {
+        a.devices_ = *devices.value;
+        a.devices_error_.clear();
+      } else {
+        a.devices_error_ = devices.error.message;
+      }
+    });
+  });
+}
+
+void App::close_dialogs() {
+  show_code_ = show_add_ = show_safety_ = show_rename_ = show_node_ = show_devices_ = false;
+}
+
+// ---- Drawing ------------------------------------------------------------------------------------
+
+void App::draw(int width, int height) {
+  ImGui::SetNextWindowPos(ImVec2(0, 0));
+  ImGui::SetNextWindowSize(ImVec2(static_cast<float>(width), static_cast<float>(height)));
+  const ImGuiWindowFlags flags = ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_NoMove |
+                                 ImGuiWindowFlags_NoBringToFrontOnFocus |
+                                 (unlocked_ ? ImGuiWindowFlags_MenuBar : 0);
+  ImGui::Begin("entre", nullptr, flags);
+  if (!unlocked_) {
+    draw_first_run();
+  } else {
+    draw_main(width, height);
+  }
+  ImGui::End();
+  if (unlocked_) {
+    draw_dialogs();
+  }
+  // Level meters move during a call: poll the statistics a few times a second.
+  if (call_.in_call() && now_ms() - last_poll_ms_ > 200 && !worker_.busy()) {
+    last_poll_ms_ = now_ms();
+    worker_.post([this] {
+      auto s = node_.call_stats();
+      inbox_.push([s](App& a) { a.live_ = s; });
+    });
+  }
+}
+
+void App::draw_first_run() {
+  const bool creating = has_identity_.has_value() && !*has_identity_;
+  ImGui::Dummy(ImVec2(0, 40));
+  ImGui::Indent(40);
+  ImGui::TextColored(kBlue, "Entre");
+  ImGui::TextUnformatted("End-to-end encrypted messages and calls, peer to peer.");
+  ImGui::Spacing();
+  ImGui::Text("Node: %s (profile %s)", node_.name().c_str(),
+              node_.profile_path().filename().string().c_str());
+  ImGui::Spacing();
+  if (!has_identity_.has_value()) {
+    ImGui::TextUnformatted("Opening the store...");
+    ImGui::Unindent(40);
+    return;
+  }
+  ImGui::TextUnformatted(creating ? "Create your identity" : "Unlock your identity");
+  ImGui::TextColored(kGrey, creating ? "Your public key is your identity: no phone number, no "
+                                       "e-mail. The passphrase seals it on this device."
+                                     : "Your identity, contacts and messages are sealed with "
+                                       "your passphrase.");
+  ImGui::PushItemWidth(360);
+  bool submit =
+      ImGui::InputText("Passphrase", &passphrase_,
+                       ImGuiInputTextFlags_Password | ImGuiInputTextFlags_EnterReturnsTrue);
+  if (ImGui::IsWindowAppearing()) {
+    ImGui::SetKeyboardFocusHere(-1);
+  }
+  if (creating) {
+    const PassphraseHint hint = passphrase_hint(passphrase_);
+    ImGui::ProgressBar(static_cast<float>(hint.score) / 4.0f, ImVec2(360, 6), "");
+    ImGui::TextColored(hint.score >= 3   ? kGreen
+                       : hint.score >= 2 ? kGrey
+                                         : kRed,
+                       "%s", hint.text.c_str());
+    submit |= ImGui::InputText("Again", &confirm_,
+                               ImGuiInputTextFlags_Password | ImGuiInputTextFlags_EnterReturnsTrue);
+  }
+  ImGui::PopItemWidth();
+  ImGui::BeginDisabled(unlocking_);
+  submit |= ImGui::Button(creating ? "Create identity" : "Unlock");
+  ImGui::EndDisabled();
+  if (unlocking_) {
+    ImGui::SameLine();
+    ImGui::TextColored(kGrey, "Deriving the key...");
+  }
+  if (submit && !unlocking_) {
+    if (creating && passphrase_ != confirm_) {
+      error_ = "The two passphrases differ.";
+    } else if (creating && passphrase_hint(passphrase_).score == 0) {
+      error_ = "Choose a longer passphrase.";
+    } else if (creating) {
+      create_identity(passphrase_);
+    } else {
+      unlock(passphrase_);
+    }
+  }
+  if (!error_.empty()) {
+    ImGui::TextColored(kRed, "%s", error_.c_str());
+  }
+  ImGui::Unindent(40);
+}
+
+void App::draw_main(int width, int height) {
+  (void)height;
+  if (ImGui::BeginMenuBar()) {
+    if (ImGui::BeginMenu("Contacts")) {
+      if (ImGui::MenuItem("My contact code")) {
+        show_code_ = true;
+      }
+      if (ImGui::MenuItem("Add a contact")) {
+        show_add_ = true;
+      }
+      ImGui::EndMenu();
+    }
+    if (ImGui::BeginMenu("Node")) {
+      if (ImGui::MenuItem("Node panel")) {
+        show_node_panel();
+      }
+      if (ImGui::MenuItem("Audio devices")) {
+        show_devices_ = true;
+        show_node_panel();
+      }
+      ImGui::EndMenu();
+    }
+    ImGui::TextColored(kGrey, "  %s  %s...", node_.name().c_str(), my_id_.substr(0, 12).c_str());
+    ImGui::EndMenuBar();
+  }
+  draw_call_banner();
+  const float left = std::clamp(static_cast<float>(width) * 0.28f, 200.0f, 360.0f);
+  ImGui::BeginChild("contacts", ImVec2(left, 0), true);
+  draw_contacts_pane();
+  ImGui::EndChild();
+  ImGui::SameLine();
+  ImGui::BeginChild("conversation", ImVec2(0, 0), true);
+  draw_conversation_pane();
+  ImGui::EndChild();
+}
+
+void App::draw_contacts_pane() {
+  if (ImGui::Button("+ Add")) {
+    show_add_ = true;
+  }
+  ImGui::SameLine();
+  if (ImGui::Button("My code")) {
+    show_code_ = true;
+  }
+  ImGui::Separator();
+  if (contacts_.rows().empty()) {
+    ImGui::TextWrapped("No contacts yet. Give your code to someone (My code) and add theirs.");
+  }
+  for (const ContactRow& r : contacts_.rows()) {
+    ImGui::PushID(r.id.c_str());
+    const bool open = contacts_.open() == r.id;
+    ImGui::TextColored(r.online ? kGreen : kGrey, r.online ? "\xe2\x97\x8f" : "\xe2\x97\x8b");
+    ImGui::SameLine();
+    std::string label = r.name;
+    if (r.verified) {
+      label += " \xe2\x9c\x93";
+    }
+    if (r.unread > 0) {
+      label += "  (" + std::to_string(r.unread) + ")";
+    }
+    if (ImGui::Selectable(label.c_str(), open)) {
+      open_conversation(r.id);
+    }
+    if (ImGui::BeginPopupContextItem("contact menu")) {
+      if (ImGui::MenuItem("Call", nullptr, false, r.online && !call_.in_call())) {
+        call(r.id);
+      }
+      if (ImGui::MenuItem("Safety number")) {
+        show_safety(r.id);
+      }
+      if (ImGui::MenuItem("Rename")) {
+        show_rename_ = true;
+        rename_contact_ = r.id;
+        rename_to_ = r.name;
+      }
+      const std::string id = r.id;
+      const bool blocked = r.blocked;
+      if (ImGui::MenuItem(blocked ? "Unblock" : "Block")) {
+        worker_.post([this, id, blocked] {
+          (void)node_.set_blocked(id, !blocked);
+          inbox_.push([](App& a) { a.refresh_contacts(); });
+        });
+      }
+      if (ImGui::MenuItem("Remove")) {
+        worker_.post([this, id] {
+          (void)node_.remove_contact(id);
+          inbox_.push([id](App& a) {
+            if (a.conversation_.contact() == id) {
+              a.conversation_.close();
+              a.contacts_.set_open("");
+            }
+            a.refresh_contacts();
+          });
+        });
+      }
+      ImGui::EndPopup();
+    }
+    ImGui::TextColored(kGrey, "    %s%s%s", r.online ? r.path_kind.c_str() : "offline",
+                       r.online && !r.path.empty() ? "  " : "", r.online ? r.path.c_str() : "");
+    ImGui::PopID();
+  }
+}
+
+void App::draw_conversation_pane() {
+  const std::string& who = conversation_.contact();
+  if (who.empty()) {
+    ImGui::TextColored(kGrey, "Choose a contact on the left.");
+    return;
+  }
+  const ContactRow* row = contacts_.find(who);
+  ImGui::TextUnformatted(contacts_.name_of(who).c_str());
+  if (row != nullptr) {
+    ImGui::SameLine();
+    ImGui::TextColored(row->verified ? kGreen : kGrey, row->verified ? "verified" : "not verified");
+    ImGui::SameLine();
+    ImGui::TextColored(kGrey, "%s", row->online ? row->path.c_str() : "offline");
+  }
+  ImGui::SameLine(ImGui::GetWindowWidth() - 290);
+  ImGui::BeginDisabled(row == nullptr || !row->online || call_.in_call());
+  if (ImGui::Button("Call")) {
+    call(who);
+  }
+  ImGui::EndDisabled();
+  ImGui::SameLine();
+  if (ImGui::Button("Safety")) {
+    show_safety(who);
+  }
+  ImGui::SameLine();
+  ImGui::PushItemWidth(140);
+  ImGui::InputTextWithHint("##search", "Search", &search_);
+  ImGui::PopItemWidth();
+  draw_call_panel();
+  ImGui::Separator();
+  const float composer_height = ImGui::GetTextLineHeightWithSpacing() * 3 + 12;
+  ImGui::BeginChild("messages", ImVec2(0, -composer_height), false);
+  const int64_t now = now_ms();
+  for (const MessageRow* m : conversation_.visible(search_)) {
+    ImGui::PushID(m->id.c_str());
+    ImGui::TextColored(kGrey, "%s", time_text(m->local_ms, now).c_str());
+    ImGui::SameLine();
+    ImGui::TextColored(m->outgoing ? kBlue : kGreen, "%s",
+                       m->outgoing ? "me" : contacts_.name_of(who).c_str());
+    if (m->outgoing) {
+      ImGui::SameLine();
+      ImGui::TextColored(m->state == MessageState::kRead ? kBlue : kGrey, "%s", ticks(*m).c_str());
+    }
+    if (!m->path.empty()) {
+      ImGui::SameLine();
+      ImGui::TextColored(kGrey, "via %s", path_kind(m->path).c_str());
+    }
+    ImGui::TextWrapped("%s", m->text.c_str());
+    ImGui::PopID();
+  }
+  if (search_.empty() && ImGui::GetScrollY() >= ImGui::GetScrollMaxY() - 40) {
+    ImGui::SetScrollHereY(1.0f);
+  }
+  ImGui::EndChild();
+  if (focus_composer_) {
+    ImGui::SetKeyboardFocusHere();
+    focus_composer_ = false;
+  }
+  // Enter sends; Shift+Enter starts a new line.
+  const bool enter =
+      ImGui::InputTextMultiline("##composer", &composer_, ImVec2(-80, composer_height - 8),
+                                ImGuiInputTextFlags_EnterReturnsTrue);
+  ImGui::SameLine();
+  const bool clicked = ImGui::Button("Send", ImVec2(70, 0));
+  if (enter && ImGui::GetIO().KeyShift) {
+    composer_ += "\n";
+    focus_composer_ = true;
+  } else if (enter || clicked) {
+    if (!composer_.empty()) {
+      send(composer_);
+      composer_.clear();
+    }
+    focus_composer_ = true;
+  }
+}
+
+void App::draw_call_banner() {
+  if (!call_.ringing_here()) {
+    return;
+  }
+  const std::string name = contacts_.name_of(call_.call()->contact);
+  ImGui::PushStyleColor(ImGuiCol_ChildBg, ImVec4(0.15f, 0.3f, 0.2f, 1.0f));
+  ImGui::BeginChild("banner", ImVec2(0, ImGui::GetFrameHeightWithSpacing() * 1.6f), true);
+  ImGui::TextUnformatted(call_.headline(name, now_ms()).c_str());
+  ImGui::SameLine();
+  if (ImGui::Button("Accept")) {
+    answer();
+  }
+  ImGui::SameLine();
+  if (ImGui::Button("Reject")) {
+    hang_up();
+  }
+  ImGui::EndChild();
+  ImGui::PopStyleColor();
+}
+
+void App::draw_call_panel() {
+  const auto& c = call_.call();
+  if (!c || c->contact != conversation_.contact() || c->phase == CallPhase::kIncoming) {
+    return;
+  }
+  ImGui::Separator();
+  ImGui::TextColored(c->phase == CallPhase::kEnded ? kGrey : kGreen, "%s",
+                     call_.headline(contacts_.name_of(c->contact), now_ms()).c_str());
+  if (c->phase == CallPhase::kEnded) {
+    ImGui::SameLine();
+    if (ImGui::SmallButton("Dismiss")) {
+      call_.dismiss_ended();
+    }
+    return;
+  }
+  ImGui::SameLine();
+  if (ImGui::Button(c->muted ? "Unmute" : "Mute")) {
+    set_muted(!c->muted);
+  }
+  ImGui::SameLine();
+  ImGui::PushStyleColor(ImGuiCol_Button, ImVec4(0.7f, 0.2f, 0.2f, 1.0f));
+  if (ImGui::Button("Hang up")) {
+    hang_up();
+  }
+  ImGui::PopStyleColor();
+  if (c->phase == CallPhase::kActive) {
+    const float in = live_ ? live_->input_level : 0.0f;
+    const float out = live_ ? live_->output_level : 0.0f;
+    ImGui::ProgressBar(in, ImVec2(160, 8), "");
+    ImGui::SameLine();
+    ImGui::TextColored(kGrey, "microphone");
+    ImGui::SameLine();
+    ImGui::ProgressBar(out, ImVec2(160, 8), "");
+    ImGui::SameLine();
+    ImGui::TextColored(kGrey, "speaker");
+    const std::string line = call_.stats_line();
+    ImGui::TextColored(kGrey, "%s", line.empty() ? "measuring..." : line.c_str());
+  }
+}
+
+void App::draw_qr(const QrCode& qr, float size) {
+  if (qr.width == 0) {
+    return;
+  }
+  const int quiet = 2;
+  const float cell = size / static_cast<float>(qr.width + 2 * quiet);
+  const ImVec2 at = ImGui::GetCursorScreenPos();
+  ImDrawList* dl = ImGui::GetWindowDrawList();
+  dl->AddRectFilled(at, ImVec2(at.x + size, at.y + size), IM_COL32(255, 255, 255, 255));
+  for (int y = 0; y < qr.width; ++y) {
+    for (int x = 0; x < qr.width; ++x) {
+      if (qr.dark[static_cast<std::size_t>(y * qr.width + x)]) {
+        const ImVec2 p(at.x + static_cast<float>(x + quiet) * cell,
+                       at.y + static_cast<float>(y + quiet) * cell);
+        dl->AddRectFilled(p, ImVec2(p.x + cell, p.y + cell), IM_COL32(0, 0, 0, 255));
+      }
+    }
+  }
+  ImGui::Dummy(ImVec2(size, size));
+}
+
+void App::draw_dialogs() {
+  const ImVec2 center = ImGui::GetMainViewport()->GetCenter();
+  if (show_code_) {
+    ImGui::SetNextWindowPos(center, ImGuiCond_Appearing, ImVec2(0.5f, 0.5f));
+    ImGui::Begin("My contact code", &show_code_, ImGuiWindowFlags_AlwaysAutoResize);
+    ImGui::TextUnformatted("Give this code to a contact, or let them scan it:");
+    draw_qr(qr_, 260);
+    ImGui::PushTextWrapPos(520);
+    ImGui::TextUnformatted(my_code_.c_str());
+    ImGui::PopTextWrapPos();
+    if (ImGui::Button("Copy")) {
+      SDL_SetClipboardText(my_code_.c_str());
+    }
+    ImGui::End();
+  }
+  if (show_add_) {
+    ImGui::SetNextWindowPos(center, ImGuiCond_Appearing, ImVec2(0.5f, 0.5f));
+    ImGui::Begin("Add a contact", &show_add_, ImGuiWindowFlags_AlwaysAutoResize);
+    ImGui::TextUnformatted("Paste the contact code they gave you:");
+    ImGui::PushItemWidth(480);
+    ImGui::InputText("Code", &add_code_);
+    ImGui::InputText("Name", &add_name_);
+    ImGui::PopItemWidth();
+    if (ImGui::Button("Paste")) {
+      if (char* text = SDL_GetClipboardText(); text != nullptr) {
+        add_code_ = text;
+        SDL_free(text);
+      }
+    }
+    ImGui::SameLine();
+    if (ImGui::Button("Add")) {
+      add_contact(add_code_, add_name_);
+    }
+    if (!add_error_.empty()) {
+      ImGui::TextColored(kRed, "%s", add_error_.c_str());
+    }
+    ImGui::End();
+  }
+  if (show_safety_) {
+    ImGui::SetNextWindowPos(center, ImGuiCond_Appearing, ImVec2(0.5f, 0.5f));
+    ImGui::Begin("Safety number", &show_safety_, ImGuiWindowFlags_AlwaysAutoResize);
+    ImGui::Text("Compare with %s's screen, in person or on a call:",
+                contacts_.name_of(safety_contact_).c_str());
+    ImGui::PushTextWrapPos(420);
+    ImGui::TextColored(kBlue, "%s", safety_number_.c_str());
+    ImGui::PopTextWrapPos();
+    const ContactRow* r = contacts_.find(safety_contact_);
+    const bool verified = r != nullptr && r->verified;
+    if (ImGui::Button(verified ? "Mark as not verified" : "They match: mark verified")) {
+      const std::string id = safety_contact_;
+      worker_.post([this, id, verified] {
+        (void)node_.set_verified(id, !verified);
+        inbox_.push([](App& a) {
+          a.show_safety_ = false;
+          a.refresh_contacts();
+        });
+      });
+    }
+    ImGui::End();
+  }
+  if (show_rename_) {
+    ImGui::SetNextWindowPos(center, ImGuiCond_Appearing, ImVec2(0.5f, 0.5f));
+    ImGui::Begin("Rename", &show_rename_, ImGuiWindowFlags_AlwaysAutoResize);
+    ImGui::InputText("Name", &rename_to_);
+    if (ImGui::Button("Rename")) {
+      const std::string id = rename_contact_;
+      const std::string to = rename_to_;
+      worker_.post([this, id, to] {
+        (void)node_.rename_contact(id, to);
+        inbox_.push([](App& a) {
+          a.show_rename_ = false;
+          a.refresh_contacts();
+        });
+      });
+    }
+    ImGui::End();
+  }
+  if (show_node_ || show_devices_) {
+    draw_node_panel();
+  }
+  if (!error_.empty() && unlocked_) {
+    ImGui::SetNextWindowPos(ImVec2(center.x, 40), ImGuiCond_Always, ImVec2(0.5f, 0.0f));
+    ImGui::Begin("##error", nullptr,
+                 ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_AlwaysAutoResize);
+    ImGui::TextColored(kRed, "%s", error_.c_str());
+    ImGui::SameLine();
+    if (ImGui::SmallButton("OK")) {
+      error_.clear();
+    }
+    ImGui::End();
+  }
+}
+
+void App::draw_node_panel() {
+  const ImVec2 center = ImGui::GetMainViewport()->GetCenter();
+  ImGui::SetNextWindowPos(center, ImGuiCond_Appearing, ImVec2(0.5f, 0.5f));
+  ImGui::SetNextWindowSize(ImVec2(760, 520), ImGuiCond_Appearing);
+  bool open = true;
+  ImGui::Begin("Node", &open);
+  if (!open) {
+    show_node_ = show_devices_ = false;
+  }
+  ImGui::Text("Profile: %s", node_.profile_path().string().c_str());
+  ImGui::Text("Data: %s", node_.data_dir().string().c_str());
+  if (ImGui::Button("Refresh")) {
+    show_node_panel();
+  }
+  if (ImGui::CollapsingHeader("Plugins", ImGuiTreeNodeFlags_DefaultOpen) &&
+      ImGui::BeginTable("plugins", 5, ImGuiTableFlags_Borders | ImGuiTableFlags_RowBg)) {
+    for (const char* h : {"id", "version", "kind", "status", "file"}) {
+      ImGui::TableSetupColumn(h);
+    }
+    ImGui::TableHeadersRow();
+    for (const auto& p : plugins_) {
+      ImGui::TableNextRow();
+      ImGui::TableNextColumn();
+      ImGui::TextUnformatted(p.id.c_str());
+      ImGui::TableNextColumn();
+      ImGui::TextUnformatted(p.version.c_str());
+      ImGui::TableNextColumn();
+      ImGui::TextUnformatted(p.kind.c_str());
+      ImGui::TableNextColumn();
+      ImGui::TextColored(p.loaded ? kGreen : kRed, "%s", p.loaded ? "loaded" : p.error.c_str());
+      ImGui::TableNextColumn();
+      ImGui::TextUnformatted(p.file.filename().string().c_str());
+    }
+    ImGui::EndTable();
+  }
+  if (ImGui::CollapsingHeader("Transports", ImGuiTreeNodeFlags_DefaultOpen)) {
+    for (const auto& [id, state] : transports_) {
+      std::string endpoints;
+      for (const auto& e : state.second) {
+        endpoints += (endpoints.empty() ? "" : ", ") + e;
+      }
+      ImGui::TextColored(state.first ? kGreen : kGrey, "%s: %s %s", id.c_str(),
+                         state.first ? "running" : "stopped", endpoints.c_str());
+    }
+  }
+  if (ImGui::CollapsingHeader("Audio devices",
+                              show_devices_ ? ImGuiTreeNodeFlags_DefaultOpen : 0)) {
+    if (!devices_error_.empty()) {
+      ImGui::TextColored(kRed, "%s", devices_error_.c_str());
+    }
+    auto combo = [](const char* label, const std::vector<std::string>& names, int& choice) {
+      const char* shown =
+          choice < 0 ? "System default" : names[static_cast<std::size_t>(choice)].c_str();
+      bool changed = false;
+      if (ImGui::BeginCombo(label, shown)) {
+        if (ImGui::Selectable("System default", choice < 0)) {
+          choice = -1;
+          changed = true;
+        }
+        for (std::size_t i = 0; i < names.size(); ++i) {
+          if (ImGui::Selectable(names[i].c_str(), choice == static_cast<int>(i))) {
+            choice = static_cast<int>(i);
+            changed = true;
+          }
+        }
+        ImGui::EndCombo();
+      }
+      return changed;
+    };
+    const bool changed = combo("Microphone", devices_.capture, capture_choice_) |
+                         combo("Speaker", devices_.playback, playback_choice_);
+    if (changed) {
+      const std::string cap = capture_choice_ < 0
+                                  ? std::string()
+                                  : devices_.capture[static_cast<std::size_t>(capture_choice_)];
+      const std::string play = playback_choice_ < 0
+                                   ? std::string()
+                                   : devices_.playback[static_cast<std::size_t>(playback_choice_)];
+      worker_.post([this, cap, play] { (void)node_.set_audio_devices(cap, play); });
+    }
+    ImGui::TextColored(kGrey, "The next call uses these.");
+  }
+  if (ImGui::CollapsingHeader("Log", ImGuiTreeNodeFlags_DefaultOpen)) {
+    static const char* kLevels[] = {"trace", "debug", "info", "warning", "error", "critical"};
+    ImGui::PushItemWidth(140);
+    ImGui::Combo("Level", &log_level_, kLevels, 6);
+    ImGui::PopItemWidth();
+    ImGui::BeginChild("log", ImVec2(0, 0), true, ImGuiWindowFlags_HorizontalScrollbar);
+    for (const auto& l : log_) {
+      if (level_of(l.level) >= log_level_) {
+        ImGui::TextColored(level_of(l.level) >= 3 ? kRed : kGrey, "%s", l.level.c_str());
+        ImGui::SameLine();
+        ImGui::TextUnformatted(l.text.c_str());
+      }
+    }
+    ImGui::EndChild();
+  }
+  ImGui::End();
+}
+
+} // namespace entre::gui

@@ -1,0 +1,170 @@
+// entre-gui's application: the screens (first run, main window, contact dialogs, call panel, node
+// panel) drawn with Dear ImGui from the view models, and the two threads that keep the UI thread
+// from ever waiting on the node: a worker that makes every Node call (network, disk and key
+// derivation happen there) and an event thread that drains Node::wait_event. Both hand their
+// results to the UI thread through an inbox and wake it with an SDL user event, so an idle window
+// sleeps in SDL_WaitEventTimeout.
+//
+// A test script (--test-script) drives the same actions a person would, step by step, and saves
+// screenshots; see script.hpp.
+#pragma once
+
+#include "view_models.hpp"
+
+#include <entre/node.hpp>
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace entre::gui {
+
+class App;
+
+// Runs jobs off the UI thread, one at a time, in order.
+class Worker {
+ public:
+  Worker();
+  ~Worker();
+  void post(std::function<void()> job);
+  [[nodiscard]] bool busy() const;
+
+ private:
+  void loop();
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> jobs_;
+  bool running_job_ = false;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+// Results for the UI thread; push() wakes it.
+class Inbox {
+ public:
+  explicit Inbox(uint32_t wake_event) : wake_event_(wake_event) {}
+  void push(std::function<void(App&)> fn);
+  std::deque<std::function<void(App&)>> take();
+
+ private:
+  std::mutex mu_;
+  std::deque<std::function<void(App&)>> items_;
+  uint32_t wake_event_;
+};
+
+struct QrCode {
+  int width = 0;
+  std::vector<bool> dark; // width * width modules, row by row
+};
+// The contact code as a QR code (libqrencode, error correction M); empty on failure.
+[[nodiscard]] QrCode make_qr(const std::string& text);
+
+class App {
+ public:
+  App(Node& node, uint32_t wake_event);
+  ~App();
+
+  // Draws one frame of the UI (between ImGui::NewFrame and ImGui::Render).
+  void draw(int width, int height);
+  // Runs the results that came in; true when anything changed (draw again).
+  bool drain();
+  // Whether something on screen moves on its own (a call's clock and meters): frames keep coming.
+  [[nodiscard]] bool animating() const;
+
+  // ---- Actions (what the buttons do; the test script calls them too) ----
+  void create_identity(const std::string& passphrase);
+  void unlock(const std::string& passphrase);
+  void open_conversation(const std::string& contact);
+  void send(const std::string& text);
+  void add_contact(const std::string& code, const std::string& name);
+  void call(const std::string& contact);
+  void answer();
+  void hang_up();
+  void set_muted(bool muted);
+  void show_my_code();
+  void show_safety(const std::string& contact);
+  void show_node_panel();
+  void refresh_contacts();
+
+  // ---- What the script and the tests read ----
+  [[nodiscard]] bool unlocked() const { return unlocked_; }
+  [[nodiscard]] bool has_identity_known() const { return has_identity_.has_value(); }
+  [[nodiscard]] const std::string& my_code() const { return my_code_; }
+  [[nodiscard]] const std::string& error() const { return error_; }
+  [[nodiscard]] const ContactList& contacts() const { return contacts_; }
+  [[nodiscard]] const Conversation& conversation() const { return conversation_; }
+  [[nodiscard]] const CallPanel& call_panel() const { return call_; }
+  [[nodiscard]] bool worker_busy() const { return worker_.busy(); }
+  void close_dialogs();
+
+ private:
+  void on_event(const Event& e);
+  void open_identity(bool create, const std::string& passphrase);
+  void draw_first_run();
+  void draw_main(int width, int height);
+  void draw_contacts_pane();
+  void draw_conversation_pane();
+  void draw_call_banner();
+  void draw_call_panel();
+  void draw_dialogs();
+  void draw_node_panel();
+  void draw_qr(const QrCode& qr, float size);
+
+  Node& node_;
+  Inbox inbox_;
+  Worker worker_;
+  std::thread events_;
+  std::mutex stop_mu_;
+  bool stopping_ = false;
+
+  std::optional<bool> has_identity_;
+  bool unlocked_ = false;
+  bool unlocking_ = false;
+  std::string passphrase_;
+  std::string confirm_;
+  std::string error_; // the last action's error, shown where it happened
+  std::string my_id_;
+  std::string my_code_;
+  QrCode qr_;
+
+  ContactList contacts_;
+  Conversation conversation_;
+  CallPanel call_;
+  std::string composer_;
+  std::string search_;
+  bool focus_composer_ = false;
+
+  // Dialogs
+  bool show_code_ = false;
+  bool show_add_ = false;
+  std::string add_code_;
+  std::string add_name_;
+  std::string add_error_;
+  bool show_safety_ = false;
+  std::string safety_contact_;
+  std::string safety_number_;
+  bool show_rename_ = false;
+  std::string rename_contact_;
+  std::string rename_to_;
+  bool show_node_ = false;
+  std::vector<PluginStatus> plugins_;
+  std::map<std::string, std::pair<bool, std::vector<std::string>>> transports_;
+  std::vector<Node::LogLine> log_;
+  int log_level_ = 2; // info
+  bool show_devices_ = false;
+  Node::AudioDevices devices_;
+  std::string devices_error_;
+  int capture_choice_ = -1; // -1: the system default
+  int playback_choice_ = -1;
+  std::optional<CallStats> live_; // polled during a call for the level meters
+  int64_t last_poll_ms_ = 0;
+};
+
+} // namespace entre::gui

@@ -1,0 +1,238 @@
+#include "script.hpp"
+
+#include <sys/resource.h>
+
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+namespace entre::gui {
+
+namespace {
+
+int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+double cpu_seconds() {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+std::string contact_named(const App& app, const std::string& name) {
+  for (const auto& r : app.contacts().rows()) {
+    if (r.name == name) {
+      return r.id;
+    }
+  }
+  return {};
+}
+
+} // namespace
+
+bool Script::load(const std::filesystem::path& file, std::string& error) {
+  std::ifstream in(file);
+  if (!in) {
+    error = file.string() + ": cannot read the test script";
+    return false;
+  }
+  for (std::string line; std::getline(in, line);) {
+    lines_.push_back(line);
+  }
+  return true;
+}
+
+std::string Script::take_screenshot_request() { return std::exchange(screenshot_, {}); }
+
+bool Script::idling() const { return idle_; }
+
+bool Script::step(App& app) {
+  while (!done_ && error_.empty()) {
+    if (at_ >= lines_.size()) {
+      error_ = "the script ended without 'quit'";
+      break;
+    }
+    const std::string& line = lines_[at_];
+    std::istringstream in(line);
+    std::vector<std::string> words;
+    for (std::string w; in >> w;) {
+      words.push_back(w);
+    }
+    if (words.empty() || words[0][0] == '#') {
+      ++at_;
+      continue;
+    }
+    // The rest of the line after the first word (texts with spaces).
+    const std::size_t first = line.find(words[0]) + words[0].size();
+    std::string rest = line.substr(std::min(first + 1, line.size()));
+    if (step_started_ms_ < 0) {
+      step_started_ms_ = steady_ms();
+      std::cout << "step " << at_ + 1 << ": " << line << std::endl;
+    }
+    if (!run(app, words, rest)) {
+      return error_.empty(); // waiting (or failed)
+    }
+    ++at_;
+    step_started_ms_ = -1;
+    acted_ = false;
+    if (!screenshot_.empty()) {
+      return true; // draw the frame to save before going on
+    }
+  }
+  if (!error_.empty()) {
+    error_ = "test script line " + std::to_string(at_ + 1) + " (" + lines_[at_] + "): " + error_;
+  }
+  return false;
+}
+
+bool Script::run(App& app, const std::vector<std::string>& w, const std::string& rest) {
+  const std::string& cmd = w[0];
+  const int64_t waited = steady_ms() - step_started_ms_;
+  // Not done yet: keep waiting, unless the step's time (word `seconds_word`, else 30 s) is up.
+  auto wait = [&](std::size_t seconds_word) {
+    const double limit = w.size() > seconds_word ? std::stod(w[seconds_word]) : 30.0;
+    if (static_cast<double>(waited) > limit * 1000) {
+      error_ = "timed out after " + std::to_string(waited) + " ms";
+    }
+    return false;
+  };
+  if (app.worker_busy() && cmd != "idle" && cmd.rfind("wait-", 0) != 0 && !acted_) {
+    return wait(99); // the previous action is still running
+  }
+  if (cmd == "create" || cmd == "unlock") {
+    if (!app.has_identity_known()) {
+      return wait(99);
+    }
+    if (!acted_) {
+      acted_ = true;
+      cmd == "create" ? app.create_identity(rest) : app.unlock(rest);
+      return false;
+    }
+    if (!app.error().empty()) {
+      error_ = app.error();
+      return false;
+    }
+    return app.unlocked() || wait(99);
+  }
+  if (cmd == "write-code") {
+    std::ofstream out(w.at(1));
+    out << app.my_code() << "\n";
+    return true;
+  }
+  if (cmd == "add-code-file") {
+    std::ifstream in(w.at(1));
+    std::string code;
+    if (!(in >> code)) {
+      return wait(99);
+    }
+    app.add_contact(code, w.at(2));
+    return true;
+  }
+  if (cmd == "wait-online") {
+    const std::string id = contact_named(app, w.at(1));
+    const ContactRow* r = id.empty() ? nullptr : app.contacts().find(id);
+    if (r != nullptr && r->online) {
+      return true;
+    }
+    return wait(2); // presence events keep the list current
+  }
+  if (cmd == "open") {
+    const std::string id = contact_named(app, w.at(1));
+    if (id.empty()) {
+      error_ = "no contact named " + w.at(1);
+      return false;
+    }
+    app.open_conversation(id);
+    return true;
+  }
+  if (cmd == "send") {
+    app.send(rest);
+    return true;
+  }
+  if (cmd == "wait-message") {
+    const std::string text = w.at(1);
+    for (const MessageRow* m : app.conversation().visible("")) {
+      if (!m->outgoing && m->text == text) {
+        return true;
+      }
+    }
+    return wait(2);
+  }
+  if (cmd == "wait-delivered") {
+    bool all = app.conversation().size() > 0;
+    for (const MessageRow* m : app.conversation().visible("")) {
+      all &= !m->outgoing || m->state >= MessageState::kDelivered;
+    }
+    return all || wait(1);
+  }
+  if (cmd == "call") {
+    app.call(contact_named(app, w.at(1)));
+    return true;
+  }
+  if (cmd == "answer") {
+    app.answer();
+    return true;
+  }
+  if (cmd == "hangup") {
+    app.hang_up();
+    return true;
+  }
+  if (cmd == "mute" || cmd == "unmute") {
+    app.set_muted(cmd == "mute");
+    return true;
+  }
+  if (cmd == "wait-call") {
+    const auto& c = app.call_panel().call();
+    if (c && call_phase_name(c->phase) == w.at(1)) {
+      return true;
+    }
+    return wait(2);
+  }
+  if (cmd == "show") {
+    app.close_dialogs();
+    const std::string what = w.at(1);
+    if (what == "my-code") {
+      app.show_my_code();
+    } else if (what == "safety") {
+      app.show_safety(contact_named(app, w.at(2)));
+    } else if (what == "node" || what == "devices") {
+      app.show_node_panel();
+    } else if (what != "none") {
+      error_ = "unknown screen " + what;
+      return false;
+    }
+    return true;
+  }
+  if (cmd == "screenshot") {
+    screenshot_ = w.at(1);
+    return true;
+  }
+  if (cmd == "idle") {
+    if (!idle_) {
+      idle_ = true;
+      idle_cpu_start_ = cpu_seconds();
+      return false;
+    }
+    const double seconds = std::stod(w.at(1));
+    if (static_cast<double>(waited) < seconds * 1000) {
+      return false;
+    }
+    idle_ = false;
+    const double used = cpu_seconds() - idle_cpu_start_;
+    std::cout << "idle-cpu " << 100.0 * used / (static_cast<double>(waited) / 1000.0) << std::endl;
+    return true;
+  }
+  if (cmd == "quit") {
+    done_ = true;
+    return true;
+  }
+  error_ = "unknown step '" + cmd + "'";
+  return false;
+}
+
+} // namespace entre::gui

@@ -1,0 +1,58 @@
+// entre-gui's test mode (--test-script FILE, for tests only): one step per line, run in order by
+// the UI loop through the same actions the buttons take, with the window drawing between steps.
+// A step that waits polls each frame until its condition holds or its time runs out (then the
+// script fails: entre-gui exits with status 1 and names the line).
+//
+//   create PASSPHRASE                 create the identity (first-run screen)
+//   unlock PASSPHRASE
+//   write-code FILE                   write this node's contact code to FILE
+//   add-code-file FILE NAME           add the contact whose code is in FILE (waits for the file)
+//   wait-online NAME SECONDS
+//   open NAME                         open NAME's conversation
+//   send TEXT                         send TEXT to the open conversation
+//   wait-message TEXT SECONDS         until a message with TEXT is in the open conversation
+//   wait-delivered SECONDS            until every outgoing message there is delivered or read
+//   call NAME | answer | hangup | mute | unmute
+//   wait-call PHASE SECONDS           calling, ringing, incoming, active or ended
+//   show my-code|add|safety NAME|node|devices|none
+//   screenshot FILE                   a PNG of the next frame drawn
+//   idle SECONDS                      do nothing; prints "idle-cpu <percent>" of one core used
+//   quit
+#pragma once
+
+#include "app.hpp"
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace entre::gui {
+
+class Script {
+ public:
+  // Reads the script; false with `error`.
+  bool load(const std::filesystem::path& file, std::string& error);
+  // One frame's turn: runs steps until one has to wait. Returns false once the script ended
+  // (then failed() says how).
+  bool step(App& app);
+  // A screenshot the last step asked for (empty when none); cleared by the caller.
+  std::string take_screenshot_request();
+  [[nodiscard]] bool failed() const { return !error_.empty(); }
+  [[nodiscard]] const std::string& error() const { return error_; }
+  // Whether the script sits in `idle` (the loop then sleeps as it would for a person).
+  [[nodiscard]] bool idling() const;
+
+ private:
+  bool run(App& app, const std::vector<std::string>& words, const std::string& rest);
+  std::vector<std::string> lines_;
+  std::size_t at_ = 0;
+  int64_t step_started_ms_ = -1;
+  bool acted_ = false; // the current step started its action
+  std::string screenshot_;
+  std::string error_;
+  bool done_ = false;
+  bool idle_ = false;
+  double idle_cpu_start_ = 0;
+};
+
+} // namespace entre::gui
