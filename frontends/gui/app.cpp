@@ -2,6 +2,7 @@
 
 #include <SDL.h>
 #include <imgui.h>
+#include <imgui_internal.h>
 #include <imgui_stdlib.h>
 #include <qrencode.h>
 
@@ -67,8 +68,8 @@ void Worker::loop() {
     {
       std::unique_lock lock(mu_);
       cv_.wait(lock, [this] { return stop_ || !jobs_.empty(); });
-      if (stop_) {
-        return;
+      if (jobs_.empty()) {
+        return; // stopping, and every queued action has run (a message queued is not lost)
       }
       job = std::move(jobs_.front());
       jobs_.pop_front();
@@ -159,6 +160,10 @@ void App::on_event(const Event& e) {
     }
   }
   call_.apply(e);
+  if (const auto* c = std::get_if<CallChanged>(&e);
+      c != nullptr && c->call.phase == CallPhase::kEnded) {
+    live_.reset();
+  }
   if (const auto* t = std::get_if<TransportStateChanged>(&e)) {
     transports_[t->plugin_id] = {t->running, t->endpoints};
   }
@@ -178,12 +183,18 @@ void App::unlock(const std::string& passphrase) { open_identity(false, passphras
 void App::open_identity(bool create, const std::string& passphrase) {
   unlocking_ = true;
   error_.clear();
-  worker_.post([this, create, passphrase] {
-    const ApiStatus st = create ? node_.create_identity(passphrase) : node_.unlock(passphrase);
+  worker_.post([this, create, pass = std::string(passphrase)]() mutable {
+    const ApiStatus st = create ? node_.create_identity(pass) : node_.unlock(pass);
+    std::fill(pass.begin(), pass.end(), '\0');
     const std::string id = st.ok() ? node_.my_id() : std::string();
     auto code = st.ok() ? node_.contact_code() : ApiResult<std::string>{};
     inbox_.push([st, id, code](App& a) {
       a.unlocking_ = false;
+      std::fill(a.passphrase_.begin(), a.passphrase_.end(), '\0');
+      std::fill(a.confirm_.begin(), a.confirm_.end(), '\0');
+      a.passphrase_.clear();
+      a.confirm_.clear();
+      ImGui::ClearActiveID(); // the text field's own copy goes with its state
       if (!st.ok()) {
         a.error_ = st.error.code == sdk::StatusCode::kAuthFailed
                        ? "Wrong passphrase. Nothing was changed; try again."
@@ -191,10 +202,6 @@ void App::open_identity(bool create, const std::string& passphrase) {
         return;
       }
       a.unlocked_ = true;
-      a.passphrase_.assign(a.passphrase_.size(), '\0');
-      a.confirm_.assign(a.confirm_.size(), '\0');
-      a.passphrase_.clear();
-      a.confirm_.clear();
       a.my_id_ = id;
       a.my_code_ = code.value.value_or("");
       a.qr_ = make_qr(a.my_code_);
@@ -205,14 +212,15 @@ void App::open_identity(bool create, const std::string& passphrase) {
 
 void App::open_conversation(const std::string& contact) {
   contacts_.set_open(contact);
+  conversation_.open(contact, {}); // at once: messages that come meanwhile are kept
   search_.clear();
   focus_composer_ = true;
   worker_.post([this, contact] {
     auto history = node_.history(contact, 0, 500);
     (void)node_.mark_read(contact);
     inbox_.push([contact, history](App& a) {
-      if (a.contacts_.open() == contact) {
-        a.conversation_.open(contact, history.value.value_or(std::vector<MessageInfo>{}));
+      if (a.conversation_.contact() == contact) {
+        a.conversation_.merge(history.value.value_or(std::vector<MessageInfo>{}));
       }
     });
   });
@@ -286,6 +294,13 @@ void App::set_muted(bool muted) {
 }
 
 void App::show_my_code() { show_code_ = true; }
+
+void App::show_add() { show_add_ = true; }
+
+void App::show_devices() {
+  show_devices_ = true;
+  show_node_panel();
+}
 
 void App::show_safety(const std::string& contact) {
   safety_contact_ = contact;
@@ -427,8 +442,7 @@ void App::draw_main(int width, int height) {
         show_node_panel();
       }
       if (ImGui::MenuItem("Audio devices")) {
-        show_devices_ = true;
-        show_node_panel();
+        show_devices();
       }
       ImGui::EndMenu();
     }
@@ -813,18 +827,17 @@ void App::draw_node_panel() {
     if (!devices_error_.empty()) {
       ImGui::TextColored(kRed, "%s", devices_error_.c_str());
     }
-    auto combo = [](const char* label, const std::vector<std::string>& names, int& choice) {
-      const char* shown =
-          choice < 0 ? "System default" : names[static_cast<std::size_t>(choice)].c_str();
+    // The choice is kept by name: the lists change when devices come and go.
+    auto combo = [](const char* label, const std::vector<std::string>& names, std::string& choice) {
       bool changed = false;
-      if (ImGui::BeginCombo(label, shown)) {
-        if (ImGui::Selectable("System default", choice < 0)) {
-          choice = -1;
+      if (ImGui::BeginCombo(label, choice.empty() ? "System default" : choice.c_str())) {
+        if (ImGui::Selectable("System default", choice.empty())) {
+          choice.clear();
           changed = true;
         }
-        for (std::size_t i = 0; i < names.size(); ++i) {
-          if (ImGui::Selectable(names[i].c_str(), choice == static_cast<int>(i))) {
-            choice = static_cast<int>(i);
+        for (const auto& n : names) {
+          if (ImGui::Selectable(n.c_str(), choice == n)) {
+            choice = n;
             changed = true;
           }
         }
@@ -835,13 +848,9 @@ void App::draw_node_panel() {
     const bool changed = combo("Microphone", devices_.capture, capture_choice_) |
                          combo("Speaker", devices_.playback, playback_choice_);
     if (changed) {
-      const std::string cap = capture_choice_ < 0
-                                  ? std::string()
-                                  : devices_.capture[static_cast<std::size_t>(capture_choice_)];
-      const std::string play = playback_choice_ < 0
-                                   ? std::string()
-                                   : devices_.playback[static_cast<std::size_t>(playback_choice_)];
-      worker_.post([this, cap, play] { (void)node_.set_audio_devices(cap, play); });
+      worker_.post([this, cap = capture_choice_, play = playback_choice_] {
+        (void)node_.set_audio_devices(cap, play);
+      });
     }
     ImGui::TextColored(kGrey, "The next call uses these.");
   }

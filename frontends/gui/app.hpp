@@ -89,6 +89,8 @@ class App {
   void hang_up();
   void set_muted(bool muted);
   void show_my_code();
+  void show_add();
+  void show_devices();
   void show_safety(const std::string& contact);
   void show_node_panel();
   void refresh_contacts();
@@ -98,6 +100,7 @@ class App {
   [[nodiscard]] bool has_identity_known() const { return has_identity_.has_value(); }
   [[nodiscard]] const std::string& my_code() const { return my_code_; }
   [[nodiscard]] const std::string& error() const { return error_; }
+  [[nodiscard]] const std::string& add_error() const { return add_error_; }
   [[nodiscard]] const ContactList& contacts() const { return contacts_; }
   [[nodiscard]] const Conversation& conversation() const { return conversation_; }
   [[nodiscard]] const CallPanel& call_panel() const { return call_; }
@@ -161,8 +164,8 @@ class App {
   bool show_devices_ = false;
   Node::AudioDevices devices_;
   std::string devices_error_;
-  int capture_choice_ = -1; // -1: the system default
-  int playback_choice_ = -1;
+  std::string capture_choice_; // empty: the system default
+  std::string playback_choice_;
   std::optional<CallStats> live_; // polled during a call for the level meters
   int64_t last_poll_ms_ = 0;
 };

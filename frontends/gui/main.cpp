@@ -1,9 +1,10 @@
 // entre-gui: the desktop frontend. `entre-gui --profile FILE` opens a window on a node composed
 // from the profile (docs/gui.md).
 //
-// The loop sleeps in SDL_WaitEventTimeout while nothing happens (a frame a second keeps the
-// clock right), draws a few frames after each input or node event, and keeps drawing at about
-// 30 frames a second only while something moves (a call). Node calls never run on this thread.
+// The loop sleeps in SDL_WaitEventTimeout while nothing happens and then draws nothing (a frame
+// every 20 s keeps the clock right), draws a few frames after each input or node event, and
+// keeps drawing at about 30 frames a second only while something moves (a call). Node calls never
+// run on this thread.
 #include "app.hpp"
 #include "screenshot.hpp"
 #include "script.hpp"
@@ -168,13 +169,6 @@ int main(int argc, char** argv) {
       if (app.drain()) {
         frames_due = 3;
       }
-      // Idle: nothing came in and nothing moves, so the last frame still stands. Draw anyway
-      // every 20 s, for the clock in the time stamps.
-      const uint64_t ticks = SDL_GetTicks64();
-      if (!woke && frames_due == 0 && !busy && ticks - last_frame_ms < 20000) {
-        continue;
-      }
-      last_frame_ms = ticks;
       if (!script_file.empty() && screenshot.empty()) {
         if (!script.step(app)) {
           if (script.failed()) {
@@ -185,6 +179,14 @@ int main(int argc, char** argv) {
         }
         screenshot = script.take_screenshot_request();
       }
+      // Idle: nothing came in and nothing moves, so the last frame still stands. Draw anyway
+      // every 20 s, for the clock in the time stamps.
+      const uint64_t ticks = SDL_GetTicks64();
+      if (!woke && frames_due == 0 && !busy && screenshot.empty() && running &&
+          ticks - last_frame_ms < 20000) {
+        continue;
+      }
+      last_frame_ms = ticks;
       ImGui_ImplOpenGL3_NewFrame();
       ImGui_ImplSDL2_NewFrame();
       ImGui::NewFrame();

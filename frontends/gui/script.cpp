@@ -55,7 +55,7 @@ bool Script::step(App& app) {
   while (!done_ && error_.empty()) {
     if (at_ >= lines_.size()) {
       error_ = "the script ended without 'quit'";
-      break;
+      return false;
     }
     const std::string& line = lines_[at_];
     std::istringstream in(line);
@@ -72,20 +72,30 @@ bool Script::step(App& app) {
     std::string rest = line.substr(std::min(first + 1, line.size()));
     if (step_started_ms_ < 0) {
       step_started_ms_ = steady_ms();
-      std::cout << "step " << at_ + 1 << ": " << line << std::endl;
+      // A passphrase is never printed.
+      const bool secret = words[0] == "create" || words[0] == "unlock";
+      std::cout << "step " << at_ + 1 << ": " << (secret ? words[0] + " ..." : line) << std::endl;
     }
-    if (!run(app, words, rest)) {
-      return error_.empty(); // waiting (or failed)
+    bool done = false;
+    try {
+      done = run(app, words, rest);
+    } catch (const std::exception& e) {
+      error_ = std::string("bad step: ") + e.what();
+    }
+    if (!error_.empty()) {
+      error_ = "test script line " + std::to_string(at_ + 1) + ": " + error_;
+      return false;
+    }
+    if (!done) {
+      return true; // waiting
     }
     ++at_;
     step_started_ms_ = -1;
     acted_ = false;
+    settled_ = false;
     if (!screenshot_.empty()) {
       return true; // draw the frame to save before going on
     }
-  }
-  if (!error_.empty()) {
-    error_ = "test script line " + std::to_string(at_ + 1) + " (" + lines_[at_] + "): " + error_;
   }
   return false;
 }
@@ -119,7 +129,24 @@ bool Script::run(App& app, const std::vector<std::string>& w, const std::string&
     }
     return app.unlocked() || wait(99);
   }
+  // An action's result: wait until the worker has run it and its answer is in, then fail on the
+  // error it left.
+  auto settled = [&](const std::string& error) {
+    if (app.worker_busy() || !settled_) {
+      settled_ = !app.worker_busy(); // one more frame, for the answer to be drained
+      return wait(99);
+    }
+    if (!error.empty()) {
+      error_ = error;
+      return false;
+    }
+    return true;
+  };
   if (cmd == "write-code") {
+    if (app.my_code().empty()) {
+      error_ = "no contact code";
+      return false;
+    }
     std::ofstream out(w.at(1));
     out << app.my_code() << "\n";
     return true;
@@ -127,11 +154,15 @@ bool Script::run(App& app, const std::vector<std::string>& w, const std::string&
   if (cmd == "add-code-file") {
     std::ifstream in(w.at(1));
     std::string code;
-    if (!(in >> code)) {
-      return wait(99);
+    if (!acted_) {
+      if (!(in >> code)) {
+        return wait(99);
+      }
+      app.add_contact(code, w.at(2));
+      acted_ = true;
+      return false;
     }
-    app.add_contact(code, w.at(2));
-    return true;
+    return settled(app.add_error());
   }
   if (cmd == "wait-online") {
     const std::string id = contact_named(app, w.at(1));
@@ -150,33 +181,51 @@ bool Script::run(App& app, const std::vector<std::string>& w, const std::string&
     app.open_conversation(id);
     return true;
   }
+  auto outgoing = [&] {
+    std::size_t n = 0;
+    for (const MessageRow* m : app.conversation().visible("")) {
+      n += m->outgoing ? 1 : 0;
+    }
+    return n;
+  };
   if (cmd == "send") {
-    app.send(rest);
-    return true;
+    if (!acted_) {
+      if (app.conversation().contact().empty()) {
+        error_ = "no conversation is open";
+        return false;
+      }
+      sent_ = outgoing() + 1;
+      app.send(rest);
+      acted_ = true;
+      return false;
+    }
+    return settled(app.error());
   }
   if (cmd == "wait-message") {
-    const std::string text = w.at(1);
+    // wait-message TEXT... SECONDS: the text is every word but the last.
+    const std::string text = rest.substr(0, rest.find_last_of(' '));
     for (const MessageRow* m : app.conversation().visible("")) {
       if (!m->outgoing && m->text == text) {
         return true;
       }
     }
-    return wait(2);
+    return wait(w.size() - 1);
   }
   if (cmd == "wait-delivered") {
-    bool all = app.conversation().size() > 0;
+    // Every message sent so far (at least as many as the script sent) delivered or read.
+    bool all = outgoing() >= sent_ && sent_ > 0;
     for (const MessageRow* m : app.conversation().visible("")) {
       all &= !m->outgoing || m->state >= MessageState::kDelivered;
     }
     return all || wait(1);
   }
-  if (cmd == "call") {
-    app.call(contact_named(app, w.at(1)));
-    return true;
-  }
-  if (cmd == "answer") {
-    app.answer();
-    return true;
+  if (cmd == "call" || cmd == "answer") {
+    if (!acted_) {
+      cmd == "call" ? app.call(contact_named(app, w.at(1))) : app.answer();
+      acted_ = true;
+      return false;
+    }
+    return settled(app.error());
   }
   if (cmd == "hangup") {
     app.hang_up();
@@ -200,8 +249,12 @@ bool Script::run(App& app, const std::vector<std::string>& w, const std::string&
       app.show_my_code();
     } else if (what == "safety") {
       app.show_safety(contact_named(app, w.at(2)));
-    } else if (what == "node" || what == "devices") {
+    } else if (what == "add") {
+      app.show_add();
+    } else if (what == "node") {
       app.show_node_panel();
+    } else if (what == "devices") {
+      app.show_devices();
     } else if (what != "none") {
       error_ = "unknown screen " + what;
       return false;

@@ -6,11 +6,13 @@
 //   create PASSPHRASE                 create the identity (first-run screen)
 //   unlock PASSPHRASE
 //   write-code FILE                   write this node's contact code to FILE
-//   add-code-file FILE NAME           add the contact whose code is in FILE (waits for the file)
+//   add-code-file FILE NAME           add the contact whose code is in FILE (waits for the file;
+//                                     fails on the node's refusal)
 //   wait-online NAME SECONDS
 //   open NAME                         open NAME's conversation
 //   send TEXT                         send TEXT to the open conversation
-//   wait-message TEXT SECONDS         until a message with TEXT is in the open conversation
+//   wait-message TEXT SECONDS         until a message with TEXT (may have spaces) is in the open
+//                                     conversation
 //   wait-delivered SECONDS            until every outgoing message there is delivered or read
 //   call NAME | answer | hangup | mute | unmute
 //   wait-call PHASE SECONDS           calling, ringing, incoming, active or ended
@@ -47,7 +49,9 @@ class Script {
   std::vector<std::string> lines_;
   std::size_t at_ = 0;
   int64_t step_started_ms_ = -1;
-  bool acted_ = false; // the current step started its action
+  bool acted_ = false;   // the current step started its action
+  bool settled_ = false; // ... and the worker was seen idle after it
+  std::size_t sent_ = 0; // outgoing messages in the conversation once the last send is in
   std::string screenshot_;
   std::string error_;
   bool done_ = false;

@@ -169,14 +169,22 @@ std::string time_text(int64_t local_ms, int64_t now_ms) {
 void Conversation::open(const std::string& contact, const std::vector<MessageInfo>& newest_first) {
   contact_ = contact;
   rows_.clear();
+  early_.clear();
+  merge(newest_first);
+}
+
+void Conversation::merge(const std::vector<MessageInfo>& newest_first) {
   for (auto it = newest_first.rbegin(); it != newest_first.rend(); ++it) {
-    upsert(row_of(*it));
+    if (it->contact == contact_) {
+      upsert(row_of(*it));
+    }
   }
 }
 
 void Conversation::close() {
   contact_.clear();
   rows_.clear();
+  early_.clear();
 }
 
 void Conversation::add_sent(const MessageInfo& m) {
@@ -185,7 +193,16 @@ void Conversation::add_sent(const MessageInfo& m) {
   }
 }
 
-void Conversation::upsert(const MessageRow& row) {
+void Conversation::upsert(const MessageRow& in) {
+  MessageRow row = in;
+  for (auto e = early_.begin(); e != early_.end();) {
+    if (e->first == row.id) {
+      row.state = std::max(row.state, e->second);
+      e = early_.erase(e);
+    } else {
+      ++e;
+    }
+  }
   for (auto& r : rows_) {
     if (r.id == row.id) {
       // An event may overtake the answer that carried the message: keep the later state.
@@ -219,6 +236,9 @@ bool Conversation::apply(const Event& event) {
     const auto it = std::find_if(rows_.begin(), rows_.end(),
                                  [&](const MessageRow& r) { return r.id == s->id; });
     if (it == rows_.end()) {
+      if (early_.size() < 256) {
+        early_.emplace_back(s->id, s->state);
+      }
       return false;
     }
     if (s->state == MessageState::kRead) {

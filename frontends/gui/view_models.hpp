@@ -74,8 +74,10 @@ struct MessageRow {
 
 class Conversation {
  public:
-  // Opens `contact`'s conversation with its history (Node::history(), newest first).
+  // Opens `contact`'s conversation with its history (Node::history(), newest first). May be
+  // opened empty at once and given its history later with merge(): events in between are kept.
   void open(const std::string& contact, const std::vector<MessageInfo>& newest_first);
+  void merge(const std::vector<MessageInfo>& newest_first);
   void close();
   [[nodiscard]] const std::string& contact() const { return contact_; }
   // A message this node just queued (Node::send's result).
@@ -91,6 +93,8 @@ class Conversation {
   void upsert(const MessageRow& row);
   std::string contact_;
   std::vector<MessageRow> rows_; // by order
+  // States that came for messages not here yet (the answer that carries them is on its way).
+  std::vector<std::pair<std::string, MessageState>> early_;
 };
 
 // ---- Call panel ---------------------------------------------------------------------------------

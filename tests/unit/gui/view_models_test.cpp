@@ -106,6 +106,22 @@ TEST(Conversation, HistoryInOrderTicksAndReadReceiptsCoverEarlierMessages) {
   EXPECT_EQ(conv.visible("fourth").front()->state, MessageState::kSent);
 }
 
+TEST(Conversation, EventsBeforeTheirAnswersAreKept) {
+  Conversation conv;
+  // Opened at once, history still on its way: a message that arrives meanwhile stays.
+  conv.open("a1", {});
+  EXPECT_TRUE(conv.apply(
+      MessageReceived{message("m3", "a1", false, 3, MessageState::kDelivered, "meanwhile")}));
+  conv.merge({message("m3", "a1", false, 3, MessageState::kDelivered, "meanwhile"),
+              message("m1", "a1", true, 1, MessageState::kSent, "first")});
+  ASSERT_EQ(conv.size(), 2u);
+  EXPECT_EQ(conv.visible("")[0]->text, "first");
+  // A delivery state that overtakes the send's answer is applied when the message comes.
+  EXPECT_FALSE(conv.apply(MessageStateChanged{"a1", "m4", MessageState::kDelivered}));
+  conv.add_sent(message("m4", "a1", true, 4, MessageState::kQueued, "fast"));
+  EXPECT_EQ(conv.visible("fast").front()->state, MessageState::kDelivered);
+}
+
 TEST(Conversation, SearchIsCaseInsensitiveWithinTheConversation) {
   Conversation conv;
   conv.open("a1", {message("m2", "a1", false, 2, MessageState::kDelivered, "See you at NOON"),
