@@ -176,20 +176,27 @@ void App::refresh_contacts() {
   });
 }
 
-void App::create_identity(const std::string& passphrase) { open_identity(true, passphrase); }
+void App::create_identity(const std::string& passphrase, const std::string& name) {
+  open_identity(true, passphrase, name);
+}
 
-void App::unlock(const std::string& passphrase) { open_identity(false, passphrase); }
+void App::unlock(const std::string& passphrase) { open_identity(false, passphrase, {}); }
 
-void App::open_identity(bool create, const std::string& passphrase) {
+void App::open_identity(bool create, const std::string& passphrase, const std::string& name) {
   unlocking_ = true;
   error_.clear();
-  worker_.post([this, create, pass = std::string(passphrase)]() mutable {
-    const ApiStatus st = create ? node_.create_identity(pass) : node_.unlock(pass);
+  worker_.post([this, create, name, pass = std::string(passphrase)]() mutable {
+    ApiStatus st = create ? node_.create_identity(pass) : node_.unlock(pass);
     std::fill(pass.begin(), pass.end(), '\0');
+    if (st.ok() && !name.empty()) {
+      st = node_.set_display_name(name);
+    }
+    const std::string shown = st.ok() ? node_.display_name() : std::string();
     const std::string id = st.ok() ? node_.my_id() : std::string();
     auto code = st.ok() ? node_.contact_code() : ApiResult<std::string>{};
-    inbox_.push([st, id, code](App& a) {
+    inbox_.push([st, id, code, shown](App& a) {
       a.unlocking_ = false;
+      a.display_name_ = shown;
       std::fill(a.passphrase_.begin(), a.passphrase_.end(), '\0');
       std::fill(a.confirm_.begin(), a.confirm_.end(), '\0');
       a.passphrase_.clear();
@@ -387,7 +394,7 @@ void App::draw_first_run() {
   bool submit =
       ImGui::InputText("Passphrase", &passphrase_,
                        ImGuiInputTextFlags_Password | ImGuiInputTextFlags_EnterReturnsTrue);
-  if (ImGui::IsWindowAppearing()) {
+  if (ImGui::IsWindowAppearing() && !creating) {
     ImGui::SetKeyboardFocusHere(-1);
   }
   if (creating) {
@@ -414,7 +421,7 @@ void App::draw_first_run() {
     } else if (creating && passphrase_hint(passphrase_).score == 0) {
       error_ = "Choose a longer passphrase.";
     } else if (creating) {
-      create_identity(passphrase_);
+      create_identity(passphrase_, name_);
     } else {
       unlock(passphrase_);
     }
@@ -446,7 +453,7 @@ void App::draw_main(int width, int height) {
       }
       ImGui::EndMenu();
     }
-    ImGui::TextColored(kGrey, "  %s  %s...", node_.name().c_str(), my_id_.substr(0, 12).c_str());
+    ImGui::TextColored(kGrey, "  %s  %s...", display_name_.c_str(), my_id_.substr(0, 12).c_str());
     ImGui::EndMenuBar();
   }
   draw_call_banner();

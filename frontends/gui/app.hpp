@@ -79,7 +79,8 @@ class App {
   [[nodiscard]] bool animating() const;
 
   // ---- Actions (what the buttons do; the test script calls them too) ----
-  void create_identity(const std::string& passphrase);
+  // Creates the identity and, when `name` is not empty, keeps it as the display name.
+  void create_identity(const std::string& passphrase, const std::string& name = {});
   void unlock(const std::string& passphrase);
   void open_conversation(const std::string& contact);
   void send(const std::string& text);
@@ -99,6 +100,7 @@ class App {
   [[nodiscard]] bool unlocked() const { return unlocked_; }
   [[nodiscard]] bool has_identity_known() const { return has_identity_.has_value(); }
   [[nodiscard]] const std::string& my_code() const { return my_code_; }
+  [[nodiscard]] const std::string& display_name() const { return display_name_; }
   [[nodiscard]] const std::string& error() const { return error_; }
   [[nodiscard]] const std::string& add_error() const { return add_error_; }
   [[nodiscard]] const ContactList& contacts() const { return contacts_; }
@@ -109,7 +111,7 @@ class App {
 
  private:
   void on_event(const Event& e);
-  void open_identity(bool create, const std::string& passphrase);
+  void open_identity(bool create, const std::string& passphrase, const std::string& name);
   void draw_first_run();
   void draw_main(int width, int height);
   void draw_contacts_pane();
@@ -132,7 +134,9 @@ class App {
   bool unlocking_ = false;
   std::string passphrase_;
   std::string confirm_;
-  std::string error_; // the last action's error, shown where it happened
+  std::string name_;         // first run: the name to announce
+  std::string display_name_; // once unlocked
+  std::string error_;        // the last action's error, shown where it happened
   std::string my_id_;
   std::string my_code_;
   QrCode qr_;

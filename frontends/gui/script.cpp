@@ -120,7 +120,7 @@ bool Script::run(App& app, const std::vector<std::string>& w, const std::string&
     }
     if (!acted_) {
       acted_ = true;
-      cmd == "create" ? app.create_identity(rest) : app.unlock(rest);
+      cmd == "create" ? app.create_identity(rest, name_) : app.unlock(rest);
       return false;
     }
     if (!app.error().empty()) {
@@ -142,6 +142,10 @@ bool Script::run(App& app, const std::vector<std::string>& w, const std::string&
     }
     return true;
   };
+  if (cmd == "name") {
+    name_ = rest;
+    return true;
+  }
   if (cmd == "write-code") {
     if (app.my_code().empty()) {
       error_ = "no contact code";

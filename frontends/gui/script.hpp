@@ -3,6 +3,7 @@
 // A step that waits polls each frame until its condition holds or its time runs out (then the
 // script fails: entre-gui exits with status 1 and names the line).
 //
+//   name NAME                         the name the next 'create' announces
 //   create PASSPHRASE                 create the identity (first-run screen)
 //   unlock PASSPHRASE
 //   write-code FILE                   write this node's contact code to FILE
@@ -51,7 +52,8 @@ class Script {
   int64_t step_started_ms_ = -1;
   bool acted_ = false;   // the current step started its action
   bool settled_ = false; // ... and the worker was seen idle after it
-  std::size_t sent_ = 0; // outgoing messages in the conversation once the last send is in
+  std::size_t sent_ = 0;
+  std::string name_; // outgoing messages in the conversation once the last send is in
   std::string screenshot_;
   std::string error_;
   bool done_ = false;

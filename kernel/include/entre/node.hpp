@@ -40,8 +40,9 @@ struct PluginStatus {
 };
 
 struct NodeCounters {
-  uint64_t frames_received = 0;
-  uint64_t frames_dropped = 0; // malformed, unknown link, failed to open, refused, queue full
+  uint64_t frames_received = 0; // messaging frames and call media frames
+  uint64_t frames_dropped = 0;  // malformed, unknown link, failed to open, refused, queue full;
+                                // media frames that were malformed, foreign, replayed or forged
   uint64_t handshakes_completed = 0;
   uint64_t handshakes_refused = 0;
   uint64_t messages_sent = 0;
@@ -92,6 +93,11 @@ class Node {
   ApiStatus create_identity(const std::string& passphrase);
   ApiStatus unlock(const std::string& passphrase); // kAuthFailed "wrong passphrase"
   [[nodiscard]] std::string my_id();               // empty while locked
+  // The name this node announces to people it meets (meeting mode): the profile's [node] name
+  // until set_display_name() keeps another with the identity (1 to 64 bytes, no control
+  // characters). Both need the identity unlocked.
+  ApiStatus set_display_name(const std::string& name);
+  [[nodiscard]] std::string display_name();
   // The contact code with this node's transport endpoints as hints (or `hints`, when given).
   ApiResult<std::string> contact_code(const std::vector<std::string>& hints = {});
   ApiResult<ContactInfo> add_contact(const std::string& code, const std::string& name);

@@ -593,16 +593,19 @@ void CallService::shutdown(Engine& engine) {
 
 void CallService::on_media_frame(std::string_view endpoint, std::span<const uint8_t> frame,
                                  int64_t arrival_ms) {
+  frames_in_.fetch_add(1, std::memory_order_relaxed);
   if (config_.private_scope) {
     const auto host = sdk::endpoint_host(endpoint);
     if (!host || !sdk::is_local_network(*host)) {
       foreign_.fetch_add(1, std::memory_order_relaxed);
+      frames_bad_.fetch_add(1, std::memory_order_relaxed);
       return;
     }
   }
   MediaFrameView view;
   if (parse_media_frame(frame, view) != MediaParse::kOk) {
     malformed_.fetch_add(1, std::memory_order_relaxed);
+    frames_bad_.fetch_add(1, std::memory_order_relaxed);
     return;
   }
   std::shared_ptr<MediaSession> media;
@@ -614,9 +617,12 @@ void CallService::on_media_frame(std::string_view endpoint, std::span<const uint
   }
   if (!media) {
     foreign_.fetch_add(1, std::memory_order_relaxed);
+    frames_bad_.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  media->on_frame(view, arrival_ms);
+  if (!media->on_frame(view, arrival_ms)) {
+    frames_bad_.fetch_add(1, std::memory_order_relaxed);
+  }
 }
 
 } // namespace entre::calls

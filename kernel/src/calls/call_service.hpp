@@ -99,6 +99,10 @@ class CallService {
   // steady clock.
   void on_media_frame(std::string_view endpoint, std::span<const uint8_t> frame,
                       int64_t arrival_ms);
+  // Any thread: media frames received and dropped (malformed, foreign, replayed, forged, or no
+  // room), over the node's life; the node adds them to its frame counters.
+  [[nodiscard]] uint64_t frames_received() const { return frames_in_.load(); }
+  [[nodiscard]] uint64_t frames_dropped() const { return frames_bad_.load(); }
 
  private:
   struct Call;
@@ -127,6 +131,8 @@ class CallService {
   uint64_t media_call_id_ = 0;          // under media_mu_
   std::atomic<uint64_t> foreign_{0};
   std::atomic<uint64_t> malformed_{0};
+  std::atomic<uint64_t> frames_in_{0};
+  std::atomic<uint64_t> frames_bad_{0};
 };
 
 } // namespace entre::calls

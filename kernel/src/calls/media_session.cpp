@@ -246,7 +246,7 @@ void MediaSession::send_one(std::span<const int16_t> pcm_in) {
   sink_.send_media(transport, endpoint, std::move(frame));
 }
 
-void MediaSession::on_frame(const MediaFrameView& f, int64_t arrival_ms) {
+bool MediaSession::on_frame(const MediaFrameView& f, int64_t arrival_ms) {
   std::lock_guard lock(rx_mu_);
   opened_.clear();
   sdk::VectorSink sink(opened_, p_.max_packet_bytes);
@@ -258,7 +258,7 @@ void MediaSession::on_frame(const MediaFrameView& f, int64_t arrival_ms) {
                     : st.code == sdk::StatusCode::kAuthFailed ? c_.forged
                                                               : c_.malformed;
     counter.fetch_add(1, std::memory_order_relaxed);
-    return;
+    return false;
   }
   c_.received.fetch_add(1, std::memory_order_relaxed);
   if (f.header.counter > c_.highest_counter.load(std::memory_order_relaxed)) {
@@ -266,7 +266,9 @@ void MediaSession::on_frame(const MediaFrameView& f, int64_t arrival_ms) {
   }
   if (!received_.push(opened_, f.header.timestamp, arrival_ms)) {
     c_.receive_overruns.fetch_add(1, std::memory_order_relaxed);
+    return false;
   }
+  return true;
 }
 
 void MediaSession::play(int16_t* pcm, uint32_t samples) {

@@ -97,8 +97,9 @@ class MediaSession {
   // The share of this side's frames the peer lost lately (0..100): fed to the encoder.
   void set_expected_loss(uint32_t percent) { expected_loss_.store(percent); }
 
-  // A frame of this call (the caller checked the call id). `arrival_ms`: steady clock.
-  void on_frame(const MediaFrameView& frame, int64_t arrival_ms);
+  // A frame of this call (the caller checked the call id). `arrival_ms`: steady clock. False when
+  // it was dropped (it did not open, or the hand-off ring was full).
+  bool on_frame(const MediaFrameView& frame, int64_t arrival_ms);
   [[nodiscard]] MediaCounters counters() const;
 
  private:

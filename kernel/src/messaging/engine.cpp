@@ -221,6 +221,15 @@ ApiStatus Engine::unlock(const std::string& passphrase) {
   }
   identity_secret_ = std::move(*secret);
   unlocked_ = true;
+  {
+    std::vector<uint8_t> stored;
+    sdk::VectorSink sink(stored);
+    if (storage_.get_setting(sdk::StringView(kSettingDisplayName), sink).is_ok()) {
+      if (auto name = open(kDisplayNameLabel, {}, stored); name && !name->empty()) {
+        config_.meeting_name.assign(name->begin(), name->end());
+      }
+    }
+  }
   load_contacts();
   load_outbox();
   const uint64_t now = clock_.mono_ms();
@@ -237,6 +246,27 @@ ApiStatus Engine::unlock(const std::string& passphrase) {
 }
 
 std::string Engine::my_id() const { return unlocked_ ? wire::hex(my_key_) : std::string(); }
+
+ApiStatus Engine::set_display_name(const std::string& name) {
+  if (!unlocked_) {
+    return ApiStatus::fail(sdk::StatusCode::kClosed, "the identity is locked");
+  }
+  if (name.empty() || name.size() > 64 || std::any_of(name.begin(), name.end(), [](char ch) {
+        return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f;
+      })) {
+    return ApiStatus::fail(sdk::StatusCode::kInvalidArgument,
+                           "a name has 1 to 64 bytes and no control characters");
+  }
+  const std::vector<uint8_t> sealed = seal(
+      kDisplayNameLabel, {}, std::span(reinterpret_cast<const uint8_t*>(name.data()), name.size()));
+  if (sealed.empty() || !txn() ||
+      !storage_.put_setting(sdk::StringView(kSettingDisplayName), bv(sealed)).is_ok()) {
+    batch_failed_ = true;
+    return ApiStatus::fail(sdk::StatusCode::kIoError, "the name could not be stored");
+  }
+  config_.meeting_name = name;
+  return ApiStatus::of({});
+}
 
 ApiResult<std::string> Engine::contact_code(const std::vector<std::string>& hints) {
   if (!unlocked_) {

@@ -144,6 +144,10 @@ class Engine {
   // kAuthFailed "wrong passphrase" leaves everything as it was.
   ApiStatus unlock(const std::string& passphrase);
   [[nodiscard]] std::string my_id() const;
+  // The name this node announces in meeting mode: the profile's [node] name until set here, then
+  // kept (sealed) with the identity. 1 to 64 bytes of UTF-8 without control characters.
+  ApiStatus set_display_name(const std::string& name);
+  [[nodiscard]] const std::string& display_name() const { return config_.meeting_name; }
   // While unlocked: the identity secret and user id (for the node's IdentityProof; never logged).
   [[nodiscard]] std::span<const uint8_t> identity_secret() const { return identity_secret_; }
   [[nodiscard]] const Key& my_key() const { return my_key_; }

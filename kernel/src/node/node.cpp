@@ -677,6 +677,16 @@ std::string Node::my_id() {
   return r.value.value_or("");
 }
 
+ApiStatus Node::set_display_name(const std::string& name) {
+  return impl_->call<std::monostate>([&](Engine& e) { return e.set_display_name(name); });
+}
+
+std::string Node::display_name() {
+  auto r = impl_->call<std::string>(
+      [](Engine& e) { return ApiResult<std::string>::of(e.unlocked() ? e.display_name() : ""); });
+  return r.value.value_or("");
+}
+
 ApiResult<std::string> Node::contact_code(const std::vector<std::string>& hints) {
   return impl_->call<std::string>([&](Engine& e) { return e.contact_code(hints); });
 }
@@ -769,6 +779,11 @@ NodeCounters Node::counters() {
   NodeCounters n = r.value.value_or(NodeCounters{});
   if (impl_->messenger) {
     n.frames_dropped += impl_->messenger->frames_dropped_queue_full();
+  }
+  if (impl_->calls) {
+    // Media frames bypass the engine (they go straight to the call service).
+    n.frames_received += impl_->calls->frames_received();
+    n.frames_dropped += impl_->calls->frames_dropped();
   }
   return n;
 }

@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -129,7 +130,6 @@ TEST_F(AudioSdl2Plugin, TheDiskDriverPlaysAndCapturesExactlyTheFramesGiven) {
   }
   ::setenv("SDL_DISKAUDIOFILE", out_file.c_str(), 1);
   ::setenv("SDL_DISKAUDIOFILEIN", in_file.c_str(), 1);
-  ::setenv("SDL_DISKAUDIODELAY", "0", 1);
   sdk::AudioDevice* device = create("driver = 'disk'\nbuffer_frames = 2\n");
   ASSERT_NE(device, nullptr);
 
@@ -156,7 +156,11 @@ TEST_F(AudioSdl2Plugin, TheDiskDriverPlaysAndCapturesExactlyTheFramesGiven) {
     }
   }
   ASSERT_GT(samples.size(), 320u) << "the disk driver wrote nothing";
-  for (std::size_t i = 0; i < samples.size(); ++i) {
+  // Every sample handed out is in the file, in order (the last frame may be cut where the
+  // stream paused; SDL writes silence after that).
+  const std::size_t whole = (static_cast<std::size_t>(calls) - 1) * 320;
+  ASSERT_GE(samples.size(), whole) << "frames handed out are missing from the file";
+  for (std::size_t i = 0; i < whole; ++i) {
     ASSERT_EQ(samples[i], static_cast<int16_t>(i + 1)) << "sample " << i << " of the ramp";
   }
 

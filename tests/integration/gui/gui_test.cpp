@@ -76,6 +76,7 @@ TEST(Gui, ScriptedNodeChatsCallsAndShowsEveryScreen) {
   const std::string d = dir.string();
   std::ofstream(dir / "script.txt")
       << "screenshot " << (shots / "first-run.png").string() << "\n"
+      << "name Gina from the GUI\n"
       << "create correct horse battery staple\n"
       << "write-code " << d << "/gina.code\n"
       << "add-code-file " << d << "/bob.code bob\n"
@@ -184,6 +185,7 @@ TEST(Gui, ScriptedNodeChatsCallsAndShowsEveryScreen) {
   NodeCreateResult reopened = Node::create(gina.profile);
   ASSERT_TRUE(reopened.node) << reopened.errors.front();
   ASSERT_TRUE(reopened.node->unlock("correct horse battery staple").ok());
+  EXPECT_EQ(reopened.node->display_name(), "Gina from the GUI") << "the name chosen at first run";
   const auto contacts = reopened.node->contacts();
   ASSERT_EQ(contacts.size(), 1u);
   auto history = reopened.node->history(contacts[0].id, 0, 10);
