@@ -165,6 +165,11 @@ sdk::Status SdlAudio::ensure_init() {
 SdlAudio::~SdlAudio() {
   if (initialised_) {
     SDL_QuitSubSystem(SDL_INIT_AUDIO);
+    // When nothing else in the process uses SDL (a headless node), shut it down whole: its
+    // device lists and hints live until SDL_Quit, and this library may be unloaded next.
+    if (SDL_WasInit(0) == 0) {
+      SDL_Quit();
+    }
   }
 }
 
