@@ -173,7 +173,7 @@ ApiResult<CallInfo> CallService::place(Engine& engine, const std::string& contac
   auto call = std::make_unique<Call>(
       Call{CallMachine::outgoing(id, offer, static_cast<uint8_t>(config_.frame_ms), mono_ms(),
                                  config_.timeouts, out),
-           contact,
+           canonical,
            CallInfo{},
            0,
            0,
@@ -182,7 +182,7 @@ ApiResult<CallInfo> CallService::place(Engine& engine, const std::string& contac
            0,
            {}});
   call->info.id = id_text(id);
-  call->info.contact = contact;
+  call->info.contact = canonical;
   call->info.outgoing = true;
   call->info.phase = CallPhase::kCalling;
   call->info.frame_ms = config_.frame_ms;
