@@ -139,6 +139,7 @@ JitterBuffer::Playout JitterBuffer::pop() {
       s->full = false;
     }
     ++next_;
+    held_next_ = false;
     ++stats_.dropped_to_shrink;
     since_adapt_ = 0;
   } else if (since_adapt_ >= kAdaptEveryFrames && depth + 1 < target_frames) {
@@ -146,22 +147,39 @@ JitterBuffer::Playout JitterBuffer::pop() {
     ++stats_.held_to_grow;
     since_adapt_ = 0;
     out.kind = Playout::Kind::kLost;
+    out.held = true;
+    out.seq = next_;
     stats_.buffered_ms = depth_frames() * config_.frame_ms;
     return out;
   }
+  out.seq = next_;
   if (Slot* s = slot_of(next_)) {
     s->full = false;
     out.kind = Playout::Kind::kFrame;
     out.packet = {storage_.data() + (next_ % slots_.size()) * config_.max_packet_bytes, s->size};
     ++stats_.played;
+    flowing_ = true;
   } else {
     out.kind = Playout::Kind::kLost;
-    if (Slot* n = slot_of(next_ + 1)) {
+    Slot* n = slot_of(next_ + 1);
+    if (n == nullptr && config_.fec && flowing_ && !held_next_ &&
+        (std::max(depth_frames(), target_frames) + 1) * config_.frame_ms <= config_.max_delay_ms) {
+      // Hold the slot one tick: the packet with this frame's FEC (or the frame) may yet come.
+      held_next_ = true;
+      since_adapt_ = 0;
+      ++stats_.held_for_fec;
+      out.held = true;
+      stats_.buffered_ms = depth_frames() * config_.frame_ms;
+      return out;
+    }
+    if (n != nullptr) {
       out.next = {storage_.data() + ((next_ + 1) % slots_.size()) * config_.max_packet_bytes,
                   n->size};
     }
+    flowing_ = n != nullptr;
     ++stats_.concealed;
   }
+  held_next_ = false;
   ++next_;
   stats_.buffered_ms = depth_frames() * config_.frame_ms;
   return out;

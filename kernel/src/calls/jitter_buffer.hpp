@@ -10,6 +10,17 @@
 // frame too deep) or holding playout back one tick (when more than a frame too shallow), at most
 // once every kAdaptEveryFrames frames, so the change is spread out and stays inaudible.
 //
+// In-band FEC (config.fec): a lost frame can be rebuilt from the packet after it, so when a
+// frame's turn comes and neither it nor the packet after it is here, the buffer holds that frame's
+// slot for one tick (the caller conceals, nothing is consumed) instead of giving the frame up.
+// The next tick plays the frame if it came late, rebuilds it if the packet after it came, and
+// only then conceals it. A busy machine delivers packets in bursts, and without the hold the
+// packet carrying a lost frame's FEC came a moment after the frame had been concealed. The hold
+// is taken once per run of missing frames, only while the stream was playing (not in a pause
+// or a long outage) and only within max_delay_ms; the extra frame of delay it adds stays only
+// while the buffer is not deeper than its target allows, so a lossy call keeps just the one
+// frame of slack FEC needs.
+//
 // Not thread-safe: the audio thread owns it (the network thread hands packets over through a
 // queue). insert() and pop() never allocate: packets are copied into slots allocated once.
 #pragma once
@@ -28,6 +39,7 @@ struct JitterConfig {
   uint32_t max_delay_ms = 400;
   uint32_t capacity_frames = 64; // packets held at most (beyond: refused as too far ahead), 2..4096
   uint32_t max_packet_bytes = 4000;
+  bool fec = false; // packets carry in-band FEC of the frame before them: hold for it (above)
 };
 
 struct JitterStats {
@@ -39,6 +51,7 @@ struct JitterStats {
   uint64_t too_far = 0; // packets too far ahead of playout (or before its start) to hold
   uint64_t dropped_to_shrink = 0;
   uint64_t held_to_grow = 0;
+  uint64_t held_for_fec = 0; // ticks a missing frame waited for the packet after it
   uint32_t target_delay_ms = 0;
   uint32_t buffered_ms = 0; // packets waiting, in time
   double jitter_ms = 0;     // RFC 3550 interarrival jitter estimate
@@ -59,6 +72,8 @@ class JitterBuffer {
     enum class Kind { kWaiting, kFrame, kLost } kind = Kind::kWaiting;
     std::span<const uint8_t> packet; // kFrame: decode this
     std::span<const uint8_t> next;   // kLost: the following packet, if here (for FEC)
+    bool held = false;               // kLost: a tick added to the stream; no frame was given up
+    uint64_t seq = 0;                // kFrame, kLost: the frame this tick plays (or holds)
   };
   // One playout tick; the spans stay valid until the next insert() or pop().
   Playout pop();
@@ -90,6 +105,8 @@ class JitterBuffer {
   std::array<int64_t, kHistory> sorted_{};
   int64_t last_transit_ = 0;
   uint32_t since_adapt_ = 0;
+  bool flowing_ = false;   // the last tick played a packet (decoded or rebuilt from FEC)
+  bool held_next_ = false; // next_ has already waited one tick for FEC
   JitterStats stats_;
 };
 

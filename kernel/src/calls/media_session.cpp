@@ -72,12 +72,7 @@ MediaSession::MediaSession(MediaParams params, MediaSink& sink)
     : p_(std::move(params)), sink_(sink), frame_samples_(p_.sample_rate * p_.frame_ms / 1000),
       timestamp_step_(48 * p_.frame_ms),
       captured_(kCaptureSlots, std::size_t{p_.sample_rate * p_.frame_ms / 1000} * 2),
-      received_(kReceiveSlots, p_.max_packet_bytes), jitter_([&] {
-        JitterConfig j = p_.jitter;
-        j.frame_ms = p_.frame_ms;
-        j.max_packet_bytes = p_.max_packet_bytes;
-        return j;
-      }()) {}
+      received_(kReceiveSlots, p_.max_packet_bytes) {}
 
 std::unique_ptr<MediaSession> MediaSession::start(MediaParams params, MediaSink& sink,
                                                   std::string& error) {
@@ -120,7 +115,12 @@ std::unique_ptr<MediaSession> MediaSession::start(MediaParams params, MediaSink&
     return fail("decoder", st);
   }
   s->packet_.resize(std::max<std::size_t>(info.max_packet_bytes, 64));
-  s->decoded_.resize(s->frame_samples_);
+  JitterConfig jc = p.jitter;
+  jc.frame_ms = p.frame_ms;
+  jc.max_packet_bytes = p.max_packet_bytes;
+  jc.fec = (ep.flags & sdk::kCodecFec) != 0;
+  s->receiver_ =
+      std::make_unique<AudioReceiver>(jc, *s->decoder_, s->frame_samples_, s->timestamp_step_);
   s->opened_.reserve(p.max_packet_bytes + kMediaTagBytes);
   s->capture_cb_ = std::make_unique<Capture>(*s);
   s->playback_cb_ = std::make_unique<Playback>(*s);
@@ -272,63 +272,22 @@ bool MediaSession::on_frame(const MediaFrameView& f, int64_t arrival_ms) {
 }
 
 void MediaSession::play(int16_t* pcm, uint32_t samples) {
-  const std::size_t n = std::min<std::size_t>(samples, frame_samples_);
   SpscRing::Item item;
   while (received_.front(item)) {
-    // Frame positions from the 32-bit timestamp, unwrapped against the last one seen.
-    if (!have_ts_) {
-      have_ts_ = true;
-      last_ts_ = static_cast<uint32_t>(item.tag);
-      ext_ts_ = 0;
-    }
-    const auto delta = static_cast<int32_t>(static_cast<uint32_t>(item.tag) - last_ts_);
-    const int64_t ext = ext_ts_ + delta;
-    if (ext >= 0 && ext % timestamp_step_ == 0) {
-      (void)jitter_.insert(static_cast<uint64_t>(ext / timestamp_step_), item.when, item.data);
-      if (ext > ext_ts_) {
-        ext_ts_ = ext;
-        last_ts_ = static_cast<uint32_t>(item.tag);
-      }
-    } else {
-      ++untimely_;
-    }
+    receiver_->receive(static_cast<uint32_t>(item.tag), item.when, item.data);
     received_.pop();
   }
-  const JitterBuffer::Playout out = jitter_.pop();
-  bool ok = false;
-  // The decoder writes a whole frame: straight into the device's buffer when it asked for one.
-  int16_t* into = samples >= frame_samples_ ? pcm : decoded_.data();
-  switch (out.kind) {
-  case JitterBuffer::Playout::Kind::kFrame:
-    ok = decoder_->decode(sdk::ByteView(out.packet.data(), out.packet.size()), into).is_ok();
-    c_.played.fetch_add(1, std::memory_order_relaxed);
-    break;
-  case JitterBuffer::Playout::Kind::kLost: {
-    const bool fec = p_.fec && !out.next.empty();
-    ok = decoder_
-             ->conceal(fec ? sdk::ByteView(out.next.data(), out.next.size()) : sdk::ByteView(), pcm)
-             .is_ok();
-    c_.concealed.fetch_add(1, std::memory_order_relaxed);
-    if (fec) {
-      c_.recovered.fetch_add(1, std::memory_order_relaxed);
-    }
-    break;
-  }
-  case JitterBuffer::Playout::Kind::kWaiting:
-    break;
-  }
-  if (!ok) {
-    std::memset(pcm, 0, samples * sizeof(int16_t));
-  } else if (into != pcm) {
-    std::memcpy(pcm, into, n * sizeof(int16_t));
-  } else if (samples > n) {
-    std::memset(pcm + n, 0, (samples - n) * sizeof(int16_t));
-  }
-  const JitterStats& js = jitter_.stats();
-  c_.late.store(js.late + js.duplicates + js.too_far + untimely_, std::memory_order_relaxed);
+  const bool ok = receiver_->play(pcm, samples);
+  const ReceiverCounters& rc = receiver_->counters();
+  const JitterStats& js = receiver_->jitter();
+  c_.played.store(rc.played, std::memory_order_relaxed);
+  c_.concealed.store(rc.concealed, std::memory_order_relaxed);
+  c_.recovered.store(rc.recovered, std::memory_order_relaxed);
+  c_.late.store(js.late + js.duplicates + js.too_far + rc.untimely, std::memory_order_relaxed);
   c_.target_delay_ms.store(js.target_delay_ms, std::memory_order_relaxed);
   c_.jitter_ms.store(js.jitter_ms, std::memory_order_relaxed);
-  c_.output_level.store(ok ? peak(pcm, n) : 0.0f, std::memory_order_relaxed);
+  c_.output_level.store(ok ? peak(pcm, std::min(samples, frame_samples_)) : 0.0f,
+                        std::memory_order_relaxed);
 }
 
 MediaCounters MediaSession::counters() const {

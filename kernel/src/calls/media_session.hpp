@@ -14,6 +14,7 @@
 //   lock only the media and control threads take.
 #pragma once
 
+#include "calls/audio_receiver.hpp"
 #include "calls/jitter_buffer.hpp"
 #include "calls/media_frame.hpp"
 #include "calls/spsc_ring.hpp"
@@ -144,13 +145,8 @@ class MediaSession {
   std::mutex rx_mu_;
   std::vector<uint8_t> opened_;
   SpscRing received_;
-  // playback state (audio thread only)
-  JitterBuffer jitter_;
-  bool have_ts_ = false;
-  uint32_t last_ts_ = 0;
-  int64_t ext_ts_ = 0;           // last timestamp, unwrapped relative to the first
-  uint64_t untimely_ = 0;        // before the first frame, or off the frame grid
-  std::vector<int16_t> decoded_; // one frame, for devices that ask for fewer samples
+  // playback state (audio thread only), made once the decoder exists
+  std::unique_ptr<AudioReceiver> receiver_;
 
   std::atomic<bool> muted_{false};
   std::atomic<uint32_t> expected_loss_{0};

@@ -2,6 +2,7 @@
 # signals, the call state machine); the call service joins them with the message channel and the
 # audio devices.
 target_sources(entre_kernel PRIVATE
+  ${CMAKE_CURRENT_LIST_DIR}/audio_receiver.cpp
   ${CMAKE_CURRENT_LIST_DIR}/call_machine.cpp
   ${CMAKE_CURRENT_LIST_DIR}/call_service.cpp
   ${CMAKE_CURRENT_LIST_DIR}/media_session.cpp

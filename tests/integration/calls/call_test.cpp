@@ -559,11 +559,17 @@ TEST_F(Calls, SpeechStaysIntelligibleAtTenPercentLossAndFecHelps) {
             << " from FEC), loss seen " << r->stats.loss_percent << "%" << std::endl;
     EXPECT_LT(r->q.lsd_db, ref.lsd_db + 4.0) << "not intelligible by the measure";
   }
+  // What holds however busy the machine is: FEC rebuilds frames only when it is on, and both
+  // calls lost the same frames. Which of the two sounds better on the lost frames depends on
+  // when the threads ran, so it is a figure here; fec_playout_test compares them on a simulated
+  // clock, where the outcome is the same every run, on a quiet and on a loaded machine.
   EXPECT_GT(with_fec.stats.frames_recovered, 0u);
   EXPECT_EQ(without.stats.frames_recovered, 0u);
   ASSERT_GT(fec_n, 20u) << "too few lost frames in the speech to compare";
   EXPECT_EQ(fec_n, plc_n) << "the two calls lost different frames";
-  EXPECT_LT(fec_lost, plc_lost) << "FEC did not make the lost frames better";
+  FIGURES << "FEC rebuilt " << with_fec.stats.frames_recovered << " of the "
+          << with_fec.dropped.size() << " frames dropped; lost frames " << fec_lost
+          << " dB with FEC against " << plc_lost << " dB without" << std::endl;
 }
 
 TEST_F(Calls, MouthToEarLatencyOfAClickTrain) {

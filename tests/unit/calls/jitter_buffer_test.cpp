@@ -171,6 +171,111 @@ TEST(JitterBuffer, ALostPacketIsConcealedAndOffersTheNextForFec) {
   EXPECT_EQ(jb.insert(3, 200, payload(3)), JitterBuffer::Insert::kLate);
 }
 
+JitterConfig with_fec() {
+  JitterConfig c;
+  c.fec = true;
+  return c;
+}
+
+// Frames 0..2 arrive and play; frame 3 is lost and frame 4 is not here yet at 3's turn.
+void play_three(JitterBuffer& jb) {
+  for (uint64_t n = 0; n < 3; ++n) {
+    ASSERT_EQ(jb.insert(n, static_cast<int64_t>(n) * kFrameMs, payload(n)),
+              JitterBuffer::Insert::kStored);
+  }
+  for (uint64_t n = 0; n < 3; ++n) {
+    const auto p = jb.pop();
+    ASSERT_EQ(p.kind, JitterBuffer::Playout::Kind::kFrame);
+    ASSERT_EQ(p.seq, n);
+  }
+}
+
+TEST(JitterBuffer, WithFecALostFrameWaitsOneTickForThePacketAfterIt) {
+  JitterBuffer jb(with_fec());
+  play_three(jb);
+  const auto hold = jb.pop(); // 3's turn: neither 3 nor 4 here
+  EXPECT_EQ(hold.kind, JitterBuffer::Playout::Kind::kLost);
+  EXPECT_TRUE(hold.held);
+  EXPECT_EQ(hold.seq, 3u);
+  EXPECT_TRUE(hold.next.empty());
+  ASSERT_EQ(jb.insert(4, 85, payload(4)), JitterBuffer::Insert::kStored);
+  const auto rebuilt = jb.pop(); // 3 rebuilt from 4's FEC
+  EXPECT_EQ(rebuilt.kind, JitterBuffer::Playout::Kind::kLost);
+  EXPECT_FALSE(rebuilt.held);
+  EXPECT_EQ(rebuilt.seq, 3u);
+  ASSERT_FALSE(rebuilt.next.empty());
+  EXPECT_EQ(seq_of(rebuilt.next), 4u);
+  const auto four = jb.pop();
+  EXPECT_EQ(four.kind, JitterBuffer::Playout::Kind::kFrame);
+  EXPECT_EQ(seq_of(four.packet), 4u);
+  EXPECT_EQ(jb.stats().held_for_fec, 1u);
+  EXPECT_EQ(jb.stats().concealed, 1u);
+}
+
+TEST(JitterBuffer, AFrameThatComesDuringItsHoldIsPlayedNotLost) {
+  JitterBuffer jb(with_fec());
+  play_three(jb);
+  EXPECT_TRUE(jb.pop().held);
+  ASSERT_EQ(jb.insert(3, 75, payload(3)), JitterBuffer::Insert::kStored); // late, not lost
+  const auto three = jb.pop();
+  ASSERT_EQ(three.kind, JitterBuffer::Playout::Kind::kFrame);
+  EXPECT_EQ(seq_of(three.packet), 3u);
+  EXPECT_EQ(jb.stats().concealed, 0u);
+  EXPECT_EQ(jb.stats().late, 0u);
+}
+
+TEST(JitterBuffer, WithoutFecALostFrameIsConcealedAtItsTurn) {
+  JitterBuffer jb({});
+  play_three(jb);
+  const auto p = jb.pop();
+  EXPECT_EQ(p.kind, JitterBuffer::Playout::Kind::kLost);
+  EXPECT_FALSE(p.held);
+  EXPECT_EQ(p.seq, 3u);
+  EXPECT_EQ(jb.stats().held_for_fec, 0u);
+}
+
+TEST(JitterBuffer, APauseOrOutageIsHeldOnceNotAtEveryFrame) {
+  JitterBuffer jb(with_fec());
+  play_three(jb);
+  // The sender goes quiet for 50 frames: one tick of grace, then every tick conceals the next.
+  uint64_t held = 0;
+  uint64_t last_seq = 2;
+  for (int i = 0; i < 50; ++i) {
+    const auto p = jb.pop();
+    ASSERT_EQ(p.kind, JitterBuffer::Playout::Kind::kLost);
+    held += p.held ? 1 : 0;
+    if (!p.held) {
+      EXPECT_EQ(p.seq, last_seq + 1);
+      last_seq = p.seq;
+    }
+  }
+  EXPECT_EQ(held, 1u);
+  EXPECT_EQ(jb.stats().held_for_fec, 1u);
+  // Two lost in a row: the first waits, and is concealed; the second is rebuilt from the third.
+  JitterBuffer burst(with_fec());
+  play_three(burst);
+  EXPECT_TRUE(burst.pop().held); // 3
+  const auto c3 = burst.pop();   // 3 concealed: 4 lost as well
+  EXPECT_FALSE(c3.held);
+  EXPECT_TRUE(c3.next.empty());
+  ASSERT_EQ(burst.insert(5, 110, payload(5)), JitterBuffer::Insert::kStored);
+  const auto c4 = burst.pop(); // 4 rebuilt from 5, without waiting
+  EXPECT_FALSE(c4.held);
+  ASSERT_FALSE(c4.next.empty());
+  EXPECT_EQ(seq_of(c4.next), 5u);
+}
+
+TEST(JitterBuffer, TheHoldNeverTakesTheDelayPastItsBound) {
+  JitterConfig config = with_fec();
+  config.min_delay_ms = 20;
+  config.max_delay_ms = 20; // one frame: no room for a hold
+  JitterBuffer jb(config);
+  play_three(jb);
+  const auto p = jb.pop();
+  EXPECT_EQ(p.kind, JitterBuffer::Playout::Kind::kLost);
+  EXPECT_FALSE(p.held);
+}
+
 TEST(JitterBuffer, AbsurdPacketsAreRefusedAndTheStreamGoesOn) {
   JitterConfig config;
   config.max_packet_bytes = 100;
