@@ -48,7 +48,9 @@ struct CallStats {
   uint64_t frames_sent = 0;
   uint64_t frames_received = 0;
   uint64_t frames_played = 0;
-  uint64_t frames_concealed = 0; // played from concealment or FEC: the packet was missing
+  // Ticks played from concealment or FEC: the packet was missing at its turn (a tick that held a
+  // lost frame's place while its FEC could still come counts too).
+  uint64_t frames_concealed = 0;
   uint64_t frames_recovered = 0; // of those, rebuilt from the next packet's in-band FEC
   uint64_t frames_late = 0;      // came after their turn to play, or as duplicates: not played
   uint64_t frames_replayed = 0;  // a counter the cipher had seen (or too old for its window)
