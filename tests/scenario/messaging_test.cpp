@@ -503,5 +503,26 @@ TEST(Messaging, CrashesOfEitherSideLoseAndDuplicateNothing) {
   std::filesystem::remove_all(root);
 }
 
+// A stored call history that does not open or decode is replaced by a new one, as the log says:
+// the next call is recorded and the history reads, instead of both failing from then on.
+TEST(Messaging, AnUnreadableCallHistoryIsReplacedByANewOne) {
+  Pair p;
+  const std::vector<uint8_t> garbage{0x01, 0x02, 0x03};
+  ASSERT_TRUE(p.alice->storage->put_setting(sdk::StringView("calls.history"), garbage).is_ok());
+  const CallRecord call{"01a2249d0c7e55f3", p.alice_sees_bob,   true,           kWallBaseMs,
+                        kWallBaseMs + 1000, kWallBaseMs + 5000, "hung up here", "opus"};
+  const auto stored = p.alice->engine->store_call(call);
+  ASSERT_TRUE(stored.ok()) << stored.error.message;
+  p.alice->poke();
+  const auto calls = p.alice->engine->call_history("", 10);
+  ASSERT_TRUE(calls.ok()) << calls.error.message;
+  ASSERT_EQ(calls.value->size(), 1u);
+  EXPECT_EQ(calls.value->front().id, call.id);
+  EXPECT_EQ(calls.value->front().contact, p.alice_sees_bob);
+  EXPECT_TRUE(std::any_of(p.alice->logs.begin(), p.alice->logs.end(), [](const std::string& l) {
+    return l.find("call history does not open; starting a new one") != std::string::npos;
+  }));
+}
+
 } // namespace
 } // namespace entre::scenario

@@ -56,6 +56,12 @@ int nibble(char c) {
   return -1;
 }
 
+// What parse_endpoints accepts in one endpoint: 1..kMaxEndpointBytes of printable ASCII, no space.
+bool exchangeable(std::string_view e) {
+  return !e.empty() && e.size() <= kMaxEndpointBytes &&
+         std::all_of(e.begin(), e.end(), [](char c) { return c > 0x20 && c < 0x7f; });
+}
+
 } // namespace
 
 std::string hex(std::span<const uint8_t> bytes) {
@@ -238,7 +244,7 @@ std::vector<uint8_t> endpoints(const std::vector<std::string>& list) {
   std::vector<uint8_t> out = start(kEnvEndpoints);
   out.push_back(0);
   for (const std::string& e : list) {
-    if (e.empty() || e.size() > kMaxEndpointBytes || out[1] == kMaxEndpointsExchanged) {
+    if (!exchangeable(e) || out[1] == kMaxEndpointsExchanged) {
       continue;
     }
     out.push_back(static_cast<uint8_t>(e.size()));
@@ -264,7 +270,7 @@ std::optional<std::vector<std::string>> parse_endpoints(std::span<const uint8_t>
     }
     std::string e(envelope.begin() + static_cast<std::ptrdiff_t>(at),
                   envelope.begin() + static_cast<std::ptrdiff_t>(at + n));
-    if (!std::all_of(e.begin(), e.end(), [](char c) { return c > 0x20 && c < 0x7f; })) {
+    if (!exchangeable(e)) {
       return std::nullopt;
     }
     list.push_back(std::move(e));

@@ -110,7 +110,8 @@ struct Message {
 [[nodiscard]] std::vector<uint8_t> ack(std::span<const MessageId> ids);
 // The sender's direct endpoints, for NAT traversal over a relayed link: count (1 byte) || per
 // endpoint, length (1 byte) || text. At most kMaxEndpointsExchanged of 1..kMaxEndpointBytes bytes
-// each (longer ones and the excess are left out).
+// each of printable ASCII without spaces; endpoints that are not, and the excess, are left out, so
+// that what is written always parses.
 [[nodiscard]] std::vector<uint8_t> endpoints(const std::vector<std::string>& list);
 
 [[nodiscard]] std::optional<Hs1> parse_hs1(std::span<const uint8_t> frame);
