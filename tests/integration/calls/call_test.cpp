@@ -115,13 +115,11 @@ struct Quality {
   std::map<std::size_t, double> frames; // analysis frame's first input sample -> its distance
 };
 
-// The delay of `out` behind `in`, up to `max_lag`: a coarse search on every 8th sample of 3 s of
-// speech (from 1 s on), then a fine one around it at full rate.
-std::size_t align(const std::vector<float>& in, const std::vector<float>& out,
-                  std::size_t max_lag) {
+// The delay of `out` behind `in` within [low, low + range], measured on `span` samples of `in`
+// from `from` on: a coarse search on every 8th sample, then a fine one around it at full rate.
+std::size_t align(const std::vector<float>& in, const std::vector<float>& out, std::size_t from,
+                  std::size_t span, std::size_t low, std::size_t range) {
   constexpr std::size_t kStep = 8;
-  const std::size_t from = kRate;
-  const std::size_t span = 3 * kRate;
   auto slice = [](const std::vector<float>& v, std::size_t at, std::size_t n, std::size_t step) {
     std::vector<float> d;
     for (std::size_t i = at; i < at + n && i < v.size(); i += step) {
@@ -130,36 +128,31 @@ std::size_t align(const std::vector<float>& in, const std::vector<float>& out,
     return d;
   };
   const std::size_t coarse =
-      quality::find_delay(slice(in, from, span, kStep), slice(out, from, span + max_lag, kStep),
-                          max_lag / kStep) *
-      kStep;
-  const std::size_t low = coarse > kStep * 2 ? coarse - kStep * 2 : 0;
-  return low + quality::find_delay(slice(in, from, span, 1),
-                                   slice(out, from + low, span + kStep * 4, 1), kStep * 4);
+      low + quality::find_delay(slice(in, from, span, kStep),
+                                slice(out, from + low, span + range, kStep), range / kStep) *
+                kStep;
+  const std::size_t fine_low = coarse > kStep * 2 ? coarse - kStep * 2 : 0;
+  return fine_low + quality::find_delay(slice(in, from, span, 1),
+                                        slice(out, from + fine_low, span + kStep * 4, 1),
+                                        kStep * 4);
 }
 
 // `out` aligned to `in`, and its log-spectral distance over the speech (from 1 s on). A jitter
-// buffer may change its delay during a call (a frame dropped or held to follow the network), so
-// each half second of speech is aligned on its own, within 30 ms of the whole's delay, as
-// objective speech measures align each utterance; each analysis frame is measured at its
-// half second's delay.
+// buffer changes its delay during a call (a frame dropped or held to follow the network, more
+// often on a busy machine), so each half second of speech is aligned on its own, within 150 ms of
+// the whole's delay, as objective speech measures align each utterance; each analysis frame is
+// measured at its half second's delay.
 Quality measure(const std::vector<int16_t>& in, const std::vector<int16_t>& out) {
   const auto fi = quality::channel_of(in, 1);
   const auto fo = quality::channel_of(out, 1);
   Quality q;
-  q.delay = align(fi, fo, kRate);
+  q.delay = align(fi, fo, kRate, 3 * kRate, 0, kRate);
   constexpr std::size_t kSegment = kRate / 2;
-  constexpr std::size_t kWindow = kRate * 30 / 1000;
+  constexpr std::size_t kWindow = kRate * 150 / 1000;
   const std::size_t low = q.delay > kWindow ? q.delay - kWindow : 0;
   std::vector<std::size_t> local;
   for (std::size_t at = kRate; at + kSegment <= fi.size(); at += kSegment) {
-    std::vector<float> a(fi.begin() + static_cast<std::ptrdiff_t>(at),
-                         fi.begin() + static_cast<std::ptrdiff_t>(at + kSegment));
-    std::vector<float> b;
-    for (std::size_t i = at + low; i < at + low + kSegment + 2 * kWindow && i < fo.size(); ++i) {
-      b.push_back(fo[i]);
-    }
-    local.push_back(low + quality::find_delay(a, b, 2 * kWindow));
+    local.push_back(align(fi, fo, at, kSegment, low, 2 * kWindow));
   }
   std::map<std::size_t, std::map<std::size_t, double>> by_delay; // delay -> frame start -> dB
   for (std::size_t d : local) {
