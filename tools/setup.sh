@@ -21,7 +21,7 @@ packages=(
   libboost-dev libsodium-dev libopus-dev libsdl2-dev libimgui-dev libtomlplusplus-dev
   libsqlite3-dev libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libspdlog-dev nlohmann-json3-dev libqrencode-dev libedit-dev
-  iproute2 procps nftables espeak-ng
+  iproute2 procps nftables espeak-ng stress-ng
   libstb-dev libgl1-mesa-dri fonts-dejavu-core xvfb xauth
 )
 

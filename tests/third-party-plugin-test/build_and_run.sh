@@ -40,8 +40,10 @@ TOML
 
 "$build/bin/entre-host" --profile "$work/profile.toml" >"$work/host.out" 2>"$work/host.err" &
 pid=$!
-for _ in $(seq 1 100); do
+# Up to 60 s: the suite also runs under sanitizers on a machine whose every core is busy.
+for _ in $(seq 1 600); do
   grep -q "ready" "$work/host.out" && break
+  kill -0 "$pid" 2>/dev/null || break
   sleep 0.1
 done
 kill -TERM "$pid"

@@ -32,14 +32,17 @@ namespace {
 
 using Bytes = std::vector<uint8_t>;
 
-constexpr uint32_t kArrivalTimeoutMs = 2000;
+// Waits for something that must happen end as soon as it does; their deadlines are generous
+// enough for a sanitizer build on a machine whose every core is busy. Waits for something that
+// must not happen (kSettleMs) are short: they can miss a fault, not invent one.
+constexpr uint32_t kArrivalTimeoutMs = 10000;
 constexpr uint32_t kSettleMs = 150;
 constexpr int kDatagramAttempts = 3;
 constexpr uint32_t kBurstFrames = 1000;
 constexpr uint32_t kBurstBatch = 50;
 constexpr uint32_t kBurstMaxLossPercent = 2;
 constexpr uint32_t kBurstMaxFrameBytes = 512;
-constexpr uint32_t kBurstPaceTimeoutMs = 500;
+constexpr uint32_t kBurstPaceTimeoutMs = 5000;
 constexpr uint32_t kMinMaxPayloadBytes = 64;
 
 // Thrown inside a check to fail it with a reason; never leaves this file.
@@ -684,13 +687,13 @@ sdk::Status PluginTransportFactory::create_started(sdk::TransportEvents& events,
   }
   if (relayed != nullptr) {
     LinkWatcher* watcher = instance->watcher.get();
-    if (!wait_until([watcher] { return watcher->up(); }, 10000)) {
+    if (!wait_until([watcher] { return watcher->up(); }, 30000)) {
       runtime_.run_on_loop([&] {
         transport->stop();
         relayed->attach(nullptr);
       });
       return sdk::Status::error(sdk::StatusCode::kUnavailable,
-                                "the relayed transport did not link to its relay within 10 s");
+                                "the relayed transport did not link to its relay within 30 s");
     }
   }
   out.endpoint = std::move(endpoint);

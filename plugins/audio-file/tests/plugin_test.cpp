@@ -15,6 +15,7 @@
 #include <cmath>
 #include <deque>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <numbers>
 #include <thread>
@@ -121,12 +122,29 @@ class Loop {
       }
       std::copy(loop->frames.front().begin(), loop->frames.front().end(), pcm);
       loop->frames.pop_front();
+      ++loop->played;
     }
   };
+  // Waits until `done()` holds (under `mu`): the devices' threads run when the machine lets them,
+  // so the wait is for the frames, with a generous deadline; false at the deadline.
+  bool wait(const std::function<bool()>& done) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (std::chrono::steady_clock::now() < deadline) {
+      {
+        std::lock_guard lock(mu);
+        if (done()) {
+          return true;
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  }
   Capture capture{this};
   Playback playback{this};
   std::mutex mu;
   std::deque<std::vector<int16_t>> frames;
+  std::size_t played = 0; // frames played that were captured (not underruns)
 };
 
 TEST_F(AudioFilePlugin, WhatIsCapturedAndPlayedIsRecordedExactly) {
@@ -156,7 +174,7 @@ TEST_F(AudioFilePlugin, WhatIsCapturedAndPlayedIsRecordedExactly) {
   ASSERT_TRUE(mic->start().is_ok());
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   ASSERT_TRUE(speaker->start().is_ok());
-  std::this_thread::sleep_for(std::chrono::milliseconds(1300));
+  EXPECT_TRUE(loop.wait([&] { return loop.played >= 45; })) << "0.9 s not played within 30 s";
   mic->destroy();
   speaker->destroy(); // completes output.wav
 
@@ -191,7 +209,7 @@ TEST_F(AudioFilePlugin, InputLoopsWhenAsked) {
                          loop.capture, &mic)
                   .is_ok());
   ASSERT_TRUE(mic->start().is_ok());
-  std::this_thread::sleep_for(std::chrono::milliseconds(350));
+  EXPECT_TRUE(loop.wait([&] { return loop.frames.size() >= 21; })) << "2.1 loops not in 30 s";
   mic->destroy();
   std::vector<int16_t> captured;
   for (const auto& f : loop.frames) {

@@ -120,6 +120,21 @@ struct Frames final : sdk::AudioCallback {
     ++calls;
     wrong += n == expected ? 0 : 1;
   }
+  // Waits until `n` callbacks came (the device's thread runs when the machine lets it: the wait
+  // is for the callbacks, with a generous deadline); false at the deadline.
+  bool wait_calls(int n) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (std::chrono::steady_clock::now() < deadline) {
+      {
+        std::lock_guard lock(mu);
+        if (calls >= n) {
+          return true;
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  }
   bool playback = false;
   uint32_t expected = 0;
   std::mutex mu;
@@ -154,11 +169,11 @@ TEST_F(AudioSdl2Plugin, TheDiskDriverPlaysAndCapturesExactlyTheFramesGiven) {
   ASSERT_TRUE(
       device->open(sdk::AudioDirection::kPlayback, {}, {16000, 1, 320}, play, &speaker).is_ok());
   ASSERT_TRUE(speaker->start().is_ok());
-  std::this_thread::sleep_for(300ms);
+  EXPECT_TRUE(play.wait_calls(5)) << "fewer than 5 playback callbacks in 30 s";
   speaker->stop();
   const int calls = play.calls;
   speaker->destroy();
-  EXPECT_GT(calls, 3);
+  EXPECT_GE(calls, 5);
   EXPECT_EQ(play.wrong, 0) << "a callback with another frame size";
   std::vector<int16_t> samples;
   {
@@ -184,7 +199,7 @@ TEST_F(AudioSdl2Plugin, TheDiskDriverPlaysAndCapturesExactlyTheFramesGiven) {
   ASSERT_TRUE(
       device->open(sdk::AudioDirection::kCapture, {}, {16000, 1, 320}, mic, &capture).is_ok());
   ASSERT_TRUE(capture->start().is_ok());
-  std::this_thread::sleep_for(300ms);
+  EXPECT_TRUE(mic.wait_calls(4)) << "fewer than 4 capture callbacks in 30 s";
   capture->stop();
   capture->destroy();
   EXPECT_EQ(mic.wrong, 0);

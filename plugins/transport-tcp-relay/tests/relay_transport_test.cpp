@@ -52,20 +52,21 @@ class Inbox final : public sdk::TransportEvents {
   }
   void on_discovered(sdk::StringView, sdk::ByteView) noexcept override {}
 
-  bool wait_frames(std::size_t n, std::chrono::milliseconds timeout = 10s) {
+  // Deadlines generous enough for a sanitizer build on a machine whose every core is busy.
+  bool wait_frames(std::size_t n, std::chrono::milliseconds timeout = 30s) {
     std::unique_lock lock(mu_);
     return cv_.wait_for(lock, timeout, [&] { return frames_.size() >= n; });
   }
   // Waits for the n-th "up" report of `endpoint`.
   bool wait_up(const std::string& endpoint, std::size_t n = 1,
-               std::chrono::milliseconds timeout = 10s) {
+               std::chrono::milliseconds timeout = 30s) {
     std::unique_lock lock(mu_);
     return cv_.wait_for(lock, timeout, [&] {
       return static_cast<std::size_t>(
                  std::count(links_.begin(), links_.end(), std::pair(endpoint, true))) >= n;
     });
   }
-  bool wait_down(const std::string& endpoint, std::chrono::milliseconds timeout = 10s) {
+  bool wait_down(const std::string& endpoint, std::chrono::milliseconds timeout = 30s) {
     std::unique_lock lock(mu_);
     return cv_.wait_for(lock, timeout, [&] {
       return std::count(links_.begin(), links_.end(), std::pair(endpoint, false)) > 0;
@@ -296,7 +297,7 @@ TEST_F(RelayTransportTest, AReplayedHandshakeCannotTakeOverAnotherClientsKey) {
   ASSERT_TRUE(refused) << why;
   EXPECT_EQ(refused->type, wire::Type::kRefused);
   EXPECT_EQ(refused->reason, wire::Reason::kAuthFailed);
-  EXPECT_TRUE(mallory.closed_within(5s));
+  EXPECT_TRUE(mallory.closed_within(30s));
 
   // a still holds its key: frames to it reach it, and only it.
   ASSERT_TRUE(send(b, a.endpoint, bytes_of("still yours")).is_ok());
@@ -363,7 +364,7 @@ TEST_F(RelayTransportTest, AbuseIsRefusedWhileAnEstablishedPairKeepsChatting) {
   // A record longer than any hello closes the connection at once.
   relay::SyncClient big(io_, relay_->port());
   big.write_raw(std::vector<uint8_t>{0xff, 0xff});
-  EXPECT_TRUE(big.closed_within(5s));
+  EXPECT_TRUE(big.closed_within(30s));
   // So does a frame above max_frame_bytes from an authenticated client.
   wire::Key big_key{};
   auto big_proof = new_identity(big_key);
@@ -377,14 +378,14 @@ TEST_F(RelayTransportTest, AbuseIsRefusedWhileAnEstablishedPairKeepsChatting) {
   ASSERT_TRUE(closing_message);
   EXPECT_EQ(closing_message->type, wire::Type::kClosing);
   EXPECT_EQ(closing_message->reason, wire::Reason::kFrameTooLarge);
-  EXPECT_TRUE(big_frame.closed_within(5s));
+  EXPECT_TRUE(big_frame.closed_within(30s));
   // An empty record is a protocol error, not an oversized frame.
   wire::Key empty_key{};
   auto empty_proof = new_identity(empty_key);
   relay::SyncClient empty(io_, relay_->port());
   ASSERT_TRUE(empty.authenticate(*empty_proof, relay_key_, why)) << why;
   empty.write_raw(std::vector<uint8_t>{0, 0});
-  EXPECT_TRUE(empty.closed_within(5s));
+  EXPECT_TRUE(empty.closed_within(30s));
 
   // A handshake flood: well-formed hellos far above the rate; the excess is refused.
   wire::Key flood_key{};
@@ -495,7 +496,7 @@ TEST_F(RelayTransportTest, AClientThatStopsReadingIsDroppedWhileOthersChat) {
 }
 
 TEST_F(RelayTransportTest, ASilentClientIsClosedAtTheIdleTimeoutWhileAPingingOneStays) {
-  start_relay("idle_timeout_ms = 1000\n");
+  start_relay("idle_timeout_ms = 3000\n");
   Client& a = client(); // pings every third of the idle timeout the relay announced
   wire::Key quiet_key{};
   auto quiet_proof = new_identity(quiet_key);
@@ -507,7 +508,7 @@ TEST_F(RelayTransportTest, ASilentClientIsClosedAtTheIdleTimeoutWhileAPingingOne
   ASSERT_TRUE(closing);
   EXPECT_EQ(closing->type, wire::Type::kClosing);
   EXPECT_EQ(closing->reason, wire::Reason::kIdle);
-  EXPECT_TRUE(quiet.closed_within(5s));
+  EXPECT_TRUE(quiet.closed_within(30s));
   std::this_thread::sleep_for(1500ms);
   EXPECT_TRUE(relay_->wait_stats([](RelayStats& st) {
     return st["idle_closed"] == 1 && st["clients_online"] == 1;

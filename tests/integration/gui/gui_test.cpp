@@ -80,11 +80,11 @@ TEST(Gui, ScriptedNodeChatsCallsAndShowsEveryScreen) {
       << "create correct horse battery staple\n"
       << "write-code " << d << "/gina.code\n"
       << "add-code-file " << d << "/bob.code bob\n"
-      << "wait-online bob 30\n"
+      << "wait-online bob 60\n"
       << "open bob\n"
       << "send hello bob, from the GUI\n"
-      << "wait-message hi-gina 30\n"
-      << "wait-delivered 30\n"
+      << "wait-message hi-gina 60\n"
+      << "wait-delivered 60\n"
       << "screenshot " << (shots / "conversation.png").string() << "\n"
       << "show my-code\n"
       << "screenshot " << (shots / "contact-code.png").string() << "\n"
@@ -92,12 +92,12 @@ TEST(Gui, ScriptedNodeChatsCallsAndShowsEveryScreen) {
       << "screenshot " << (shots / "safety-number.png").string() << "\n"
       << "show none\n"
       << "call bob\n"
-      << "wait-call active 30\n"
-      << "wait-call active 30\n"
+      << "wait-call active 60\n"
+      << "wait-call active 60\n"
       << "idle 3\n"
       << "screenshot " << (shots / "call.png").string() << "\n"
       << "hangup\n"
-      << "wait-call ended 15\n"
+      << "wait-call ended 60\n"
       << "show node\n"
       << "idle 1\n"
       << "screenshot " << (shots / "node-panel.png").string() << "\n"
@@ -150,7 +150,7 @@ TEST(Gui, ScriptedNodeChatsCallsAndShowsEveryScreen) {
   });
   EXPECT_TRUE(stats) << "the GUI's audio never arrived";
 
-  const auto status = gui.wait_exit(120s);
+  const auto status = gui.wait_exit(300s);
   ASSERT_TRUE(status) << "entre-gui did not finish: " << read_file(dir / "gui.log");
   EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0)
       << "entre-gui failed: " << read_file(dir / "gui.log");

@@ -1,8 +1,30 @@
 #!/usr/bin/env bash
 # entre-host, driven as a user would: one case per invocation (see CMakeLists.txt).
 # Environment: ENTRE_HOST, ENTRE_SOURCE_DIR, ENTRE_LIFECYCLE_PLUGIN, ENTRE_PLUGIN_DIR.
+#
+# No case takes a fixed port on the machine's network: a user's own node may be running beside
+# the tests. The cases that start a shipped profile run it unchanged in a private network namespace
+# of their own when they may (root), else a copy whose ports are replaced by free ones.
 set -uo pipefail
 case_name=$1
+
+# As root, the cases that start shipped profiles re-run themselves in a new network namespace with
+# only a loopback interface (and, for LAN discovery, a veth pair): the profiles' fixed ports are
+# theirs alone there.
+case "$case_name" in
+default_profile_starts_and_stops_cleanly | shipped_node_profiles_run_side_by_side)
+  if [ -z "${ENTRE_HOST_TEST_NETNS:-}" ] && [ "$(id -u)" -eq 0 ] &&
+    unshare -n true 2>/dev/null; then
+    ENTRE_HOST_TEST_NETNS=1 exec unshare -n -- "$0" "$@"
+  fi
+  ;;
+esac
+private_netns=0
+ip_tool=$(command -v ip || echo /usr/sbin/ip)
+if [ -n "${ENTRE_HOST_TEST_NETNS:-}" ]; then
+  "$ip_tool" link set lo up || { echo "FAIL: cannot bring up loopback in the namespace" >&2; exit 1; }
+  private_netns=1
+fi
 work=$(mktemp -d)
 trap 'kill -9 ${pids[*]:-} 2>/dev/null; rm -rf "$work"' EXIT
 pids=()
@@ -17,14 +39,15 @@ fail() {
   exit 1
 }
 
-# start_host NAME PROFILE: runs entre-host in the background, waits for "ready" or its exit.
+# start_host NAME PROFILE: runs entre-host in the background, waits for "ready" or its exit (60 s
+# at most: the suite also runs under sanitizers on a machine whose every core is busy).
 start_host() {
   local name=$1 profile=$2
   "$ENTRE_HOST" --profile "$profile" >"$work/$name.out" 2>"$work/$name.err" &
   local pid=$!
   pids+=("$pid")
   eval "${name}_pid=$pid"
-  for _ in $(seq 1 200); do
+  for _ in $(seq 1 1200); do
     grep -q "ready" "$work/$name.out" && return 0
     kill -0 "$pid" 2>/dev/null || return 1
     sleep 0.05
@@ -42,7 +65,20 @@ stop_host() {
   return "$status"
 }
 
-random_port() { echo $((20000 + RANDOM % 30000)); }
+# The port of the first "listening at udp:ADDRESS:PORT" line in FILE.
+listening_port() { sed -n 's/.*listening at udp:.*:\([0-9][0-9]*\)$/\1/p' "$1" | head -1; }
+
+# shipped_profile NAME: the path of configs/NAME.toml to start, as it is in a private namespace,
+# else a copy in $work with every port in it replaced by 0 (the system picks a free one).
+shipped_profile() {
+  local src="$ENTRE_SOURCE_DIR/configs/$1.toml"
+  if [ "$private_netns" -eq 1 ]; then
+    echo "$src"
+  else
+    sed -E 's/^( *bind = "[^"]*:)[0-9]+"/\10"/' "$src" >"$work/$1.toml"
+    echo "$work/$1.toml"
+  fi
+}
 
 write_node_profile() { # FILE NAME EXTRA...
   local file=$1 name=$2
@@ -56,7 +92,7 @@ write_node_profile() { # FILE NAME EXTRA...
 
 case "$case_name" in
 default_profile_starts_and_stops_cleanly)
-  start_host node "$ENTRE_SOURCE_DIR/configs/default.toml" || fail "default profile did not start"
+  start_host node "$(shipped_profile default)" || fail "default profile did not start"
   grep -q "loaded entre.transport.udp" "$work/node.out" || fail "udp transport not listed"
   grep -q "loaded entre.codec.pcm" "$work/node.out" || fail "pcm codec not listed"
   grep -q "loaded entre.crypto.sodium .*(crypto)" "$work/node.out" || fail "crypto suite not listed"
@@ -66,9 +102,8 @@ default_profile_starts_and_stops_cleanly)
   [ -d "$HOME/.local/share/entre/default" ] || fail "data_dir ~ was not expanded and created"
   ;;
 sigint_stops_cleanly)
-  port=$(random_port)
   write_node_profile "$work/p.toml" sigint '[[plugins]]' 'id = "entre.transport.udp"' \
-    '[plugins.config]' "bind = \"127.0.0.1:$port\""
+    '[plugins.config]' 'bind = "127.0.0.1:0"'
   start_host node "$work/p.toml" || fail "did not start"
   stop_host node INT || fail "exit status $? after SIGINT"
   grep -q "SIGINT, stopping" "$work/node.out" || fail "SIGINT not reported"
@@ -178,17 +213,62 @@ unknown_plugin_config_key_is_refused)
     fail "no located unknown-key error with suggestion"
   ;;
 busy_udp_port_fails_the_required_transport)
-  port=$(random_port)
+  # The first node takes a port the system picks; the second is given the same one.
   write_node_profile "$work/a.toml" a '[[plugins]]' 'id = "entre.transport.udp"' \
-    '[plugins.config]' "bind = \"127.0.0.1:$port\""
+    '[plugins.config]' 'bind = "127.0.0.1:0"'
+  start_host a "$work/a.toml" || fail "first node did not start"
+  port=$(listening_port "$work/a.out")
+  [ -n "$port" ] || fail "first node shows no udp endpoint"
   write_node_profile "$work/b.toml" b '[[plugins]]' 'id = "entre.transport.udp"' \
     '[plugins.config]' "bind = \"127.0.0.1:$port\""
-  start_host a "$work/a.toml" || fail "first node did not start"
   status=0
   "$ENTRE_HOST" --profile "$work/b.toml" >"$work/b.out" 2>"$work/b.err" || status=$?
   [ "$status" -eq 1 ] || fail "second node: exit status $status, want 1"
   grep -q "cannot bind udp:127.0.0.1:$port" "$work/b.err" || fail "bind error not explained"
   stop_host a TERM || fail "first node exit status $?"
+  ;;
+shipped_node_profiles_run_side_by_side)
+  # Every port a shipped profile takes (UDP binds, the LAN beacon group, the relay's ports) is
+  # taken by no other, so a user can run any of them together on one machine.
+  declare -A owner=()
+  n=0
+  for f in "$ENTRE_SOURCE_DIR"/configs/*.toml; do
+    while read -r port; do
+      [ -n "$port" ] || continue
+      [ -z "${owner[$port]:-}" ] || fail "port $port is in both ${owner[$port]} and $(basename "$f")"
+      owner[$port]=$(basename "$f")
+      n=$((n + 1))
+    done < <(sed -nE -e 's/^ *(bind|group) = "[^"]*:([0-9]+)".*/\2/p' \
+      -e 's/^ *(port|udp_reflect_port) = ([0-9]+).*/\2/p' "$f")
+  done
+  [ "$n" -ge 6 ] || fail "only $n ports found in the shipped profiles"
+  for port in "${!owner[@]}"; do echo "port $port: ${owner[$port]}"; done | sort
+  if [ "$private_netns" -ne 1 ]; then
+    echo "the shipped nodes were not started: that needs root (a private network namespace)"
+    echo "PASS: $case_name"
+    exit 0
+  fi
+  # The four node profiles at once, unchanged, each on its own ports. LAN discovery needs a
+  # multicast interface besides loopback: a veth pair of this namespace's own.
+  "$ip_tool" link add lan0 type veth peer name lan1 && "$ip_tool" addr add 10.98.0.1/24 dev lan0 &&
+    "$ip_tool" link set lan0 up && "$ip_tool" link set lan1 up ||
+    fail "cannot make the namespace's LAN interface"
+  # bot.toml keeps its state and log next to itself: it runs from a copy in $work.
+  mkdir -p "$work/bot"
+  cp "$ENTRE_SOURCE_DIR/configs/bot.toml" "$work/bot/bot.toml"
+  start_host default "$ENTRE_SOURCE_DIR/configs/default.toml" || fail "default.toml did not start"
+  start_host second "$ENTRE_SOURCE_DIR/configs/second.toml" || fail "second.toml did not start"
+  start_host lan "$ENTRE_SOURCE_DIR/configs/lan-only.toml" || fail "lan-only.toml did not start"
+  start_host bot "$work/bot/bot.toml" || fail "bot.toml did not start"
+  for expect in "default:listening at udp:127.0.0.1:7400" "second:listening at udp:127.0.0.1:7403" \
+    "lan:listening at lan:10.98.0.1:7401" "bot:listening at udp:127.0.0.1:7410"; do
+    grep -q "${expect#*:}\$" "$work/${expect%%:*}.out" || fail "${expect%%:*}: no '${expect#*:}'"
+  done
+  for name in default second lan bot; do
+    stop_host "$name" TERM || fail "$name: exit status $? after SIGTERM"
+    grep -q "stopped cleanly" "$work/$name.out" || fail "$name: no clean stop"
+  done
+  echo "default, second, lan-only and bot ran side by side and stopped cleanly"
   ;;
 relay_profile_is_not_a_node)
   status=0

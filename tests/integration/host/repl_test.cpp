@@ -3,8 +3,72 @@
 #include "../messaging/host_harness.hpp"
 #include "pty_session.hpp"
 
+#include <net/if.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+
+#include <regex>
+
 namespace entre::integ {
 namespace {
+
+// The calling thread (and the processes it starts from now on) in a network namespace of its own
+// with only a loopback interface, up; the old namespace comes back on destruction. ok() is false
+// where that cannot be done (not root), and nothing changed.
+class PrivateNetwork {
+ public:
+  PrivateNetwork() {
+    if (::geteuid() != 0) {
+      return;
+    }
+    old_ = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (old_ < 0 || ::unshare(CLONE_NEWNET) != 0) {
+      return;
+    }
+    entered_ = true;
+    const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    ifreq lo{};
+    std::strncpy(lo.ifr_name, "lo", IFNAMSIZ - 1);
+    ok_ = fd >= 0 && ::ioctl(fd, SIOCGIFFLAGS, &lo) == 0 &&
+          (lo.ifr_flags = static_cast<short>(lo.ifr_flags | IFF_UP),
+           ::ioctl(fd, SIOCSIFFLAGS, &lo) == 0);
+    if (fd >= 0) {
+      ::close(fd);
+    }
+  }
+  ~PrivateNetwork() {
+    if (entered_) {
+      (void)::setns(old_, CLONE_NEWNET);
+    }
+    if (old_ >= 0) {
+      ::close(old_);
+    }
+  }
+  PrivateNetwork(const PrivateNetwork&) = delete;
+  PrivateNetwork& operator=(const PrivateNetwork&) = delete;
+
+  [[nodiscard]] bool ok() const { return ok_; }
+
+ private:
+  int old_ = -1;
+  bool entered_ = false;
+  bool ok_ = false;
+};
+
+// `profile` copied to `to` with the port of its "bind" replaced by `port`.
+std::filesystem::path with_port(const std::filesystem::path& profile,
+                                const std::filesystem::path& to, uint16_t port) {
+  const std::regex bind(R"re(\n *bind = "[^"]*:([0-9]+)")re");
+  const std::string text = read_file(profile);
+  std::smatch found;
+  if (!std::regex_search(text, found, bind)) {
+    throw HarnessError("no bind port in " + profile.string());
+  }
+  const auto at = static_cast<std::size_t>(found.position(1));
+  std::ofstream(to) << text.substr(0, at) << port
+                    << text.substr(at + static_cast<std::size_t>(found.length(1)));
+  return to;
+}
 
 class Repl : public ::testing::Test {
  protected:
@@ -196,10 +260,24 @@ TEST_F(Repl, EveryCommandWithEditingCompletionAndEventsAboveTheLine) {
 // The README's quickstart, step by step: the shipped profiles, nothing written by the test but
 // the typing. (tools/setup.sh run execs exactly "build/dev/bin/entre-host --profile
 // configs/default.toml" after building; the second terminal adds "--profile
-// configs/second.toml".)
+// configs/second.toml".) The profiles' ports are fixed and a user's own node may hold them: the
+// two nodes run in a network namespace of the test's own (root), else from copies of the profiles
+// whose port alone is replaced by a free one.
 TEST_F(Repl, QuickstartTwoNodesChatWithTheShippedProfiles) {
-  const std::string source = ENTRE_SOURCE_DIR;
-  auto first = terminal({"--profile", source + "/configs/default.toml"});
+  const std::filesystem::path configs = std::filesystem::path(ENTRE_SOURCE_DIR) / "configs";
+  PrivateNetwork network;
+  std::string default_profile = (configs / "default.toml").string();
+  std::string second_profile = (configs / "second.toml").string();
+  if (!network.ok()) {
+    const auto ports = free_udp_ports(2, static_cast<uint64_t>(::getpid()) * 7919);
+    default_profile = with_port(configs / "default.toml", dir_ / "default.toml", ports[0]).string();
+    second_profile = with_port(configs / "second.toml", dir_ / "second.toml", ports[1]).string();
+  }
+  std::cout << "[ profiles ] the shipped profiles run "
+            << (network.ok() ? "unchanged in a private network namespace"
+                             : "from copies on free ports (no private network namespace here)")
+            << "\n";
+  auto first = terminal({"--profile", default_profile});
   first->expect("Choose a passphrase");
   first->type("first secret\r");
   first->expect("Repeat it:");
@@ -208,7 +286,7 @@ TEST_F(Repl, QuickstartTwoNodesChatWithTheShippedProfiles) {
   const std::string first_code = first->rest_of_line();
   first->expect("me> ");
 
-  auto second = terminal({"--profile", source + "/configs/second.toml"});
+  auto second = terminal({"--profile", second_profile});
   second->expect("Choose a passphrase");
   second->type("second secret\r");
   second->expect("Repeat it:");

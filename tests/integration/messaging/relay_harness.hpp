@@ -153,6 +153,26 @@ class RelayProcess {
     return false;
   }
 
+  // The counter `name` once it has stayed the same for `still` (the stats file is rewritten every
+  // second, so three rewrites by default: frames of earlier traffic still on their way have been
+  // counted), or its value at the timeout.
+  [[nodiscard]] uint64_t settled(const std::string& name,
+                                 std::chrono::milliseconds still = std::chrono::seconds(3),
+                                 std::chrono::milliseconds timeout = kReadyTimeout) const {
+    uint64_t last = stats()[name];
+    auto same_since = Clock::now();
+    const auto deadline = Clock::now() + timeout;
+    while (Clock::now() - same_since < still && Clock::now() < deadline) {
+      std::this_thread::sleep_for(250ms);
+      const uint64_t now = stats()[name];
+      if (now != last) {
+        last = now;
+        same_since = Clock::now();
+      }
+    }
+    return last;
+  }
+
   // SIGTERM; the exit status, or nullopt when it did not stop.
   std::optional<int> stop() {
     child_->kill(SIGTERM);

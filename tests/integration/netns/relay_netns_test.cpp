@@ -13,7 +13,11 @@
 //   end and punch a direct path; the relay then forwards nothing more;
 // - c and d (relay only) keep a stream of 10 messages a second going while the relay is killed
 //   and restarted 20 times: nothing lost, nothing duplicated, order kept; the time each client
-//   took to link again is reported.
+//   took to link again is reported as figures, not asserted (a client may also see two restarts
+//   close together as one outage).
+//
+// Every wait is for an outcome, with a deadline generous enough for a sanitizer build on a
+// machine whose every core is busy.
 #include "../messaging/host_harness.hpp"
 #include "../messaging/relay_harness.hpp"
 #include "netns_support.hpp"
@@ -185,6 +189,14 @@ double percentile(std::vector<double> v, double p) {
   return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
 }
 
+// "min A ms, median B ms, max C ms" of `v`.
+std::string spread_ms(const std::vector<double>& v) {
+  std::ostringstream out;
+  out << "min " << percentile(v, 0) << " ms, median " << percentile(v, 0.5) << " ms, max "
+      << percentile(v, 1) << " ms";
+  return out.str();
+}
+
 class RelayNetns : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -255,7 +267,7 @@ class RelayNetns : public ::testing::Test {
     ASSERT_EQ(x.add(code(y), "y"), y.id());
     ASSERT_EQ(y.add(code(x), "x"), x.id());
     ASSERT_TRUE(
-        eventually([&] { return x.contact_online(y.id()) && y.contact_online(x.id()); }, 30s))
+        eventually([&] { return x.contact_online(y.id()) && y.contact_online(x.id()); }, 60s))
         << "the two never linked";
   }
 
@@ -316,7 +328,7 @@ TEST_F(RelayNetns, TwoHostsBehindNatsPunchADirectPathWithTheRelaysHelp) {
         return starts_with(contact_path(a), "udp:10.77.0.3:") &&
                starts_with(contact_path(b), "udp:10.77.0.2:");
       },
-      30s))
+      60s))
       << "no direct path: a on " << contact_path(a) << ", b on " << contact_path(b);
   FIGURES << "behind two NATs: direct UDP path "
           << std::chrono::duration<double>(Clock::now() - start).count()
@@ -325,8 +337,7 @@ TEST_F(RelayNetns, TwoHostsBehindNatsPunchADirectPathWithTheRelaysHelp) {
   ASSERT_TRUE(relay_->wait_stats([](RelayStats& s) {
     return s["frames_forwarded"] > 0 && s["reflections"] >= 2;
   })) << "the relay carried the first link and reflected both public addresses";
-  std::this_thread::sleep_for(1500ms);
-  const uint64_t before = relay_->stats()["frames_forwarded"];
+  const uint64_t before = relay_->settled("frames_forwarded");
   for (int i = 0; i < 100; ++i) {
     a.command_one("send " + b.id() + " nat-a-" + std::to_string(i), "queued ");
     b.command_one("send " + a.id() + " nat-b-" + std::to_string(i), "queued ");
@@ -336,8 +347,7 @@ TEST_F(RelayNetns, TwoHostsBehindNatsPunchADirectPathWithTheRelaysHelp) {
   for (const auto& e : incoming(b, a.id())) {
     EXPECT_TRUE(starts_with(e.path, "udp:10.77.0.2:")) << e.text << " via " << e.path;
   }
-  std::this_thread::sleep_for(1500ms);
-  const uint64_t after = relay_->stats()["frames_forwarded"];
+  const uint64_t after = relay_->settled("frames_forwarded");
   FIGURES << "relay-forwarded frames: " << before << " when the direct path came up, " << after
           << " after 200 more messages\n";
   EXPECT_EQ(after, before) << "once direct, the relay forwards nothing";
@@ -364,7 +374,7 @@ TEST_F(RelayNetns, TwoHostsBehindNatsPunchADirectPathWithTheRelaysHelp) {
       EXPECT_EQ(got[static_cast<std::size_t>(100 + i)].text, tag + std::to_string(i)) << "in order";
     }
   }
-  EXPECT_TRUE(eventually([&] { return starts_with(contact_path(a), "relay:"); }, 10s))
+  EXPECT_TRUE(eventually([&] { return starts_with(contact_path(a), "relay:"); }, 60s))
       << contact_path(a);
 }
 
@@ -415,22 +425,26 @@ TEST_F(RelayNetns, RelayKilledAndRestarted20TimesLosesAndDuplicatesNothing) {
   }
 
   // Each client logs how long its link to the relay was down ("linked to relay ... again after
-  // N ms"): from the moment it saw the link drop to the relay's welcome.
+  // N ms"): from the moment it saw the link drop to the relay's welcome. How many outages a
+  // client saw depends on the scheduler (a restart that comes before it noticed the last one is
+  // one outage to it), so the count and the times are figures; that each client came back after
+  // the restarts is what the delivery above proves, and that each logged it is checked.
   std::vector<double> relink_ms;
   for (const NodeFiles* f : {&c.files(), &d.files()}) {
     const std::string log = read_file(f->log);
     const std::regex again("again after ([0-9]+) ms");
+    std::size_t relinks = 0;
     for (auto it = std::sregex_iterator(log.begin(), log.end(), again);
          it != std::sregex_iterator(); ++it) {
       relink_ms.push_back(std::stod((*it)[1]));
+      ++relinks;
     }
+    EXPECT_GT(relinks, 0U) << f->name << " never logged linking to the relay again";
   }
   FIGURES << sent << " messages at 10/s across 20 relay restarts: all delivered once, in order\n";
-  FIGURES << "relay down (kill to listening again): p50 " << percentile(down_ms, 0.5) << " ms, p95 "
-          << percentile(down_ms, 0.95) << " ms\n";
-  FIGURES << "client relink (link lost to welcome, " << relink_ms.size() << " relinks): p50 "
-          << percentile(relink_ms, 0.5) << " ms, p95 " << percentile(relink_ms, 0.95) << " ms\n";
-  EXPECT_GE(relink_ms.size(), 40U) << "both clients relinked after every restart";
+  FIGURES << "relay down (kill to listening again): " << spread_ms(down_ms) << "\n";
+  FIGURES << "client relink (link lost to welcome), " << relink_ms.size()
+          << " relinks of 40 possible: " << spread_ms(relink_ms) << "\n";
 }
 
 } // namespace
