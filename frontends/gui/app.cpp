@@ -344,7 +344,22 @@ void App::close_dialogs() {
 
 // ---- Drawing ------------------------------------------------------------------------------------
 
+void App::mark(const char* name) {
+  const ImVec2 a = ImGui::GetItemRectMin();
+  const ImVec2 b = ImGui::GetItemRectMax();
+  targets_[name] = {Rect{a.x, a.y, b.x, b.y}, frame_};
+}
+
+std::optional<App::Rect> App::target(const std::string& name) const {
+  const auto it = targets_.find(name);
+  if (it == targets_.end() || it->second.second != frame_) {
+    return std::nullopt;
+  }
+  return it->second.first;
+}
+
 void App::draw(int width, int height) {
+  ++frame_;
   ImGui::SetNextWindowPos(ImVec2(0, 0));
   ImGui::SetNextWindowSize(ImVec2(static_cast<float>(width), static_cast<float>(height)));
   const ImGuiWindowFlags flags = ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_NoMove |
@@ -592,20 +607,36 @@ void App::draw_conversation_pane() {
     ImGui::SetKeyboardFocusHere();
     focus_composer_ = false;
   }
-  // Enter sends; Shift+Enter starts a new line.
-  const bool enter =
-      ImGui::InputTextMultiline("##composer", &composer_, ImVec2(-80, composer_height - 8),
-                                ImGuiInputTextFlags_EnterReturnsTrue);
+  // Enter sends; Shift+Enter starts a new line. The field asks its filter before it puts in the
+  // new line of an Enter: without Shift the filter drops it and asks for the text to be sent.
+  // A pasted text's new lines stay (no Enter is pressed). Ctrl+Enter sends too (the field's own
+  // Enter-returns-true, which takes Ctrl+Enter in a multi-line field).
+  const auto filter = [](ImGuiInputTextCallbackData* data) {
+    const ImGuiIO& io = ImGui::GetIO();
+    const bool enter = ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Enter)) ||
+                       ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_KeyPadEnter));
+    if (data->EventChar == '\n' && enter && !io.KeyShift && !io.KeyCtrl) {
+      *static_cast<bool*>(data->UserData) = true;
+      return 1;
+    }
+    return 0;
+  };
+  bool enter = false;
+  const bool ctrl_enter = ImGui::InputTextMultiline(
+      "##composer", &composer_, ImVec2(-80, composer_height - 8),
+      ImGuiInputTextFlags_CallbackCharFilter | ImGuiInputTextFlags_EnterReturnsTrue, filter,
+      &enter);
+  mark("composer");
   ImGui::SameLine();
   const bool clicked = ImGui::Button("Send", ImVec2(70, 0));
-  if (enter && ImGui::GetIO().KeyShift) {
-    composer_ += "\n";
-    focus_composer_ = true;
-  } else if (enter || clicked) {
+  mark("send");
+  if (enter || ctrl_enter || clicked) {
     if (!composer_.empty()) {
       send(composer_);
       composer_.clear();
     }
+    // The field lets go of its copy of the text, and takes the keyboard again next frame.
+    ImGui::ClearActiveID();
     focus_composer_ = true;
   }
 }
@@ -711,8 +742,11 @@ void App::draw_dialogs() {
     ImGui::Begin("Add a contact", &show_add_, ImGuiWindowFlags_AlwaysAutoResize);
     ImGui::TextUnformatted("Paste the contact code they gave you:");
     ImGui::PushItemWidth(480);
-    ImGui::InputText("Code", &add_code_);
-    ImGui::InputText("Name", &add_name_);
+    // Enter in either field adds, as the button does.
+    bool submit = ImGui::InputText("Code", &add_code_, ImGuiInputTextFlags_EnterReturnsTrue);
+    mark("add-code");
+    submit |= ImGui::InputText("Name", &add_name_, ImGuiInputTextFlags_EnterReturnsTrue);
+    mark("add-name");
     ImGui::PopItemWidth();
     if (ImGui::Button("Paste")) {
       if (char* text = SDL_GetClipboardText(); text != nullptr) {
@@ -721,7 +755,9 @@ void App::draw_dialogs() {
       }
     }
     ImGui::SameLine();
-    if (ImGui::Button("Add")) {
+    submit |= ImGui::Button("Add");
+    mark("add");
+    if (submit) {
       add_contact(add_code_, add_name_);
     }
     if (!add_error_.empty()) {

@@ -107,6 +107,16 @@ class App {
   [[nodiscard]] const Conversation& conversation() const { return conversation_; }
   [[nodiscard]] const CallPanel& call_panel() const { return call_; }
   [[nodiscard]] bool worker_busy() const { return worker_.busy(); }
+  // Where a widget the script may click was drawn in the last frame (window coordinates);
+  // nothing when that frame did not draw it. Names: "composer", "send", "add-code", "add-name",
+  // "add", ...
+  struct Rect {
+    float x0 = 0;
+    float y0 = 0;
+    float x1 = 0;
+    float y1 = 0;
+  };
+  [[nodiscard]] std::optional<Rect> target(const std::string& name) const;
   void close_dialogs();
 
  private:
@@ -121,6 +131,8 @@ class App {
   void draw_dialogs();
   void draw_node_panel();
   void draw_qr(const QrCode& qr, float size);
+  // Notes the last widget drawn as `name`, for target().
+  void mark(const char* name);
 
   Node& node_;
   Inbox inbox_;
@@ -172,6 +184,8 @@ class App {
   std::string playback_choice_;
   std::optional<CallStats> live_; // polled during a call for the level meters
   int64_t last_poll_ms_ = 0;
+  std::map<std::string, std::pair<Rect, int>> targets_; // with the frame that drew it
+  int frame_ = 0;
 };
 
 } // namespace entre::gui

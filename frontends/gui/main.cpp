@@ -142,6 +142,7 @@ int main(int argc, char** argv) {
   ImGui_ImplSDL2_InitForOpenGL(window, gl);
   ImGui_ImplOpenGL3_Init("#version 150");
 
+  script.set_window(window);
   const uint32_t wake = SDL_RegisterEvents(1);
   int status = kExitOk;
   {

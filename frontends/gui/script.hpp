@@ -18,12 +18,23 @@
 //   call NAME | answer | hangup | mute | unmute
 //   wait-call PHASE SECONDS           calling, ringing, incoming, active or ended
 //   show my-code|add|safety NAME|node|devices|none
+//
+// Input as a person gives it: these push SDL events (key, text, mouse button) into the window's
+// event queue and move the X pointer, so Dear ImGui's SDL backend receives them as it receives a
+// keyboard and a mouse.
+//   type TEXT                         text input (as typed on a keyboard) to the focused field
+//   type-file FILE                    the first word of FILE, typed (waits for the file)
+//   key [shift+|ctrl+]KEY             press and release KEY (an SDL key name: Return, Tab, ...)
+//   click TARGET                      move the pointer onto the widget TARGET (App::target) and
+//                                     click it with the left button
 //   screenshot FILE                   a PNG of the next frame drawn
 //   idle SECONDS                      do nothing; prints "idle-cpu <percent>" of one core used
 //   quit
 #pragma once
 
 #include "app.hpp"
+
+#include <SDL.h>
 
 #include <filesystem>
 #include <string>
@@ -33,6 +44,8 @@ namespace entre::gui {
 
 class Script {
  public:
+  // The window that input steps send their events to.
+  void set_window(SDL_Window* window) { window_ = window; }
   // Reads the script; false with `error`.
   bool load(const std::filesystem::path& file, std::string& error);
   // One frame's turn: runs steps until one has to wait. Returns false once the script ended
@@ -47,6 +60,9 @@ class Script {
 
  private:
   bool run(App& app, const std::vector<std::string>& words, const std::string& rest);
+  bool input(App& app, const std::vector<std::string>& words, const std::string& rest);
+  SDL_Window* window_ = nullptr;
+  int phase_ = 0; // the current input step's stage, one per frame
   std::vector<std::string> lines_;
   std::size_t at_ = 0;
   int64_t step_started_ms_ = -1;

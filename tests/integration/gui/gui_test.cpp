@@ -78,11 +78,23 @@ TEST(Gui, ScriptedNodeChatsCallsAndShowsEveryScreen) {
       << "screenshot " << (shots / "first-run.png").string() << "\n"
       << "name Gina from the GUI\n"
       << "create correct horse battery staple\n"
-      << "write-code " << d << "/gina.code\n"
-      << "add-code-file " << d << "/bob.code bob\n"
+      << "write-code " << d
+      << "/gina.code\n"
+      // The Add dialog, through the mouse and the keyboard: Enter in the name field adds.
+      << "show add\n"
+      << "click add-code\n"
+      << "type-file " << d << "/bob.code\n"
+      << "click add-name\n"
+      << "type bob\n"
+      << "key Return\n"
       << "wait-online bob 60\n"
       << "open bob\n"
-      << "send hello bob, from the GUI\n"
+      // The composer: Shift+Enter starts a new line, Enter sends.
+      << "click composer\n"
+      << "type hello bob,\n"
+      << "key shift+Return\n"
+      << "type from the GUI\n"
+      << "key Return\n"
       << "wait-message hi-gina 60\n"
       << "wait-delivered 60\n"
       << "screenshot " << (shots / "conversation.png").string() << "\n"
@@ -139,7 +151,8 @@ TEST(Gui, ScriptedNodeChatsCallsAndShowsEveryScreen) {
   b.result("add", {{"code", gina_code}, {"name", "gina"}});
   auto hello = b.wait_event([](const Json& e) { return e["event"] == "message"; });
   ASSERT_TRUE(hello) << "no message from the GUI";
-  EXPECT_EQ((*hello)["message"]["text"], "hello bob, from the GUI");
+  EXPECT_EQ((*hello)["message"]["text"], "hello bob,\nfrom the GUI")
+      << "Shift+Enter makes a new line, Enter sends";
   b.result("send", {{"contact", "gina"}, {"text", "hi-gina"}});
   auto ringing = b.wait_event(
       [](const Json& e) { return e["event"] == "call" && e["call"]["phase"] == "incoming"; });
@@ -194,9 +207,10 @@ TEST(Gui, ScriptedNodeChatsCallsAndShowsEveryScreen) {
   for (const auto& m : *history.value) {
     by_text[m.text] = m;
   }
-  ASSERT_TRUE(by_text.count("hello bob, from the GUI"));
-  EXPECT_TRUE(by_text["hello bob, from the GUI"].outgoing);
-  EXPECT_GE(by_text["hello bob, from the GUI"].state, MessageState::kDelivered);
+  const std::string hello_text = "hello bob,\nfrom the GUI";
+  ASSERT_TRUE(by_text.count(hello_text));
+  EXPECT_TRUE(by_text[hello_text].outgoing);
+  EXPECT_GE(by_text[hello_text].state, MessageState::kDelivered);
   ASSERT_TRUE(by_text.count("hi-gina"));
   EXPECT_FALSE(by_text["hi-gina"].outgoing);
   auto calls = reopened.node->call_history("", 5);
