@@ -2,7 +2,10 @@
 
 #include <sys/resource.h>
 
+#include <imgui.h>
+
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <fstream>
 #include <iostream>
@@ -95,6 +98,7 @@ bool Script::step(App& app) {
     acted_ = false;
     settled_ = false;
     phase_ = 0;
+    last_place_ = {};
     if (!screenshot_.empty()) {
       return true; // draw the frame to save before going on
     }
@@ -113,8 +117,63 @@ bool Script::run(App& app, const std::vector<std::string>& w, const std::string&
     }
     return false;
   };
-  if (cmd == "type" || cmd == "type-file" || cmd == "key" || cmd == "click") {
+  if (cmd == "type" || cmd == "type-file" || cmd == "key" || cmd == "click" || cmd == "focus") {
     return input(app, w, rest);
+  }
+  // The text of a waiting step: every word but the command and the last (the seconds).
+  const auto text_before_seconds = [&] { return rest.substr(0, rest.find_last_of(' ')); };
+  if (cmd == "wait-title") {
+    const char* title = window_ != nullptr ? SDL_GetWindowTitle(window_) : "";
+    return text_before_seconds() == title || wait(w.size() - 1);
+  }
+  if (cmd == "wait-attention") {
+    return app.attention_count() >= std::stoull(w.at(1)) || wait(2);
+  }
+  if (cmd == "wait-clipboard") {
+    char* text = SDL_GetClipboardText();
+    const bool same = text != nullptr && text_before_seconds() == text;
+    SDL_free(text);
+    return same || wait(w.size() - 1);
+  }
+  if (cmd == "wait-target") {
+    return app.has_target_starting(text_before_seconds()) || wait(w.size() - 1);
+  }
+  if (cmd == "wait-preview") {
+    // wait-preview NAME TEXT... SECONDS
+    const std::string text =
+        text_before_seconds().substr(std::min(rest.size(), w.at(1).size() + 1));
+    const ContactRow* r = app.contacts().find(contact_named(app, w.at(1)));
+    return (r != nullptr && r->last_text == text) || wait(w.size() - 1);
+  }
+  if (cmd == "wait-muted") {
+    const auto& c = app.call_panel().call();
+    return (c && c->muted == (w.at(1) == "yes")) || wait(2);
+  }
+  if (cmd == "note" || cmd == "same-place") {
+    const auto r = app.target(w.at(1));
+    if (!r) {
+      return wait(99);
+    }
+    if (cmd == "note") {
+      noted_[w.at(1)] = {r->x0, r->y0, r->x1, r->y1};
+      return true;
+    }
+    const auto it = noted_.find(w.at(1));
+    if (it == noted_.end() || it->second != std::array<float, 4>{r->x0, r->y0, r->x1, r->y1}) {
+      error_ = w.at(1) + " moved";
+      return false;
+    }
+    return true;
+  }
+  if (cmd == "expect-glyph") {
+    // A character the font draws (hex code point): U+10000 and above through the emoji map.
+    const auto cp = static_cast<uint32_t>(std::stoul(w.at(1), nullptr, 16));
+    const auto code = cp > 0xFFFF ? app.emoji().code_of(cp) : std::optional<uint16_t>(cp);
+    if (!code || ImGui::GetFont()->FindGlyphNoFallback(static_cast<ImWchar>(*code)) == nullptr) {
+      error_ = "no glyph for U+" + w.at(1);
+      return false;
+    }
+    return true;
   }
   if (app.worker_busy() && cmd != "idle" && cmd.rfind("wait-", 0) != 0 && !acted_) {
     return wait(99); // the previous action is still running
@@ -264,6 +323,8 @@ bool Script::run(App& app, const std::vector<std::string>& w, const std::string&
       app.show_node_panel();
     } else if (what == "devices") {
       app.show_devices();
+    } else if (what == "settings") {
+      app.show_settings();
     } else if (what != "none") {
       error_ = "unknown screen " + what;
       return false;
@@ -353,6 +414,15 @@ bool Script::input(App& app, const std::vector<std::string>& w, const std::strin
     push_text(rest);
     return true;
   }
+  if (cmd == "focus") {
+    // The window comes to the front or goes behind another, as a window manager reports it.
+    SDL_Event e{};
+    e.type = SDL_WINDOWEVENT;
+    e.window.windowID = SDL_GetWindowID(window_);
+    e.window.event = w.at(1) == "in" ? SDL_WINDOWEVENT_FOCUS_GAINED : SDL_WINDOWEVENT_FOCUS_LOST;
+    SDL_PushEvent(&e);
+    return true;
+  }
   if (cmd == "type-file") {
     std::ifstream in(w.at(1));
     std::string word;
@@ -410,11 +480,17 @@ bool Script::input(App& app, const std::vector<std::string>& w, const std::strin
   }
   // click TARGET: the pointer goes there (a real pointer move on the X display, which the
   // backend reads each frame), then the button goes down for a frame and up.
-  const auto rect = app.target(w.at(1));
+  const auto rect = app.target(rest);
   if (!rect) {
     if (steady_ms() - step_started_ms_ > 30000) {
-      error_ = "no widget " + w.at(1) + " on screen";
+      error_ = "no widget " + rest + " on screen";
     }
+    return false;
+  }
+  // A window that just opened settles its size and place over its first frames: click where
+  // the widget was drawn twice in a row.
+  const std::array<float, 4> at{rect->x0, rect->y0, rect->x1, rect->y1};
+  if (phase_ == 0 && std::exchange(last_place_, at) != at) {
     return false;
   }
   const int x = static_cast<int>((rect->x0 + rect->x1) / 2);
