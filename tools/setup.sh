@@ -22,7 +22,7 @@ packages=(
   libsqlite3-dev libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libspdlog-dev nlohmann-json3-dev libqrencode-dev libedit-dev
   iproute2 procps nftables espeak-ng stress-ng
-  libstb-dev libgl1-mesa-dri fonts-dejavu-core xvfb xauth
+  libstb-dev libgl1-mesa-dri fonts-dejavu-core fonts-symbola xvfb xauth
 )
 
 install_packages() {

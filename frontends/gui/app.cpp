@@ -23,6 +23,7 @@ const ImVec4 kGreen{0.35f, 0.8f, 0.45f, 1.0f};
 const ImVec4 kGrey{0.55f, 0.55f, 0.6f, 1.0f};
 const ImVec4 kRed{0.95f, 0.4f, 0.35f, 1.0f};
 const ImVec4 kBlue{0.45f, 0.65f, 1.0f, 1.0f};
+const ImVec4 kAmber{0.9f, 0.7f, 0.3f, 1.0f};
 
 int level_of(const std::string& name) {
   static const char* kNames[] = {"trace", "debug", "info", "warning", "error", "critical"};
@@ -113,7 +114,8 @@ QrCode make_qr(const std::string& text) {
 
 // ---- App ----------------------------------------------------------------------------------------
 
-App::App(Node& node, uint32_t wake_event) : node_(node), inbox_(wake_event) {
+App::App(Node& node, uint32_t wake_event, const EmojiMap& emoji)
+    : node_(node), emoji_(emoji), inbox_(wake_event) {
   events_ = std::thread([this] {
     while (true) {
       {
@@ -151,10 +153,31 @@ bool App::drain() {
 
 bool App::animating() const { return call_.in_call() || call_.ringing_here(); }
 
+void App::set_focused(bool focused) {
+  if (focused == focused_) {
+    return;
+  }
+  focused_ = focused;
+  // Out of sight, the open conversation's messages count as unread; back in front, they are
+  // read.
+  contacts_.set_open(focused ? conversation_.contact() : std::string());
+  const std::string who = conversation_.contact();
+  if (focused && !who.empty()) {
+    worker_.post([this, who] { (void)node_.mark_read(who); });
+  }
+}
+
+std::string App::window_title(const std::string& base) const {
+  const uint64_t unread = contacts_.total_unread();
+  return unread == 0 ? base : base + " (" + std::to_string(unread) + " unread)";
+}
+
+bool App::take_attention() { return std::exchange(attention_, false); }
+
 void App::on_event(const Event& e) {
   contacts_.apply(e);
   if (conversation_.apply(e)) {
-    if (const auto* m = std::get_if<MessageReceived>(&e)) {
+    if (const auto* m = std::get_if<MessageReceived>(&e); m != nullptr && focused_) {
       const std::string who = m->message.contact;
       worker_.post([this, who] { (void)node_.mark_read(who); });
     }
@@ -163,6 +186,13 @@ void App::on_event(const Event& e) {
   if (const auto* c = std::get_if<CallChanged>(&e);
       c != nullptr && c->call.phase == CallPhase::kEnded) {
     live_.reset();
+    fetch_calls(c->call.contact); // the call takes its place in the conversation
+  }
+  const auto* incoming = std::get_if<CallChanged>(&e);
+  if (!focused_ && (std::holds_alternative<MessageReceived>(e) ||
+                    (incoming != nullptr && incoming->call.phase == CallPhase::kIncoming))) {
+    attention_ = true;
+    ++attention_count_;
   }
   if (const auto* t = std::get_if<TransportStateChanged>(&e)) {
     transports_[t->plugin_id] = {t->running, t->endpoints};
@@ -172,7 +202,34 @@ void App::on_event(const Event& e) {
 void App::refresh_contacts() {
   worker_.post([this] {
     auto list = node_.contacts();
-    inbox_.push([list = std::move(list)](App& a) { a.contacts_.reset(list); });
+    // Each conversation's newest message, for the list.
+    std::vector<MessageInfo> newest;
+    for (const auto& c : list) {
+      auto h = node_.history(c.id, 0, 1);
+      if (h.ok() && !h.value->empty()) {
+        newest.push_back(h.value->front());
+      }
+    }
+    inbox_.push([list = std::move(list), newest = std::move(newest)](App& a) {
+      for (const auto& m : newest) {
+        a.contacts_.note_message(m);
+      }
+      a.contacts_.reset(list);
+    });
+  });
+}
+
+void App::fetch_calls(const std::string& contact) {
+  if (contact.empty() || contact != conversation_.contact()) {
+    return;
+  }
+  worker_.post([this, contact] {
+    auto calls = node_.call_history(contact, 200);
+    inbox_.push([contact, calls](App& a) {
+      if (a.conversation_.contact() == contact && calls.ok()) {
+        a.conversation_.set_calls(*calls.value);
+      }
+    });
   });
 }
 
@@ -218,7 +275,8 @@ void App::open_identity(bool create, const std::string& passphrase, const std::s
 }
 
 void App::open_conversation(const std::string& contact) {
-  contacts_.set_open(contact);
+  contacts_.set_open(focused_ ? contact : std::string());
+  selected_message_.clear();
   conversation_.open(contact, {}); // at once: messages that come meanwhile are kept
   search_.clear();
   focus_composer_ = true;
@@ -231,6 +289,7 @@ void App::open_conversation(const std::string& contact) {
       }
     });
   });
+  fetch_calls(contact);
 }
 
 void App::send(const std::string& text) {
@@ -243,6 +302,7 @@ void App::send(const std::string& text) {
     inbox_.push([r](App& a) {
       if (r.ok()) {
         a.conversation_.add_sent(*r.value);
+        a.contacts_.note_message(*r.value);
       } else {
         a.error_ = r.error.message;
       }
@@ -306,7 +366,14 @@ void App::show_add() { show_add_ = true; }
 
 void App::show_devices() {
   show_devices_ = true;
-  show_node_panel();
+  fetch_node_info();
+}
+
+void App::show_settings() {
+  show_settings_ = true;
+  settings_name_ = display_name_;
+  settings_note_.clear();
+  fetch_node_info();
 }
 
 void App::show_safety(const std::string& contact) {
@@ -321,6 +388,10 @@ void App::show_safety(const std::string& contact) {
 
 void App::show_node_panel() {
   show_node_ = true;
+  fetch_node_info();
+}
+
+void App::fetch_node_info() {
   worker_.post([this] {
     auto plugins = node_.plugins();
     auto log = node_.recent_log();
@@ -328,6 +399,7 @@ void App::show_node_panel() {
     inbox_.push([plugins, log, devices](App& a) {
       a.plugins_ = plugins;
       a.log_ = log;
+      a.log_to_end_ = true;
       if (devices.ok()) {
         a.devices_ = *devices.value;
         a.devices_error_.clear();
@@ -340,11 +412,34 @@ void App::show_node_panel() {
 
 void App::close_dialogs() {
   show_code_ = show_add_ = show_safety_ = show_rename_ = show_node_ = show_devices_ = false;
+  show_settings_ = false;
 }
 
 // ---- Drawing ------------------------------------------------------------------------------------
 
+void App::mark(const char* name) {
+  const ImVec2 a = ImGui::GetItemRectMin();
+  const ImVec2 b = ImGui::GetItemRectMax();
+  targets_[name] = {Rect{a.x, a.y, b.x, b.y}, frame_};
+}
+
+std::optional<App::Rect> App::target(const std::string& name) const {
+  const auto it = targets_.find(name);
+  if (it == targets_.end() || it->second.second != frame_) {
+    return std::nullopt;
+  }
+  return it->second.first;
+}
+
+bool App::has_target_starting(const std::string& prefix) const {
+  return std::any_of(targets_.begin(), targets_.end(), [&](const auto& t) {
+    return t.second.second == frame_ && t.first.rfind(prefix, 0) == 0;
+  });
+}
+
 void App::draw(int width, int height) {
+  ++frame_;
+  std::erase_if(targets_, [this](const auto& t) { return t.second.second < frame_ - 1; });
   ImGui::SetNextWindowPos(ImVec2(0, 0));
   ImGui::SetNextWindowSize(ImVec2(static_cast<float>(width), static_cast<float>(height)));
   const ImGuiWindowFlags flags = ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_NoMove |
@@ -394,16 +489,22 @@ void App::draw_first_run() {
   bool submit =
       ImGui::InputText("Passphrase", &passphrase_,
                        ImGuiInputTextFlags_Password | ImGuiInputTextFlags_EnterReturnsTrue);
+  mark("passphrase");
   if (ImGui::IsWindowAppearing() && !creating) {
     ImGui::SetKeyboardFocusHere(-1);
   }
   if (creating) {
+    // The bar and its label share one colour; before anything is typed the hint is advice, not
+    // a warning.
     const PassphraseHint hint = passphrase_hint(passphrase_);
+    const ImVec4 colour = passphrase_.empty() ? kGrey
+                          : hint.score >= 3   ? kGreen
+                          : hint.score >= 2   ? kAmber
+                                              : kRed;
+    ImGui::PushStyleColor(ImGuiCol_PlotHistogram, colour);
     ImGui::ProgressBar(static_cast<float>(hint.score) / 4.0f, ImVec2(360, 6), "");
-    ImGui::TextColored(hint.score >= 3   ? kGreen
-                       : hint.score >= 2 ? kGrey
-                                         : kRed,
-                       "%s", hint.text.c_str());
+    ImGui::PopStyleColor();
+    ImGui::TextColored(colour, "%s", hint.text.c_str());
     submit |= ImGui::InputText("Again", &confirm_,
                                ImGuiInputTextFlags_Password | ImGuiInputTextFlags_EnterReturnsTrue);
   }
@@ -435,6 +536,15 @@ void App::draw_first_run() {
 void App::draw_main(int width, int height) {
   (void)height;
   if (ImGui::BeginMenuBar()) {
+    if (ImGui::BeginMenu("Entre")) {
+      if (ImGui::MenuItem("Settings")) {
+        show_settings();
+      }
+      if (ImGui::MenuItem("Quit")) {
+        quit_ = true;
+      }
+      ImGui::EndMenu();
+    }
     if (ImGui::BeginMenu("Contacts")) {
       if (ImGui::MenuItem("My contact code")) {
         show_code_ = true;
@@ -453,7 +563,8 @@ void App::draw_main(int width, int height) {
       }
       ImGui::EndMenu();
     }
-    ImGui::TextColored(kGrey, "  %s  %s...", display_name_.c_str(), my_id_.substr(0, 12).c_str());
+    ImGui::TextColored(kGrey, "  %s  %s...", emoji_.display(display_name_).c_str(),
+                       my_id_.substr(0, 12).c_str());
     ImGui::EndMenuBar();
   }
   draw_call_banner();
@@ -484,7 +595,7 @@ void App::draw_contacts_pane() {
     const bool open = contacts_.open() == r.id;
     ImGui::TextColored(r.online ? kGreen : kGrey, r.online ? "\xe2\x97\x8f" : "\xe2\x97\x8b");
     ImGui::SameLine();
-    std::string label = r.name;
+    std::string label = emoji_.display(r.name);
     if (r.verified) {
       label += " \xe2\x9c\x93";
     }
@@ -493,6 +604,13 @@ void App::draw_contacts_pane() {
     }
     if (ImGui::Selectable(label.c_str(), open)) {
       open_conversation(r.id);
+    }
+    mark(("contact:" + r.name).c_str());
+    if (r.last_ms > 0) {
+      // The newest message's time, right-aligned on the name's line.
+      const std::string when = when_text(r.last_ms, now_ms());
+      ImGui::SameLine(ImGui::GetWindowContentRegionMax().x - ImGui::CalcTextSize(when.c_str()).x);
+      ImGui::TextColored(kGrey, "%s", when.c_str());
     }
     if (ImGui::BeginPopupContextItem("contact menu")) {
       if (ImGui::MenuItem("Call", nullptr, false, r.online && !call_.in_call())) {
@@ -528,6 +646,17 @@ void App::draw_contacts_pane() {
       }
       ImGui::EndPopup();
     }
+    if (!r.last_text.empty()) {
+      ImGui::Indent(20);
+      ImGui::PushClipRect(ImGui::GetCursorScreenPos(),
+                          ImVec2(ImGui::GetWindowPos().x + ImGui::GetWindowContentRegionMax().x,
+                                 ImGui::GetCursorScreenPos().y + 100),
+                          true);
+      ImGui::TextColored(r.unread > 0 ? ImVec4(0.9f, 0.9f, 0.9f, 1.0f) : kGrey, "%s%s",
+                         r.last_outgoing ? "You: " : "", emoji_.display(r.last_text).c_str());
+      ImGui::PopClipRect();
+      ImGui::Unindent(20);
+    }
     ImGui::TextColored(kGrey, "    %s%s%s", r.online ? r.path_kind.c_str() : "offline",
                        r.online && !r.path.empty() ? "  " : "", r.online ? r.path.c_str() : "");
     ImGui::PopID();
@@ -541,7 +670,7 @@ void App::draw_conversation_pane() {
     return;
   }
   const ContactRow* row = contacts_.find(who);
-  ImGui::TextUnformatted(contacts_.name_of(who).c_str());
+  ImGui::TextUnformatted(emoji_.display(contacts_.name_of(who)).c_str());
   if (row != nullptr) {
     ImGui::SameLine();
     ImGui::TextColored(row->verified ? kGreen : kGrey, row->verified ? "verified" : "not verified");
@@ -566,24 +695,7 @@ void App::draw_conversation_pane() {
   ImGui::Separator();
   const float composer_height = ImGui::GetTextLineHeightWithSpacing() * 3 + 12;
   ImGui::BeginChild("messages", ImVec2(0, -composer_height), false);
-  const int64_t now = now_ms();
-  for (const MessageRow* m : conversation_.visible(search_)) {
-    ImGui::PushID(m->id.c_str());
-    ImGui::TextColored(kGrey, "%s", time_text(m->local_ms, now).c_str());
-    ImGui::SameLine();
-    ImGui::TextColored(m->outgoing ? kBlue : kGreen, "%s",
-                       m->outgoing ? "me" : contacts_.name_of(who).c_str());
-    if (m->outgoing) {
-      ImGui::SameLine();
-      ImGui::TextColored(m->state == MessageState::kRead ? kBlue : kGrey, "%s", ticks(*m).c_str());
-    }
-    if (!m->path.empty()) {
-      ImGui::SameLine();
-      ImGui::TextColored(kGrey, "via %s", path_kind(m->path).c_str());
-    }
-    ImGui::TextWrapped("%s", m->text.c_str());
-    ImGui::PopID();
-  }
+  draw_messages();
   if (search_.empty() && ImGui::GetScrollY() >= ImGui::GetScrollMaxY() - 40) {
     ImGui::SetScrollHereY(1.0f);
   }
@@ -592,21 +704,108 @@ void App::draw_conversation_pane() {
     ImGui::SetKeyboardFocusHere();
     focus_composer_ = false;
   }
-  // Enter sends; Shift+Enter starts a new line.
-  const bool enter =
-      ImGui::InputTextMultiline("##composer", &composer_, ImVec2(-80, composer_height - 8),
-                                ImGuiInputTextFlags_EnterReturnsTrue);
+  // Enter sends; Shift+Enter starts a new line. The field asks its filter before it puts in the
+  // new line of an Enter: without Shift the filter drops it and asks for the text to be sent.
+  // A pasted text's new lines stay (no Enter is pressed). Ctrl+Enter sends too (the field's own
+  // Enter-returns-true, which takes Ctrl+Enter in a multi-line field).
+  const auto filter = [](ImGuiInputTextCallbackData* data) {
+    const ImGuiIO& io = ImGui::GetIO();
+    const bool enter = ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Enter)) ||
+                       ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_KeyPadEnter));
+    if (data->EventChar == '\n' && enter && !io.KeyShift && !io.KeyCtrl) {
+      *static_cast<bool*>(data->UserData) = true;
+      return 1;
+    }
+    return 0;
+  };
+  bool enter = false;
+  const bool ctrl_enter = ImGui::InputTextMultiline(
+      "##composer", &composer_, ImVec2(-80, composer_height - 8),
+      ImGuiInputTextFlags_CallbackCharFilter | ImGuiInputTextFlags_EnterReturnsTrue, filter,
+      &enter);
+  mark("composer");
   ImGui::SameLine();
   const bool clicked = ImGui::Button("Send", ImVec2(70, 0));
-  if (enter && ImGui::GetIO().KeyShift) {
-    composer_ += "\n";
-    focus_composer_ = true;
-  } else if (enter || clicked) {
+  mark("send");
+  if (enter || ctrl_enter || clicked) {
     if (!composer_.empty()) {
       send(composer_);
       composer_.clear();
     }
+    // The field lets go of its copy of the text, and takes the keyboard again next frame.
+    ImGui::ClearActiveID();
     focus_composer_ = true;
+  }
+}
+
+// The open conversation's messages and calls, oldest first, with a line for each new day. A
+// click selects a message (Ctrl+C copies it); a right click offers Copy.
+void App::draw_messages() {
+  const int64_t now = now_ms();
+  const std::string who = contacts_.name_of(conversation_.contact());
+  int64_t day = -1;
+  for (const TimelineItem& item : conversation_.timeline(search_)) {
+    if (day < 0 || !same_day(day, item.local_ms)) {
+      day = item.local_ms;
+      const std::string label = day_text(item.local_ms, now);
+      ImGui::Spacing();
+      const float w = ImGui::CalcTextSize(label.c_str()).x;
+      ImGui::SetCursorPosX(std::max(0.0f, (ImGui::GetWindowContentRegionMax().x - w) / 2));
+      ImGui::TextColored(kGrey, "%s", label.c_str());
+      mark(("day:" + label).c_str());
+      ImGui::Spacing();
+    }
+    if (item.call != nullptr) {
+      const CallRecord& c = *item.call;
+      const bool missed = !c.outgoing && c.answered_ms == 0;
+      ImGui::TextColored(kGrey, "%s", clock_text(c.started_ms).c_str());
+      ImGui::SameLine();
+      ImGui::TextColored(missed ? kRed : kBlue, "\xe2\x98\x8e %s", call_text(c).c_str());
+      mark(("call:" + call_text(c)).c_str());
+      continue;
+    }
+    const MessageRow* m = item.message;
+    ImGui::PushID(m->id.c_str());
+    const ImVec2 top = ImGui::GetCursorScreenPos();
+    ImGui::BeginGroup();
+    ImGui::TextColored(kGrey, "%s", clock_text(m->local_ms).c_str());
+    ImGui::SameLine();
+    ImGui::TextColored(m->outgoing ? kBlue : kGreen, "%s",
+                       m->outgoing ? "me" : emoji_.display(who).c_str());
+    if (m->outgoing) {
+      ImGui::SameLine();
+      ImGui::TextColored(m->state == MessageState::kRead ? kBlue : kGrey, "%s", ticks(*m).c_str());
+    }
+    if (!m->path.empty()) {
+      ImGui::SameLine();
+      ImGui::TextColored(kGrey, "via %s", path_kind(m->path).c_str());
+    }
+    ImGui::TextWrapped("%s", emoji_.display(m->text).c_str());
+    ImGui::EndGroup();
+    mark(("message:" + m->text).c_str());
+    const bool selected = selected_message_ == m->id;
+    if (ImGui::IsItemClicked(ImGuiMouseButton_Left) ||
+        ImGui::IsItemClicked(ImGuiMouseButton_Right)) {
+      selected_message_ = m->id;
+    }
+    if (selected) {
+      ImGui::GetWindowDrawList()->AddRectFilled(
+          ImVec2(top.x - 4, top.y - 2),
+          ImVec2(ImGui::GetWindowPos().x + ImGui::GetWindowContentRegionMax().x,
+                 ImGui::GetItemRectMax().y + 2),
+          ImGui::GetColorU32(ImGuiCol_Header, 0.5f));
+    }
+    if (ImGui::BeginPopupContextItem("message menu")) {
+      if (ImGui::MenuItem("Copy text")) {
+        SDL_SetClipboardText(m->text.c_str());
+      }
+      ImGui::EndPopup();
+    }
+    if (selected && !ImGui::GetIO().WantTextInput && ImGui::GetIO().KeyCtrl &&
+        ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_C))) {
+      SDL_SetClipboardText(m->text.c_str());
+    }
+    ImGui::PopID();
   }
 }
 
@@ -614,7 +813,7 @@ void App::draw_call_banner() {
   if (!call_.ringing_here()) {
     return;
   }
-  const std::string name = contacts_.name_of(call_.call()->contact);
+  const std::string name = emoji_.display(contacts_.name_of(call_.call()->contact));
   ImGui::PushStyleColor(ImGuiCol_ChildBg, ImVec4(0.15f, 0.3f, 0.2f, 1.0f));
   ImGui::BeginChild("banner", ImVec2(0, ImGui::GetFrameHeightWithSpacing() * 1.6f), true);
   ImGui::TextUnformatted(call_.headline(name, now_ms()).c_str());
@@ -646,14 +845,18 @@ void App::draw_call_panel() {
     return;
   }
   ImGui::SameLine();
-  if (ImGui::Button(c->muted ? "Unmute" : "Mute")) {
+  // Mute and Unmute take the wider label's width: Hang up stays where it is.
+  const float mute_width = ImGui::CalcTextSize("Unmute").x + 2 * ImGui::GetStyle().FramePadding.x;
+  if (ImGui::Button(c->muted ? "Unmute" : "Mute", ImVec2(mute_width, 0))) {
     set_muted(!c->muted);
   }
+  mark("mute");
   ImGui::SameLine();
   ImGui::PushStyleColor(ImGuiCol_Button, ImVec4(0.7f, 0.2f, 0.2f, 1.0f));
   if (ImGui::Button("Hang up")) {
     hang_up();
   }
+  mark("hangup");
   ImGui::PopStyleColor();
   if (c->phase == CallPhase::kActive) {
     const float in = live_ ? live_->input_level : 0.0f;
@@ -711,8 +914,11 @@ void App::draw_dialogs() {
     ImGui::Begin("Add a contact", &show_add_, ImGuiWindowFlags_AlwaysAutoResize);
     ImGui::TextUnformatted("Paste the contact code they gave you:");
     ImGui::PushItemWidth(480);
-    ImGui::InputText("Code", &add_code_);
-    ImGui::InputText("Name", &add_name_);
+    // Enter in either field adds, as the button does.
+    bool submit = ImGui::InputText("Code", &add_code_, ImGuiInputTextFlags_EnterReturnsTrue);
+    mark("add-code");
+    submit |= ImGui::InputText("Name", &add_name_, ImGuiInputTextFlags_EnterReturnsTrue);
+    mark("add-name");
     ImGui::PopItemWidth();
     if (ImGui::Button("Paste")) {
       if (char* text = SDL_GetClipboardText(); text != nullptr) {
@@ -721,7 +927,9 @@ void App::draw_dialogs() {
       }
     }
     ImGui::SameLine();
-    if (ImGui::Button("Add")) {
+    submit |= ImGui::Button("Add");
+    mark("add");
+    if (submit) {
       add_contact(add_code_, add_name_);
     }
     if (!add_error_.empty()) {
@@ -768,8 +976,17 @@ void App::draw_dialogs() {
     }
     ImGui::End();
   }
-  if (show_node_ || show_devices_) {
+  if (show_node_) {
     draw_node_panel();
+  }
+  if (show_settings_) {
+    draw_settings();
+  } else if (show_devices_) {
+    const ImVec2 at = ImGui::GetMainViewport()->GetCenter();
+    ImGui::SetNextWindowPos(at, ImGuiCond_Appearing, ImVec2(0.5f, 0.5f));
+    ImGui::Begin("Audio devices", &show_devices_, ImGuiWindowFlags_AlwaysAutoResize);
+    draw_devices();
+    ImGui::End();
   }
   if (!error_.empty() && unlocked_) {
     ImGui::SetNextWindowPos(ImVec2(center.x, 40), ImGuiCond_Always, ImVec2(0.5f, 0.0f));
@@ -788,11 +1005,7 @@ void App::draw_node_panel() {
   const ImVec2 center = ImGui::GetMainViewport()->GetCenter();
   ImGui::SetNextWindowPos(center, ImGuiCond_Appearing, ImVec2(0.5f, 0.5f));
   ImGui::SetNextWindowSize(ImVec2(760, 520), ImGuiCond_Appearing);
-  bool open = true;
-  ImGui::Begin("Node", &open);
-  if (!open) {
-    show_node_ = show_devices_ = false;
-  }
+  ImGui::Begin("Node", &show_node_);
   ImGui::Text("Profile: %s", node_.profile_path().string().c_str());
   ImGui::Text("Data: %s", node_.data_dir().string().c_str());
   if (ImGui::Button("Refresh")) {
@@ -829,38 +1042,6 @@ void App::draw_node_panel() {
                          state.first ? "running" : "stopped", endpoints.c_str());
     }
   }
-  if (ImGui::CollapsingHeader("Audio devices",
-                              show_devices_ ? ImGuiTreeNodeFlags_DefaultOpen : 0)) {
-    if (!devices_error_.empty()) {
-      ImGui::TextColored(kRed, "%s", devices_error_.c_str());
-    }
-    // The choice is kept by name: the lists change when devices come and go.
-    auto combo = [](const char* label, const std::vector<std::string>& names, std::string& choice) {
-      bool changed = false;
-      if (ImGui::BeginCombo(label, choice.empty() ? "System default" : choice.c_str())) {
-        if (ImGui::Selectable("System default", choice.empty())) {
-          choice.clear();
-          changed = true;
-        }
-        for (const auto& n : names) {
-          if (ImGui::Selectable(n.c_str(), choice == n)) {
-            choice = n;
-            changed = true;
-          }
-        }
-        ImGui::EndCombo();
-      }
-      return changed;
-    };
-    const bool changed = combo("Microphone", devices_.capture, capture_choice_) |
-                         combo("Speaker", devices_.playback, playback_choice_);
-    if (changed) {
-      worker_.post([this, cap = capture_choice_, play = playback_choice_] {
-        (void)node_.set_audio_devices(cap, play);
-      });
-    }
-    ImGui::TextColored(kGrey, "The next call uses these.");
-  }
   if (ImGui::CollapsingHeader("Log", ImGuiTreeNodeFlags_DefaultOpen)) {
     static const char* kLevels[] = {"trace", "debug", "info", "warning", "error", "critical"};
     ImGui::PushItemWidth(140);
@@ -874,7 +1055,92 @@ void App::draw_node_panel() {
         ImGui::TextUnformatted(l.text.c_str());
       }
     }
+    // The newest line shows when the log opens or is refreshed; then it stays where it is put.
+    if (log_to_end_) {
+      ImGui::SetScrollHereY(1.0f);
+      log_to_end_ = false;
+    }
+    mark("log-end");
     ImGui::EndChild();
+  }
+  ImGui::End();
+}
+
+// The device picker: microphone and speaker for the next call.
+void App::draw_devices() {
+  if (!devices_error_.empty()) {
+    ImGui::TextColored(kRed, "%s", devices_error_.c_str());
+  }
+  // The choice is kept by name: the lists change when devices come and go.
+  auto combo = [](const char* label, const std::vector<std::string>& names, std::string& choice) {
+    bool changed = false;
+    if (ImGui::BeginCombo(label, choice.empty() ? "System default" : choice.c_str())) {
+      if (ImGui::Selectable("System default", choice.empty())) {
+        choice.clear();
+        changed = true;
+      }
+      for (const auto& n : names) {
+        if (ImGui::Selectable(n.c_str(), choice == n)) {
+          choice = n;
+          changed = true;
+        }
+      }
+      ImGui::EndCombo();
+    }
+    return changed;
+  };
+  const bool changed = combo("Microphone", devices_.capture, capture_choice_) |
+                       combo("Speaker", devices_.playback, playback_choice_);
+  if (changed) {
+    worker_.post([this, cap = capture_choice_, play = playback_choice_] {
+      (void)node_.set_audio_devices(cap, play);
+    });
+  }
+  ImGui::TextColored(kGrey, "The next call uses these.");
+}
+
+void App::draw_settings() {
+  const ImVec2 center = ImGui::GetMainViewport()->GetCenter();
+  ImGui::SetNextWindowPos(center, ImGuiCond_Appearing, ImVec2(0.5f, 0.5f));
+  ImGui::Begin("Settings", &show_settings_, ImGuiWindowFlags_AlwaysAutoResize);
+  ImGui::TextColored(kBlue, "Your name");
+  ImGui::TextColored(kGrey,
+                     "What people you meet on the LAN see. Your contacts name you themselves.");
+  ImGui::PushItemWidth(320);
+  bool save = ImGui::InputText("##name", &settings_name_, ImGuiInputTextFlags_EnterReturnsTrue);
+  mark("settings-name");
+  ImGui::PopItemWidth();
+  ImGui::SameLine();
+  save |= ImGui::Button("Save");
+  mark("settings-save");
+  if (save) {
+    const std::string name = settings_name_;
+    settings_note_.clear();
+    worker_.post([this, name] {
+      const ApiStatus st = node_.set_display_name(name);
+      const std::string shown = node_.display_name();
+      inbox_.push([st, shown](App& a) {
+        a.display_name_ = shown;
+        a.settings_note_ = st.ok() ? "Saved." : st.error.message;
+      });
+    });
+  }
+  if (!settings_note_.empty()) {
+    ImGui::TextColored(settings_note_ == "Saved." ? kGreen : kRed, "%s", settings_note_.c_str());
+    mark(("settings-note:" + settings_note_).c_str());
+  }
+  ImGui::Separator();
+  ImGui::TextColored(kBlue, "Audio devices");
+  draw_devices();
+  ImGui::Separator();
+  ImGui::TextColored(kGrey, "Profile %s, data in %s", node_.profile_path().filename().c_str(),
+                     node_.data_dir().string().c_str());
+  if (ImGui::Button("Node panel")) {
+    show_node_panel();
+  }
+  ImGui::SameLine();
+  if (ImGui::Button("Quit")) {
+    quit_ = true;
   }
   ImGui::End();
 }

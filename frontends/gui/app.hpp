@@ -68,7 +68,8 @@ struct QrCode {
 
 class App {
  public:
-  App(Node& node, uint32_t wake_event);
+  // `emoji`: the private codes the font gave emoji (fonts.hpp); outlives the App.
+  App(Node& node, uint32_t wake_event, const EmojiMap& emoji);
   ~App();
 
   // Draws one frame of the UI (between ImGui::NewFrame and ImGui::Render).
@@ -77,6 +78,19 @@ class App {
   bool drain();
   // Whether something on screen moves on its own (a call's clock and meters): frames keep coming.
   [[nodiscard]] bool animating() const;
+  // Whether the window is in front (has the keyboard). While it is not, messages of the open
+  // conversation count as unread too, and messages and calls ask for attention.
+  void set_focused(bool focused);
+  [[nodiscard]] bool focused() const { return focused_; }
+  // `base`, with the unread total when there is one: "Entre - alice (3 unread)".
+  [[nodiscard]] std::string window_title(const std::string& base) const;
+  // Whether something asked for the person's attention since the last call (then the window
+  // flashes); attention_count() counts every such request.
+  bool take_attention();
+  [[nodiscard]] uint64_t attention_count() const { return attention_count_; }
+  // Settings > Quit was chosen.
+  [[nodiscard]] bool quit_requested() const { return quit_; }
+  [[nodiscard]] const EmojiMap& emoji() const { return emoji_; }
 
   // ---- Actions (what the buttons do; the test script calls them too) ----
   // Creates the identity and, when `name` is not empty, keeps it as the display name.
@@ -92,6 +106,7 @@ class App {
   void show_my_code();
   void show_add();
   void show_devices();
+  void show_settings();
   void show_safety(const std::string& contact);
   void show_node_panel();
   void refresh_contacts();
@@ -107,6 +122,17 @@ class App {
   [[nodiscard]] const Conversation& conversation() const { return conversation_; }
   [[nodiscard]] const CallPanel& call_panel() const { return call_; }
   [[nodiscard]] bool worker_busy() const { return worker_.busy(); }
+  // Where a widget the script may click was drawn in the last frame (window coordinates);
+  // nothing when that frame did not draw it. Names: "composer", "send", "add-code", "add-name",
+  // "add", ...
+  struct Rect {
+    float x0 = 0;
+    float y0 = 0;
+    float x1 = 0;
+    float y1 = 0;
+  };
+  [[nodiscard]] std::optional<Rect> target(const std::string& name) const;
+  [[nodiscard]] bool has_target_starting(const std::string& prefix) const;
   void close_dialogs();
 
  private:
@@ -120,9 +146,17 @@ class App {
   void draw_call_panel();
   void draw_dialogs();
   void draw_node_panel();
+  void draw_settings();
+  void draw_devices();
+  void draw_messages();
+  void fetch_calls(const std::string& contact);
+  void fetch_node_info(); // plugins, log and audio devices
   void draw_qr(const QrCode& qr, float size);
+  // Notes the last widget drawn as `name`, for target().
+  void mark(const char* name);
 
   Node& node_;
+  const EmojiMap& emoji_;
   Inbox inbox_;
   Worker worker_;
   std::thread events_;
@@ -147,6 +181,11 @@ class App {
   std::string composer_;
   std::string search_;
   bool focus_composer_ = false;
+  bool focused_ = true;
+  bool attention_ = false;
+  uint64_t attention_count_ = 0;
+  bool quit_ = false;
+  std::string selected_message_; // clicked: Ctrl+C copies its text
 
   // Dialogs
   bool show_code_ = false;
@@ -164,14 +203,20 @@ class App {
   std::vector<PluginStatus> plugins_;
   std::map<std::string, std::pair<bool, std::vector<std::string>>> transports_;
   std::vector<Node::LogLine> log_;
-  int log_level_ = 2; // info
+  int log_level_ = 2;       // info
+  bool log_to_end_ = false; // the log opens (and refreshes) at its newest line
   bool show_devices_ = false;
+  bool show_settings_ = false;
+  std::string settings_name_;
+  std::string settings_note_;
   Node::AudioDevices devices_;
   std::string devices_error_;
   std::string capture_choice_; // empty: the system default
   std::string playback_choice_;
   std::optional<CallStats> live_; // polled during a call for the level meters
   int64_t last_poll_ms_ = 0;
+  std::map<std::string, std::pair<Rect, int>> targets_; // with the frame that drew it
+  int frame_ = 0;
 };
 
 } // namespace entre::gui

@@ -6,6 +6,7 @@
 // keeps drawing at about 30 frames a second only while something moves (a call). Node calls never
 // run on this thread.
 #include "app.hpp"
+#include "fonts.hpp"
 #include "screenshot.hpp"
 #include "script.hpp"
 
@@ -28,8 +29,6 @@ constexpr int kExitOk = 0;
 constexpr int kExitFailed = 1;
 constexpr int kExitUsage = 2;
 
-const char* kFontFile = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
-
 // The UI's scale: the display's DPI over 96, or the drawable's pixels over the window's points.
 float ui_scale(SDL_Window* window, float forced) {
   if (forced > 0) {
@@ -50,19 +49,6 @@ float ui_scale(SDL_Window* window, float forced) {
     return dpi / 96.0f;
   }
   return 1.0f;
-}
-
-void load_font(float scale) {
-  ImGuiIO& io = ImGui::GetIO();
-  if (std::filesystem::exists(kFontFile)) {
-    static const ImWchar kRanges[] = {0x0020, 0x00FF, 0x2013, 0x2026, 0x25CB,
-                                      0x25CF, 0x2713, 0x2713, 0};
-    io.Fonts->AddFontFromFileTTF(kFontFile, 16.0f * scale, nullptr, kRanges);
-  } else {
-    ImFontConfig config;
-    config.SizePixels = 13.0f * scale;
-    io.Fonts->AddFontDefault(&config);
-  }
 }
 
 } // namespace
@@ -136,16 +122,23 @@ int main(int argc, char** argv) {
   io.IniFilename = nullptr; // no imgui.ini beside the user's files
   io.ConfigFlags |= ImGuiConfigFlags_NavEnableKeyboard;
   ImGui::StyleColorsDark();
+  // Windows and popups are opaque: the text behind a dialog does not show through it.
+  ImGui::GetStyle().Colors[ImGuiCol_WindowBg].w = 1.0f;
+  ImGui::GetStyle().Colors[ImGuiCol_PopupBg].w = 1.0f;
   const float s = ui_scale(window, scale);
   ImGui::GetStyle().ScaleAllSizes(s);
-  load_font(s);
+  entre::gui::EmojiMap emoji;
+  std::cout << "entre-gui: font " << entre::gui::load_fonts(s, emoji) << std::endl;
   ImGui_ImplSDL2_InitForOpenGL(window, gl);
   ImGui_ImplOpenGL3_Init("#version 150");
 
+  script.set_window(window);
   const uint32_t wake = SDL_RegisterEvents(1);
   int status = kExitOk;
   {
-    entre::gui::App app(node, wake);
+    entre::gui::App app(node, wake, emoji);
+    app.set_focused((SDL_GetWindowFlags(window) & SDL_WINDOW_INPUT_FOCUS) != 0);
+    std::string shown_title = title;
     bool running = true;
     int frames_due = 2; // frames to draw before sleeping again
     std::string screenshot;
@@ -163,11 +156,27 @@ int main(int argc, char** argv) {
             (e.type == SDL_WINDOWEVENT && e.window.event == SDL_WINDOWEVENT_CLOSE)) {
           running = false;
         }
+        if (e.type == SDL_WINDOWEVENT && (e.window.event == SDL_WINDOWEVENT_FOCUS_GAINED ||
+                                          e.window.event == SDL_WINDOWEVENT_FOCUS_LOST)) {
+          app.set_focused(e.window.event == SDL_WINDOWEVENT_FOCUS_GAINED);
+        }
         frames_due = 3;
         got = SDL_PollEvent(&e) != 0;
       }
       if (app.drain()) {
         frames_due = 3;
+      }
+      // The unread total in the title, and the window asks for attention (the urgency hint:
+      // the taskbar or dock marks it) when a message or a call comes while it is not in front.
+      if (const std::string t = app.window_title(title); t != shown_title) {
+        SDL_SetWindowTitle(window, t.c_str());
+        shown_title = t;
+      }
+      if (app.take_attention()) {
+        SDL_FlashWindow(window, SDL_FLASH_UNTIL_FOCUSED);
+      }
+      if (app.quit_requested()) {
+        running = false;
       }
       if (!script_file.empty() && screenshot.empty()) {
         if (!script.step(app)) {

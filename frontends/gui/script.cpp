@@ -2,6 +2,10 @@
 
 #include <sys/resource.h>
 
+#include <imgui.h>
+
+#include <algorithm>
+#include <array>
 #include <chrono>
 #include <fstream>
 #include <iostream>
@@ -93,6 +97,8 @@ bool Script::step(App& app) {
     step_started_ms_ = -1;
     acted_ = false;
     settled_ = false;
+    phase_ = 0;
+    last_place_ = {};
     if (!screenshot_.empty()) {
       return true; // draw the frame to save before going on
     }
@@ -111,6 +117,64 @@ bool Script::run(App& app, const std::vector<std::string>& w, const std::string&
     }
     return false;
   };
+  if (cmd == "type" || cmd == "type-file" || cmd == "key" || cmd == "click" || cmd == "focus") {
+    return input(app, w, rest);
+  }
+  // The text of a waiting step: every word but the command and the last (the seconds).
+  const auto text_before_seconds = [&] { return rest.substr(0, rest.find_last_of(' ')); };
+  if (cmd == "wait-title") {
+    const char* title = window_ != nullptr ? SDL_GetWindowTitle(window_) : "";
+    return text_before_seconds() == title || wait(w.size() - 1);
+  }
+  if (cmd == "wait-attention") {
+    return app.attention_count() >= std::stoull(w.at(1)) || wait(2);
+  }
+  if (cmd == "wait-clipboard") {
+    char* text = SDL_GetClipboardText();
+    const bool same = text != nullptr && text_before_seconds() == text;
+    SDL_free(text);
+    return same || wait(w.size() - 1);
+  }
+  if (cmd == "wait-target") {
+    return app.has_target_starting(text_before_seconds()) || wait(w.size() - 1);
+  }
+  if (cmd == "wait-preview") {
+    // wait-preview NAME TEXT... SECONDS
+    const std::string text =
+        text_before_seconds().substr(std::min(rest.size(), w.at(1).size() + 1));
+    const ContactRow* r = app.contacts().find(contact_named(app, w.at(1)));
+    return (r != nullptr && r->last_text == text) || wait(w.size() - 1);
+  }
+  if (cmd == "wait-muted") {
+    const auto& c = app.call_panel().call();
+    return (c && c->muted == (w.at(1) == "yes")) || wait(2);
+  }
+  if (cmd == "note" || cmd == "same-place") {
+    const auto r = app.target(w.at(1));
+    if (!r) {
+      return wait(99);
+    }
+    if (cmd == "note") {
+      noted_[w.at(1)] = {r->x0, r->y0, r->x1, r->y1};
+      return true;
+    }
+    const auto it = noted_.find(w.at(1));
+    if (it == noted_.end() || it->second != std::array<float, 4>{r->x0, r->y0, r->x1, r->y1}) {
+      error_ = w.at(1) + " moved";
+      return false;
+    }
+    return true;
+  }
+  if (cmd == "expect-glyph") {
+    // A character the font draws (hex code point): U+10000 and above through the emoji map.
+    const auto cp = static_cast<uint32_t>(std::stoul(w.at(1), nullptr, 16));
+    const auto code = cp > 0xFFFF ? app.emoji().code_of(cp) : std::optional<uint16_t>(cp);
+    if (!code || ImGui::GetFont()->FindGlyphNoFallback(static_cast<ImWchar>(*code)) == nullptr) {
+      error_ = "no glyph for U+" + w.at(1);
+      return false;
+    }
+    return true;
+  }
   if (app.worker_busy() && cmd != "idle" && cmd.rfind("wait-", 0) != 0 && !acted_) {
     return wait(99); // the previous action is still running
   }
@@ -217,7 +281,7 @@ bool Script::run(App& app, const std::vector<std::string>& w, const std::string&
   }
   if (cmd == "wait-delivered") {
     // Every message sent so far (at least as many as the script sent) delivered or read.
-    bool all = outgoing() >= sent_ && sent_ > 0;
+    bool all = outgoing() >= std::max<std::size_t>(sent_, 1);
     for (const MessageRow* m : app.conversation().visible("")) {
       all &= !m->outgoing || m->state >= MessageState::kDelivered;
     }
@@ -259,6 +323,8 @@ bool Script::run(App& app, const std::vector<std::string>& w, const std::string&
       app.show_node_panel();
     } else if (what == "devices") {
       app.show_devices();
+    } else if (what == "settings") {
+      app.show_settings();
     } else if (what != "none") {
       error_ = "unknown screen " + what;
       return false;
@@ -289,6 +355,156 @@ bool Script::run(App& app, const std::vector<std::string>& w, const std::string&
     return true;
   }
   error_ = "unknown step '" + cmd + "'";
+  return false;
+}
+
+namespace {
+
+void push_text(const std::string& text) {
+  // SDL's text events carry at most 31 bytes: cut between UTF-8 characters.
+  std::size_t at = 0;
+  while (at < text.size()) {
+    std::size_t n = std::min<std::size_t>(text.size() - at, SDL_TEXTINPUTEVENT_TEXT_SIZE - 1);
+    while (at + n < text.size() && (static_cast<unsigned char>(text[at + n]) & 0xC0) == 0x80) {
+      --n;
+    }
+    SDL_Event e{};
+    e.type = SDL_TEXTINPUT;
+    text.copy(e.text.text, n, at);
+    SDL_PushEvent(&e);
+    at += n;
+  }
+}
+
+void push_key(SDL_Window* window, SDL_Scancode code, bool down) {
+  SDL_Event e{};
+  e.type = down ? SDL_KEYDOWN : SDL_KEYUP;
+  e.key.windowID = SDL_GetWindowID(window);
+  e.key.state = down ? SDL_PRESSED : SDL_RELEASED;
+  e.key.keysym.scancode = code;
+  e.key.keysym.sym = SDL_GetKeyFromScancode(code);
+  e.key.keysym.mod = static_cast<uint16_t>(SDL_GetModState());
+  SDL_PushEvent(&e);
+}
+
+void push_button(SDL_Window* window, int x, int y, bool down) {
+  SDL_Event e{};
+  e.type = down ? SDL_MOUSEBUTTONDOWN : SDL_MOUSEBUTTONUP;
+  e.button.windowID = SDL_GetWindowID(window);
+  e.button.button = SDL_BUTTON_LEFT;
+  e.button.state = down ? SDL_PRESSED : SDL_RELEASED;
+  e.button.clicks = 1;
+  e.button.x = x;
+  e.button.y = y;
+  SDL_PushEvent(&e);
+}
+
+} // namespace
+
+// Input steps go frame by frame: an event pushed now is read at the start of the next turn of
+// the loop, before that turn's frame. A key is held down for one whole frame (Dear ImGui sees a
+// press only in a frame where the key is down) and then released.
+bool Script::input(App& app, const std::vector<std::string>& w, const std::string& rest) {
+  const std::string& cmd = w[0];
+  if (window_ == nullptr) {
+    error_ = "no window for input";
+    return false;
+  }
+  if (cmd == "type") {
+    push_text(rest);
+    return true;
+  }
+  if (cmd == "focus") {
+    // The window comes to the front or goes behind another, as a window manager reports it.
+    SDL_Event e{};
+    e.type = SDL_WINDOWEVENT;
+    e.window.windowID = SDL_GetWindowID(window_);
+    e.window.event = w.at(1) == "in" ? SDL_WINDOWEVENT_FOCUS_GAINED : SDL_WINDOWEVENT_FOCUS_LOST;
+    SDL_PushEvent(&e);
+    return true;
+  }
+  if (cmd == "type-file") {
+    std::ifstream in(w.at(1));
+    std::string word;
+    if (!(in >> word)) {
+      if (steady_ms() - step_started_ms_ > 30000) {
+        error_ = "no text in " + w.at(1);
+      }
+      return false;
+    }
+    push_text(word);
+    return true;
+  }
+  if (cmd == "key") {
+    // "shift+Return": modifiers first, then the key; SDL's modifier state is what the backend
+    // reads for Shift and Ctrl.
+    std::vector<SDL_Scancode> keys;
+    SDL_Keymod mods = KMOD_NONE;
+    std::string spec = w.at(1);
+    for (std::size_t plus; (plus = spec.find('+')) != std::string::npos;) {
+      const std::string mod = spec.substr(0, plus);
+      spec.erase(0, plus + 1);
+      if (mod == "shift") {
+        keys.push_back(SDL_SCANCODE_LSHIFT);
+        mods = static_cast<SDL_Keymod>(mods | KMOD_LSHIFT);
+      } else if (mod == "ctrl") {
+        keys.push_back(SDL_SCANCODE_LCTRL);
+        mods = static_cast<SDL_Keymod>(mods | KMOD_LCTRL);
+      } else {
+        error_ = "unknown modifier " + mod;
+        return false;
+      }
+    }
+    const SDL_Scancode key = SDL_GetScancodeFromName(spec.c_str());
+    if (key == SDL_SCANCODE_UNKNOWN) {
+      error_ = "unknown key " + spec;
+      return false;
+    }
+    keys.push_back(key);
+    if (phase_ == 0) {
+      SDL_SetModState(mods);
+      for (SDL_Scancode k : keys) {
+        push_key(window_, k, true);
+      }
+    } else if (phase_ == 1) {
+      // The key is down in the frame drawn after this turn's events were read: release it now.
+      SDL_SetModState(KMOD_NONE);
+      for (auto k = keys.rbegin(); k != keys.rend(); ++k) {
+        push_key(window_, *k, false);
+      }
+    } else {
+      return true;
+    }
+    ++phase_;
+    return false;
+  }
+  // click TARGET: the pointer goes there (a real pointer move on the X display, which the
+  // backend reads each frame), then the button goes down for a frame and up.
+  const auto rect = app.target(rest);
+  if (!rect) {
+    if (steady_ms() - step_started_ms_ > 30000) {
+      error_ = "no widget " + rest + " on screen";
+    }
+    return false;
+  }
+  // A window that just opened settles its size and place over its first frames: click where
+  // the widget was drawn twice in a row.
+  const std::array<float, 4> at{rect->x0, rect->y0, rect->x1, rect->y1};
+  if (phase_ == 0 && std::exchange(last_place_, at) != at) {
+    return false;
+  }
+  const int x = static_cast<int>((rect->x0 + rect->x1) / 2);
+  const int y = static_cast<int>((rect->y0 + rect->y1) / 2);
+  if (phase_ == 0) {
+    SDL_WarpMouseInWindow(window_, x, y);
+  } else if (phase_ == 2) {
+    push_button(window_, x, y, true);
+  } else if (phase_ == 3) {
+    push_button(window_, x, y, false);
+  } else if (phase_ > 4) {
+    return true;
+  }
+  ++phase_;
   return false;
 }
 

@@ -17,7 +17,29 @@
 //   wait-delivered SECONDS            until every outgoing message there is delivered or read
 //   call NAME | answer | hangup | mute | unmute
 //   wait-call PHASE SECONDS           calling, ringing, incoming, active or ended
-//   show my-code|add|safety NAME|node|devices|none
+//   show my-code|add|safety NAME|node|devices|settings|none
+//
+// Input as a person gives it: these push SDL events (key, text, mouse button) into the window's
+// event queue and move the X pointer, so Dear ImGui's SDL backend receives them as it receives a
+// keyboard and a mouse.
+//   type TEXT                         text input (as typed on a keyboard) to the focused field
+//   type-file FILE                    the first word of FILE, typed (waits for the file)
+//   key [shift+|ctrl+]KEY             press and release KEY (an SDL key name: Return, Tab, ...)
+//   click TARGET                      move the pointer onto the widget TARGET (App::target) and
+//                                     click it with the left button
+//   focus in|out                      the window comes to the front or goes behind another (the
+//                                     window event a window manager's focus change gives)
+//
+// Checks of what a person sees:
+//   wait-title TEXT SECONDS           the window's title is TEXT
+//   wait-attention N SECONDS          the window asked for attention N times so far
+//   wait-clipboard TEXT SECONDS       the clipboard holds TEXT
+//   wait-target NAME SECONDS          the frame drew a target whose name starts with NAME
+//                                     (e.g. day:Today, call:Missed call)
+//   wait-preview NAME TEXT SECONDS    NAME's row in the contact list shows TEXT as the newest
+//   wait-muted yes|no SECONDS
+//   note TARGET / same-place TARGET   where TARGET is; fails if it moved since
+//   expect-glyph HEX                  the font draws this code point
 //   screenshot FILE                   a PNG of the next frame drawn
 //   idle SECONDS                      do nothing; prints "idle-cpu <percent>" of one core used
 //   quit
@@ -25,7 +47,11 @@
 
 #include "app.hpp"
 
+#include <SDL.h>
+
+#include <array>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -33,6 +59,8 @@ namespace entre::gui {
 
 class Script {
  public:
+  // The window that input steps send their events to.
+  void set_window(SDL_Window* window) { window_ = window; }
   // Reads the script; false with `error`.
   bool load(const std::filesystem::path& file, std::string& error);
   // One frame's turn: runs steps until one has to wait. Returns false once the script ended
@@ -47,6 +75,11 @@ class Script {
 
  private:
   bool run(App& app, const std::vector<std::string>& words, const std::string& rest);
+  bool input(App& app, const std::vector<std::string>& words, const std::string& rest);
+  SDL_Window* window_ = nullptr;
+  int phase_ = 0; // the current input step's stage, one per frame
+  std::map<std::string, std::array<float, 4>> noted_; // note TARGET: where it was
+  std::array<float, 4> last_place_{};                 // click: where the target was last frame
   std::vector<std::string> lines_;
   std::size_t at_ = 0;
   int64_t step_started_ms_ = -1;

@@ -10,6 +10,7 @@
 #include <entre/messaging.hpp>
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,6 +29,10 @@ struct ContactRow {
   uint64_t unread = 0;
   bool verified = false;
   bool blocked = false;
+  // The conversation's newest message, for the list: its first line and when (0: none yet).
+  std::string last_text;
+  int64_t last_ms = 0;
+  bool last_outgoing = false;
 };
 
 // The kind of path a link is, for people: a relay, the LAN, or direct.
@@ -39,8 +44,12 @@ class ContactList {
   void reset(const std::vector<ContactInfo>& contacts);
   // Presence and arriving messages; true when a row changed.
   bool apply(const Event& event);
-  // The conversation on screen: its messages count as read as they arrive.
+  // The conversation read on screen: its messages count as read as they arrive. While the
+  // window is not in front, set_open("") keeps the conversation open but counts its messages.
   void set_open(const std::string& id);
+  // A message of a conversation (a history's newest, one just sent or received): the row shows
+  // it when it is the newest the list has seen for that contact. Kept across reset().
+  void note_message(const MessageInfo& m);
   [[nodiscard]] const std::string& open() const { return open_; }
   // Online first, then by name (case-insensitive), then by id.
   [[nodiscard]] const std::vector<ContactRow>& rows() const { return rows_; }
@@ -50,9 +59,14 @@ class ContactList {
 
  private:
   void sort();
+  void show_last(ContactRow& r) const;
   std::vector<ContactRow> rows_;
   std::string open_;
+  std::map<std::string, MessageInfo> last_; // by contact
 };
+
+// The first line of a message, cut to about `max_chars` characters (with "..." when cut).
+[[nodiscard]] std::string preview(const std::string& text, std::size_t max_chars);
 
 // ---- Conversation -------------------------------------------------------------------------------
 
@@ -71,6 +85,27 @@ struct MessageRow {
 [[nodiscard]] std::string ticks(const MessageRow& m);
 // "14:03" for today, "3 Mar 14:03" for another day (local time; `now_ms` says which day is today).
 [[nodiscard]] std::string time_text(int64_t local_ms, int64_t now_ms);
+// "14:03" (local time), whatever the day.
+[[nodiscard]] std::string clock_text(int64_t local_ms);
+// For the list of contacts: the clock today, "Yesterday", the weekday within a week, else the
+// date ("3 Mar", "3 Mar 2023" for another year).
+[[nodiscard]] std::string when_text(int64_t local_ms, int64_t now_ms);
+// The day separator of a conversation: "Today", "Yesterday", "Monday 3 March", or with the year
+// when it is not this one ("Friday 3 March 2023").
+[[nodiscard]] std::string day_text(int64_t local_ms, int64_t now_ms);
+// Whether two times fall on the same local day.
+[[nodiscard]] bool same_day(int64_t a_ms, int64_t b_ms);
+
+// A call as the conversation shows it: "Call, 2 min 3 s", "Missed call", "Call, not answered",
+// "Call declined" (incoming calls say so from this side's view).
+[[nodiscard]] std::string call_text(const CallRecord& call);
+
+// One line of a conversation: a message or a call, in time order.
+struct TimelineItem {
+  const MessageRow* message = nullptr;
+  const CallRecord* call = nullptr;
+  int64_t local_ms = 0;
+};
 
 class Conversation {
  public:
@@ -87,12 +122,20 @@ class Conversation {
   bool apply(const Event& event);
   // In order, oldest first; with `search` only those whose text contains it (case-insensitive).
   [[nodiscard]] std::vector<const MessageRow*> visible(const std::string& search) const;
+  // This conversation's calls (Node::call_history(contact, ...), any order); replaces those
+  // given before.
+  void set_calls(const std::vector<CallRecord>& calls);
+  [[nodiscard]] const std::vector<CallRecord>& calls() const { return calls_; }
+  // Messages (as visible()) and, without a search, the calls, by time: a call goes before the
+  // first message that came after it started.
+  [[nodiscard]] std::vector<TimelineItem> timeline(const std::string& search) const;
   [[nodiscard]] std::size_t size() const { return rows_.size(); }
 
  private:
   void upsert(const MessageRow& row);
   std::string contact_;
-  std::vector<MessageRow> rows_; // by order
+  std::vector<MessageRow> rows_;  // by order
+  std::vector<CallRecord> calls_; // by start
   // States that came for messages not here yet (the answer that carries them is on its way).
   std::vector<std::pair<std::string, MessageState>> early_;
 };
@@ -133,5 +176,26 @@ struct PassphraseHint {
 // A rough strength estimate: length, character classes, repeated or sequential runs and a few
 // well-known choices. It guides; the key derivation's cost is what protects a stored identity.
 [[nodiscard]] PassphraseHint passphrase_hint(const std::string& passphrase);
+
+// ---- Emoji --------------------------------------------------------------------------------------
+
+// Dear ImGui's glyphs are 16-bit (Debian builds it so): emoji above U+FFFF have no glyph of their
+// own. The font loader gives each emoji its font has a code in the Private Use Area (U+E000 on)
+// and draws the emoji there; display() puts those codes in place of the emoji in a text to draw.
+// Variation selectors (U+FE0E, U+FE0F) are dropped: the font draws one form only.
+class EmojiMap {
+ public:
+  // The planes' ranges looked into for emoji (first, last), inclusive.
+  static const std::vector<std::pair<uint32_t, uint32_t>>& ranges();
+  // Gives `codepoint` the next private code (false when the area is full).
+  bool add(uint32_t codepoint);
+  [[nodiscard]] std::optional<uint16_t> code_of(uint32_t codepoint) const;
+  [[nodiscard]] std::size_t size() const { return codes_.size(); }
+  // `utf8` with every mapped emoji replaced by its private code; others stay as they are.
+  [[nodiscard]] std::string display(const std::string& utf8) const;
+
+ private:
+  std::map<uint32_t, uint16_t> codes_;
+};
 
 } // namespace entre::gui

@@ -50,6 +50,33 @@ void expect_real_frame(const std::filesystem::path& png) {
   EXPECT_GT(bright, 200u) << png << ": no text drawn";
 }
 
+// Pixels within a few steps of `rgb` (text and bars drawn in that colour).
+std::size_t pixels_near(const std::filesystem::path& png, uint32_t rgb) {
+  int w = 0;
+  int h = 0;
+  int n = 0;
+  unsigned char* pixels = stbi_load(png.c_str(), &w, &h, &n, 3);
+  if (pixels == nullptr) {
+    return 0;
+  }
+  std::size_t count = 0;
+  for (int i = 0; i < w * h; ++i) {
+    const unsigned char* p = pixels + 3 * i;
+    const int want[3] = {static_cast<int>(rgb >> 16), static_cast<int>((rgb >> 8) & 0xFF),
+                         static_cast<int>(rgb & 0xFF)};
+    bool near = true;
+    for (int c = 0; c < 3; ++c) {
+      near &= std::abs(p[c] - want[c]) <= 6;
+    }
+    count += near ? 1 : 0;
+  }
+  stbi_image_free(pixels);
+  return count;
+}
+
+// The answer the peer sends: two emoji above U+FFFF (grinning face, thumbs up).
+const std::string kAnswer = "hi-gina \xf0\x9f\x98\x80\xf0\x9f\x91\x8d";
+
 TEST(Gui, ScriptedNodeChatsCallsAndShowsEveryScreen) {
   const auto dir =
       std::filesystem::temp_directory_path() / ("entre-gui-" + std::to_string(::getpid()));
@@ -75,16 +102,54 @@ TEST(Gui, ScriptedNodeChatsCallsAndShowsEveryScreen) {
   std::filesystem::create_directories(shots);
   const std::string d = dir.string();
   std::ofstream(dir / "script.txt")
-      << "screenshot " << (shots / "first-run.png").string() << "\n"
+      // The window is in front until the script says otherwise.
+      << "focus in\n"
+      << "wait-target passphrase 60\n"
+      // Before anything is typed, the first-run hint is advice (no red).
+      << "screenshot " << (shots / "first-run.png").string()
+      << "\n"
+      // As the passphrase is typed, the strength bar takes its label's colour.
+      << "click passphrase\n"
+      << "type sunny day\n"
+      << "screenshot " << (shots / "first-run-typed.png").string()
+      << "\n"
+      // The font draws symbols and emoji (Symbola merged into the atlas).
+      << "expect-glyph 2705\n"
+      << "expect-glyph 1F600\n"
       << "name Gina from the GUI\n"
       << "create correct horse battery staple\n"
-      << "write-code " << d << "/gina.code\n"
-      << "add-code-file " << d << "/bob.code bob\n"
+      << "write-code " << d
+      << "/gina.code\n"
+      // The Add dialog, through the mouse and the keyboard: Enter in the name field adds.
+      << "show add\n"
+      << "click add-code\n"
+      << "type-file " << d << "/bob.code\n"
+      << "click add-name\n"
+      << "type bob\n"
+      << "key Return\n"
       << "wait-online bob 60\n"
+      // Behind another window: the answer counts as unread and asks for attention.
+      << "focus out\n"
       << "open bob\n"
-      << "send hello bob, from the GUI\n"
-      << "wait-message hi-gina 60\n"
+      // The composer: Shift+Enter starts a new line, Enter sends.
+      << "click composer\n"
+      << "type hello bob,\n"
+      << "key shift+Return\n"
+      << "type from the GUI \xe2\x9c\x85\n"
+      << "key Return\n"
+      << "wait-message " << kAnswer << " 60\n"
+      << "wait-attention 1 30\n"
+      << "wait-title Entre - gina (1 unread) 30\n"
+      << "wait-preview bob " << kAnswer << " 30\n"
+      << "wait-target day:Today 10\n"
+      << "screenshot " << (shots / "notification.png").string() << "\n"
+      << "focus in\n"
+      << "wait-title Entre - gina 30\n"
       << "wait-delivered 60\n"
+      // A message is selected with a click and copied with Ctrl+C.
+      << "click message:" << kAnswer << "\n"
+      << "key ctrl+C\n"
+      << "wait-clipboard " << kAnswer << " 10\n"
       << "screenshot " << (shots / "conversation.png").string() << "\n"
       << "show my-code\n"
       << "screenshot " << (shots / "contact-code.png").string() << "\n"
@@ -93,13 +158,30 @@ TEST(Gui, ScriptedNodeChatsCallsAndShowsEveryScreen) {
       << "show none\n"
       << "call bob\n"
       << "wait-call active 60\n"
-      << "wait-call active 60\n"
       << "idle 3\n"
+      // Mute becomes Unmute and Hang up stays under the pointer.
+      << "note hangup\n"
+      << "click mute\n"
+      << "wait-muted yes 30\n"
+      << "same-place hangup\n"
       << "screenshot " << (shots / "call.png").string() << "\n"
       << "hangup\n"
       << "wait-call ended 60\n"
+      // The call takes its place in the conversation.
+      << "wait-target call:Outgoing call, 30\n"
+      << "screenshot " << (shots / "call-history.png").string()
+      << "\n"
+      // Settings: a new name, typed over the old one; Enter saves.
+      << "show settings\n"
+      << "click settings-name\n"
+      << "key ctrl+A\n"
+      << "type Gina G.\n"
+      << "key Return\n"
+      << "wait-target settings-note:Saved. 30\n"
+      << "screenshot " << (shots / "settings.png").string() << "\n"
       << "show node\n"
       << "idle 1\n"
+      << "wait-target log-end 10\n"
       << "screenshot " << (shots / "node-panel.png").string() << "\n"
       << "show none\n"
       << "idle 10\n"
@@ -139,8 +221,9 @@ TEST(Gui, ScriptedNodeChatsCallsAndShowsEveryScreen) {
   b.result("add", {{"code", gina_code}, {"name", "gina"}});
   auto hello = b.wait_event([](const Json& e) { return e["event"] == "message"; });
   ASSERT_TRUE(hello) << "no message from the GUI";
-  EXPECT_EQ((*hello)["message"]["text"], "hello bob, from the GUI");
-  b.result("send", {{"contact", "gina"}, {"text", "hi-gina"}});
+  EXPECT_EQ((*hello)["message"]["text"], "hello bob,\nfrom the GUI \xe2\x9c\x85")
+      << "Shift+Enter makes a new line, Enter sends";
+  b.result("send", {{"contact", "gina"}, {"text", kAnswer}});
   auto ringing = b.wait_event(
       [](const Json& e) { return e["event"] == "call" && e["call"]["phase"] == "incoming"; });
   ASSERT_TRUE(ringing) << "no call from the GUI";
@@ -169,9 +252,22 @@ TEST(Gui, ScriptedNodeChatsCallsAndShowsEveryScreen) {
   EXPECT_GE(idle_cpu, 0.0);
   EXPECT_LT(idle_cpu, 3.0);
   for (const char* shot :
-       {"first-run", "conversation", "contact-code", "safety-number", "call", "node-panel"}) {
+       {"first-run", "first-run-typed", "notification", "conversation", "contact-code",
+        "safety-number", "call", "call-history", "settings", "node-panel"}) {
     expect_real_frame(shots / (std::string(shot) + ".png"));
   }
+  // The colours on the first-run screen: no red before anything is typed; once typed, the bar
+  // in its label's colour (red, amber or green), not Dear ImGui's own yellow.
+  constexpr uint32_t kRed = 0xF26659;
+  constexpr uint32_t kImGuiYellow = 0xE6B300;
+  EXPECT_EQ(pixels_near(shots / "first-run.png", kRed), 0u) << "a red hint before typing";
+  EXPECT_EQ(pixels_near(shots / "first-run-typed.png", kImGuiYellow), 0u)
+      << "the strength bar is not in its label's colour";
+  EXPECT_GT(pixels_near(shots / "first-run-typed.png", kRed) +
+                pixels_near(shots / "first-run-typed.png", 0xE6B34D) +
+                pixels_near(shots / "first-run-typed.png", 0x59CC73),
+            100u)
+      << "no strength bar";
   const char* keep = std::getenv("ENTRE_GUI_SCREENSHOTS");
   if (keep != nullptr) {
     for (const auto& f : std::filesystem::directory_iterator(shots)) {
@@ -185,7 +281,7 @@ TEST(Gui, ScriptedNodeChatsCallsAndShowsEveryScreen) {
   NodeCreateResult reopened = Node::create(gina.profile);
   ASSERT_TRUE(reopened.node) << reopened.errors.front();
   ASSERT_TRUE(reopened.node->unlock("correct horse battery staple").ok());
-  EXPECT_EQ(reopened.node->display_name(), "Gina from the GUI") << "the name chosen at first run";
+  EXPECT_EQ(reopened.node->display_name(), "Gina G.") << "the name saved in Settings";
   const auto contacts = reopened.node->contacts();
   ASSERT_EQ(contacts.size(), 1u);
   auto history = reopened.node->history(contacts[0].id, 0, 10);
@@ -194,11 +290,13 @@ TEST(Gui, ScriptedNodeChatsCallsAndShowsEveryScreen) {
   for (const auto& m : *history.value) {
     by_text[m.text] = m;
   }
-  ASSERT_TRUE(by_text.count("hello bob, from the GUI"));
-  EXPECT_TRUE(by_text["hello bob, from the GUI"].outgoing);
-  EXPECT_GE(by_text["hello bob, from the GUI"].state, MessageState::kDelivered);
-  ASSERT_TRUE(by_text.count("hi-gina"));
-  EXPECT_FALSE(by_text["hi-gina"].outgoing);
+  const std::string hello_text = "hello bob,\nfrom the GUI \xe2\x9c\x85";
+  ASSERT_TRUE(by_text.count(hello_text));
+  EXPECT_TRUE(by_text[hello_text].outgoing);
+  EXPECT_GE(by_text[hello_text].state, MessageState::kDelivered);
+  ASSERT_TRUE(by_text.count(kAnswer));
+  EXPECT_FALSE(by_text[kAnswer].outgoing);
+  EXPECT_EQ(by_text[kAnswer].state, MessageState::kRead) << "read once the window came to front";
   auto calls = reopened.node->call_history("", 5);
   ASSERT_TRUE(calls.ok());
   ASSERT_EQ(calls.value->size(), 1u);

@@ -139,6 +139,85 @@ TEST(TimeText, TodayShowsTheClockOtherDaysTheDateToo) {
   EXPECT_NE(older.find(':'), std::string::npos);
 }
 
+TEST(ContactList, RowsShowTheNewestMessageAndItsTime) {
+  ContactList list;
+  list.reset({contact("a1", "alice", true, "udp:x"), contact("b1", "bob", false)});
+  EXPECT_TRUE(list.find("a1")->last_text.empty());
+  MessageInfo old = message("m1", "a1", true, 1, MessageState::kRead, "first");
+  old.local_ms = 1000;
+  MessageInfo hi = message("m2", "a1", false, 2, MessageState::kDelivered, "hi there\nsecond line");
+  hi.local_ms = 2000;
+  list.note_message(hi);
+  list.note_message(old); // an older one (a history answer coming late) does not replace it
+  EXPECT_EQ(list.find("a1")->last_text, "hi there ...");
+  EXPECT_EQ(list.find("a1")->last_ms, 2000);
+  EXPECT_FALSE(list.find("a1")->last_outgoing);
+  EXPECT_TRUE(list.apply(MessageReceived{
+      message("m3", "b1", false, 1, MessageState::kDelivered, std::string(60, 'y'))}));
+  EXPECT_EQ(list.find("b1")->last_text, std::string(40, 'y') + "...");
+  list.reset({contact("a1", "alice", true, "udp:x"), contact("b1", "bob", false)});
+  EXPECT_EQ(list.find("a1")->last_text, "hi there ...") << "kept across a refresh";
+  EXPECT_EQ(preview("caf\xc3\xa9 au lait", 4), "caf\xc3\xa9...") << "cut between characters";
+}
+
+TEST(TimeText, DaySeparatorsAndListTimes) {
+  const int64_t now = int64_t{1764400000} * 1000; // a Saturday, late November 2025 (UTC)
+  const int64_t day = int64_t{24} * 3600 * 1000;
+  EXPECT_EQ(day_text(now, now), "Today");
+  EXPECT_EQ(day_text(now - day, now), "Yesterday");
+  const std::string older = day_text(now - 3 * day, now);
+  EXPECT_NE(older.find("November"), std::string::npos) << older;
+  EXPECT_EQ(older.find("2025"), std::string::npos) << "this year's dates have no year: " << older;
+  EXPECT_NE(day_text(now - 400 * day, now).find("2024"), std::string::npos);
+  EXPECT_TRUE(same_day(now, now + 1));
+  EXPECT_FALSE(same_day(now, now - day));
+  EXPECT_EQ(when_text(now, now), clock_text(now));
+  EXPECT_EQ(when_text(now - day, now), "Yesterday");
+  EXPECT_EQ(when_text(now - 3 * day, now).size(), 3u) << "a weekday within a week";
+  EXPECT_NE(when_text(now - 30 * day, now).find("Oct"), std::string::npos);
+}
+
+TEST(Conversation, CallsTakeTheirPlaceAmongTheMessages) {
+  Conversation c;
+  MessageInfo a = message("m1", "b1", true, 1, MessageState::kRead, "before");
+  a.local_ms = 1000;
+  MessageInfo b = message("m2", "b1", false, 2, MessageState::kDelivered, "after");
+  b.local_ms = 500000;
+  c.open("b1", {b, a});
+  CallRecord talked{"c1", "b1", true, 2000, 3000, 3000 + 123000, "hung up here", "opus"};
+  CallRecord missed{"c2", "b1", false, 600000, 0, 630000, "hung up by the peer", "opus"};
+  CallRecord other{"c3", "x1", true, 2000, 0, 2500, "no answer", "opus"};
+  c.set_calls({missed, talked, other});
+  const auto t = c.timeline("");
+  ASSERT_EQ(t.size(), 4u) << "another contact's call stays out";
+  EXPECT_EQ(t[0].message->text, "before");
+  ASSERT_NE(t[1].call, nullptr);
+  EXPECT_EQ(call_text(*t[1].call), "Outgoing call, 2 min 3 s");
+  EXPECT_EQ(t[2].message->text, "after");
+  EXPECT_EQ(call_text(*t[3].call), "Missed call");
+  EXPECT_EQ(c.timeline("after").size(), 1u) << "a search shows messages only";
+  CallRecord declined{"c4", "b1", false, 1, 0, 2, "declined here", "opus"};
+  EXPECT_EQ(call_text(declined), "Call declined");
+  CallRecord unanswered{"c5", "b1", true, 1, 0, 2, "no answer", "opus"};
+  EXPECT_EQ(call_text(unanswered), "Call, not answered (no answer)");
+}
+
+TEST(EmojiMap, EmojiAbovePlaneZeroGetPrivateCodesVariationSelectorsGo) {
+  EmojiMap map;
+  EXPECT_TRUE(map.add(0x1F600)); // grinning face
+  EXPECT_TRUE(map.add(0x1F44D)); // thumbs up
+  EXPECT_FALSE(map.add(0x1F600));
+  EXPECT_EQ(map.code_of(0x1F600), uint16_t{0xE000});
+  EXPECT_EQ(map.code_of(0x1F44D), uint16_t{0xE001});
+  // "hi 😀 ❤️ 👍 🦄": the mapped two become U+E000 and U+E001, the heart loses its
+  // selector, the unicorn (not in the map) stays.
+  const std::string in = "hi \xf0\x9f\x98\x80 \xe2\x9d\xa4\xef\xb8\x8f \xf0\x9f\x91\x8d "
+                         "\xf0\x9f\xa6\x84";
+  EXPECT_EQ(map.display(in), "hi \xee\x80\x80 \xe2\x9d\xa4 \xee\x80\x81 \xf0\x9f\xa6\x84");
+  EXPECT_EQ(map.display("plain caf\xc3\xa9"), "plain caf\xc3\xa9");
+  EXPECT_EQ(map.display("broken \xf0\x9f"), "broken \xf0\x9f") << "left as it was";
+}
+
 TEST(CallPanel, FollowsACallFromBannerToEnd) {
   CallPanel panel;
   EXPECT_FALSE(panel.in_call());
