@@ -5,7 +5,9 @@
 //                                                  per input line
 //   entre-host --profile FILE COMMAND [ARGS...]    run one command and exit (through the running
 //                                                  node's --control SOCKET when given)
-//   entre-host --profile FILE --check              validate the profile and exit
+//   entre-host --profile FILE --check              validate the profile and the plugins'
+//                                                  settings (each plugin checks its own, nothing
+//                                                  is started) and exit
 //
 // Exit status: 0 success; 1 the node could not start (a required plugin or transport failed, or
 // the passphrase is wrong); 2 usage error or invalid profile; 3 a one-shot command failed; 4 a
@@ -62,6 +64,8 @@ struct Options {
   std::vector<std::string> command;
 };
 
+// Validates the profile, then loads its plugins and lets each check its own settings, as a node
+// would at start, without starting anything.
 int check_profile(const std::filesystem::path& path) {
   const entre::ProfileLoadResult result = entre::load_profile_file(path);
   if (!result.profile) {
@@ -73,6 +77,24 @@ int check_profile(const std::filesystem::path& path) {
     return kExitUsage;
   }
   const entre::Profile& p = *result.profile;
+  const entre::NodeCheckResult checked = entre::Node::check(path);
+  for (const auto& plugin : checked.plugins) {
+    if (plugin.loaded) {
+      std::cout << "plugin " << plugin.id << " " << plugin.version << " (" << plugin.kind
+                << "): settings ok\n";
+    } else if (!plugin.required) {
+      std::cout << "plugin " << plugin.id << " (optional) would be skipped: " << plugin.error
+                << '\n';
+    }
+  }
+  if (!checked.errors.empty()) {
+    for (const auto& e : checked.errors) {
+      std::cerr << e << '\n';
+    }
+    std::cerr << "entre-host: " << path.string() << ": " << checked.errors.size()
+              << (checked.errors.size() == 1 ? " error" : " errors") << '\n';
+    return kExitUsage;
+  }
   std::cout << "profile " << p.source.string() << ": ok";
   if (p.node) {
     std::cout << " (node '" << p.node->name << "', " << p.plugins.size() << " plugin"
@@ -744,7 +766,9 @@ int main(int argc, char** argv) {
   app.add_option("--control", o.control,
                  "Unix socket: serve the JSON control API there (docs/control-api.md); with a "
                  "COMMAND, send it to the node serving there");
-  app.add_flag("--check", o.check, "validate the profile and exit (status 2 if invalid)");
+  app.add_flag("--check", o.check,
+               "validate the profile and every plugin's settings without starting anything, "
+               "and exit (status 2 if invalid)");
   app.add_flag("--json", o.json, "one-shot COMMAND: print its result as JSON");
   app.add_option("--wait", o.wait_seconds,
                  "one-shot send: seconds to wait for delivery (default 30)")

@@ -229,7 +229,8 @@ sdk::Status read_config(const sdk::ConfigView& config, LanConfig& out) {
   for (const Bound& b :
        {Bound{"beacon_interval_ms", 1000, 100, 60000, &out.beacon_interval_ms},
         Bound{"max_beacons_per_second", 200, 1, 100000, &out.max_beacons_per_second},
-        Bound{"max_payload_bytes", 1200, 64, 65507, &out.max_payload_bytes},
+        Bound{"max_payload_bytes", 1200, sdk::kTransportMinPayloadBytes, 65507,
+              &out.max_payload_bytes},
         Bound{"send_queue_frames", 1024, 1, 1048576, &out.send_queue_frames}}) {
     auto value = config.get_int_or(b.key, b.fallback);
     if (!value.is_ok()) {

@@ -18,7 +18,7 @@
 //                                                 loopback
 //   beacon_interval_ms      1000                  how often the kernel announces (100..60000)
 //   max_beacons_per_second  200                   beacons taken per second, beyond: dropped
-//   max_payload_bytes       1200                  largest frame (64..65507)
+//   max_payload_bytes       1200                  largest frame (117..65507)
 //   send_queue_frames       1024                  frames in flight before send() says kUnavailable
 #pragma once
 

@@ -83,7 +83,8 @@ sdk::Status read_config(const sdk::ConfigView& config, RelayConfig& out) {
       out.relays.emplace_back(item.value.str());
     }
   }
-  sdk::Status st = read_u32(config, "max_payload_bytes", 64, 65000, out.max_payload_bytes);
+  sdk::Status st = read_u32(config, "max_payload_bytes", sdk::kTransportMinPayloadBytes, 65000,
+                            out.max_payload_bytes);
   if (st.is_ok()) {
     st = read_u32(config, "send_queue_frames", 1, 1048576, out.send_queue_frames);
   }

@@ -10,7 +10,7 @@
 //
 // Config keys (the plugin's table in the profile):
 //   relays              []        home relays, "<key hex>@<host>:<port>", kept connected
-//   max_payload_bytes   16384     largest frame (64..65000; the relay may allow less)
+//   max_payload_bytes   16384     largest frame (117..65000; the relay may allow less)
 //   send_queue_frames   1024      frames queued per relay while it connects or is slow
 //   connect_timeout_ms  10000     resolve + connect + handshake
 //   reconnect_min_ms    200       first wait after a lost connection (with jitter), doubling...

@@ -177,8 +177,10 @@ sdk::Status read_config(const sdk::ConfigView& config, UdpConfig& out) {
   if (!payload.is_ok()) {
     return payload.status;
   }
-  if (payload.value < 64 || payload.value > 65507) {
-    return config_error(config, "max_payload_bytes", "must be between 64 and 65507");
+  if (payload.value < sdk::kTransportMinPayloadBytes || payload.value > 65507) {
+    return config_error(config, "max_payload_bytes",
+                        "must be between " + std::to_string(sdk::kTransportMinPayloadBytes) +
+                            " and 65507");
   }
   out.max_payload_bytes = static_cast<uint32_t>(payload.value);
   auto queue = config.get_int_or("send_queue_frames", 1024);

@@ -3,7 +3,7 @@
 // Endpoints: "udp:<IPv4>:<port>" or "udp:[<IPv6>]:<port>"; IP literals only (no name lookups on
 // the event loop). Config keys (the plugin's table in the profile):
 //   bind               "0.0.0.0:7400"  address and port to bind ("[::]:7400" for IPv6)
-//   max_payload_bytes  1200            largest frame sent or accepted (64..65507)
+//   max_payload_bytes  1200            largest frame sent or accepted (117..65507)
 //   send_queue_frames  1024            frames queued for sending before send() says kUnavailable
 //   reflectors         []              UDP endpoint reflectors ("host:port", e.g. an entre-relay's
 //                                      udp_reflect_port): asked from this socket what address

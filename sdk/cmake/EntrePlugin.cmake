@@ -1,9 +1,13 @@
 # entre_add_plugin(<target> [OUTPUT_NAME <name>] SOURCES <files...>)
 #
 # Builds a loadable Entre plugin: a MODULE library linked only against entre::sdk, with hidden
-# visibility (only the manifest and the factory are exported) and no "lib" prefix, so that the
-# file is named after the plugin id: entre.codec.pcm -> entre-codec-pcm.so.
-# When ENTRE_PLUGIN_OUTPUT_DIR is set, the plugin is written there.
+# visibility and a linker version script (entre-plugin.map, beside this file) that exports the
+# manifest, the factory and nothing else but the Boost statics a plugin must share with the
+# kernel, and no "lib" prefix, so that the file is named after the plugin id:
+# entre.codec.pcm -> entre-codec-pcm.so. When ENTRE_PLUGIN_OUTPUT_DIR is set, the plugin is
+# written there.
+set(ENTRE_PLUGIN_VERSION_SCRIPT "${CMAKE_CURRENT_LIST_DIR}/entre-plugin.map")
+
 function(entre_add_plugin target)
   cmake_parse_arguments(ARG "" "OUTPUT_NAME" "SOURCES" ${ARGN})
   if(NOT ARG_SOURCES)
@@ -23,6 +27,8 @@ function(entre_add_plugin target)
     set_target_properties(${target} PROPERTIES LIBRARY_OUTPUT_DIRECTORY "${ENTRE_PLUGIN_OUTPUT_DIR}")
   endif()
   if(UNIX AND NOT APPLE)
-    target_link_options(${target} PRIVATE "LINKER:--no-undefined")
+    target_link_options(${target} PRIVATE "LINKER:--no-undefined"
+                        "LINKER:--version-script=${ENTRE_PLUGIN_VERSION_SCRIPT}")
+    set_property(TARGET ${target} APPEND PROPERTY LINK_DEPENDS "${ENTRE_PLUGIN_VERSION_SCRIPT}")
   endif()
 endfunction()

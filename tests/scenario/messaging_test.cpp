@@ -2,9 +2,12 @@
 // delivery under loss, reordering, duplication, partitions and crashes.
 #include "messenger_support.hpp"
 
+#include "messaging/wire.hpp"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <iostream>
 #include <random>
 #include <set>
@@ -78,6 +81,61 @@ TEST(Messaging, TwoNodesExchangeMessagesBothWays) {
   for (const auto& l : p.bob->logs) {
     ADD_FAILURE() << l;
   }
+}
+
+// network_scope "private" takes only endpoints of the local network; "sim:<name>" is none, unless
+// its transport says its endpoints stay on the machine (kTransportLocalOnly, e.g. Unix sockets).
+TEST(Messaging, PrivateScopeAcceptsOnlyEndpointsOfALocalOnlyTransport) {
+  FakeClock clock;
+  SimNetwork net{clock, 11};
+  PluginFiles files;
+  EngineConfig scoped = SimMessenger::fast_config();
+  scoped.private_scope = true;
+  SimMessenger alice(net, "alice", files, {}, scoped, 1, sdk::kTransportLocalOnly);
+  SimMessenger bob(net, "bob", files, {}, scoped, 1, sdk::kTransportLocalOnly);
+  SimMessenger carol(net, "carol", files, {}, scoped, 1, 0);
+  alice.create_identity();
+  bob.create_identity();
+  carol.create_identity();
+
+  const std::string alice_sees_bob = alice.add(bob, "Bob");
+  (void)bob.add(alice, "Alice");
+  alice.send(alice_sees_bob, text_of("a", 0));
+  clock.run_for(5000);
+  expect_exactly_once_in_order(bob, "a", 1);
+
+  // The same kind of code, to a node whose transport makes no such promise: refused.
+  const auto refused = carol.engine->add_contact(bob.code(), "Bob");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error.code, sdk::StatusCode::kPermissionDenied);
+  EXPECT_NE(refused.error.message.find("sim:bob"), std::string::npos) << refused.error.message;
+}
+
+// A code made from the transports' own endpoints carries the first eight, in transport order, and
+// the node says which it left out (a code with more would not parse).
+TEST(Messaging, AContactCodeCarriesAtMostEightEndpoints) {
+  FakeClock clock;
+  SimNetwork net{clock, 13};
+  PluginFiles files;
+  SimMessenger alice(net, "alice", files, {}, SimMessenger::fast_config(), 10);
+  alice.create_identity();
+  const auto code = alice.engine->contact_code({});
+  ASSERT_TRUE(code.ok()) << code.error.message;
+  std::array<uint8_t, sdk::kPublicKeyBytes> key{};
+  std::string hints;
+  sdk::StringSink sink(hints, 8192);
+  ASSERT_TRUE(alice.crypto
+                  ->parse_contact_code(sdk::StringView(*code.value),
+                                       sdk::MutableByteView(key.data(), key.size()), sink)
+                  .is_ok());
+  const std::vector<std::string> carried = wire::split_lines(hints);
+  ASSERT_EQ(carried.size(), sdk::kMaxEndpointHints);
+  EXPECT_EQ(carried.front(), "sim:alice");
+  EXPECT_EQ(carried.back(), "sim:alice-8");
+  const bool told = std::any_of(alice.logs.begin(), alice.logs.end(), [](const std::string& l) {
+    return l.find("left out endpoint(s) sim:alice-9, sim:alice-10") != std::string::npos;
+  });
+  EXPECT_TRUE(told) << "no log line about the endpoints left out";
 }
 
 // Runs the clock in steps until `done` or `limit_ms` of simulated time have passed.

@@ -52,11 +52,13 @@ struct PluginFiles {
 class SimMessenger final : public EngineOutput {
  public:
   // `transports` SimTransports named "<name>", "<name>-2", ...; the first is the most preferred.
+  // `transport_flags`: what the SimTransports' info() reports (sdk::TransportFlags).
   SimMessenger(sim::SimNetwork& net, std::string name, PluginFiles& files,
                std::filesystem::path db = {}, EngineConfig config = fast_config(),
-               std::size_t transports = 1)
+               std::size_t transports = 1, uint32_t transport_flags = 0)
       : net_(net), name_(std::move(name)), files_(files), db_(std::move(db)),
-        config_(std::move(config)), transport_count_(transports) {
+        config_(std::move(config)), transport_count_(transports),
+        transport_flags_(transport_flags) {
     boot();
   }
   ~SimMessenger() { shutdown(); }
@@ -84,7 +86,8 @@ class SimMessenger final : public EngineOutput {
                       }};
     engine = std::make_unique<Engine>(*crypto, *storage, *this, clock, config_);
     for (std::size_t i = 0; i < transport_count_; ++i) {
-      transports_.push_back(std::make_unique<sim::SimTransport>(net_, transport_name(i)));
+      transports_.push_back(std::make_unique<sim::SimTransport>(
+          net_, transport_name(i), sim::kSimDefaultMaxPayloadBytes, transport_flags_));
       sinks_.push_back(std::make_unique<Sink>(this, i));
       engine->add_transport(transports_.back().get(), "sim");
       EXPECT_TRUE(transports_.back()->start(*sinks_.back()).is_ok());
@@ -244,6 +247,7 @@ class SimMessenger final : public EngineOutput {
   PluginPtr<sdk::Plugin> crypto_root_;
   PluginPtr<sdk::Plugin> storage_root_;
   std::size_t transport_count_;
+  uint32_t transport_flags_ = 0;
   std::vector<std::unique_ptr<Sink>> sinks_;
   std::vector<std::unique_ptr<sim::SimTransport>> transports_;
   std::optional<sim::FakeClock::TimerId> timer_;

@@ -58,14 +58,14 @@ TEST(SimTransportConformanceTest, PassesWithLatencyJitterAndALittleLoss) {
 TEST(SimTransportConformanceTest, PassesAtTheSmallestAllowedPayload) {
   FakeClock clock;
   SimNetwork net(clock, 3);
-  SimTransportFactory factory(net, 64);
+  SimTransportFactory factory(net, sdk::kTransportMinPayloadBytes);
   EXPECT_EQ(failures(run_transport_conformance(factory)), "");
 }
 
 TEST(SimTransportConformanceTest, FailsBelowTheSmallestAllowedPayload) {
   FakeClock clock;
   SimNetwork net(clock, 3);
-  SimTransportFactory factory(net, 63);
+  SimTransportFactory factory(net, sdk::kTransportMinPayloadBytes - 1);
   EXPECT_FALSE(find(run_transport_conformance(factory), "info_is_sane").passed);
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Third-party plugin, end to end: install the SDK to a temporary prefix, build
-# tests/third-party-plugin as a separate CMake project against it, then run it in a real node
-# (entre-host) from a profile, and stop the node with SIGTERM.
+# Third-party plugins, end to end: install the SDK to a temporary prefix, build
+# tests/third-party-plugin (a codec) and tests/third-party-transport (a transport) as separate
+# CMake projects against it, then run the codec in a real node (entre-host) from a profile, and
+# stop the node with SIGTERM. The plugin-check tests of CMakeLists.txt use both builds.
 #
 # usage: build_and_run.sh <entre build dir> <source dir> <work dir> <c++ compiler>
 set -euo pipefail
@@ -12,6 +13,12 @@ mkdir -p "$work"
 cmake --install "$build" --prefix "$work/prefix" --component sdk >"$work/install.log"
 test -f "$work/prefix/include/entre/sdk/plugin.hpp"
 test -f "$work/prefix/lib/cmake/EntreSDK/EntreSDKConfig.cmake"
+test -f "$work/prefix/lib/cmake/EntreSDK/entre-plugin.map"
+# The package asks for exactly the Boost the SDK was built with (the loader refuses any other).
+grep -q '^find_dependency(Boost ${ENTRE_SDK_BOOST_VERSION} EXACT)' \
+  "$work/prefix/lib/cmake/EntreSDK/EntreSDKConfig.cmake"
+grep -Eq '^set\(ENTRE_SDK_BOOST_VERSION "[0-9]+\.[0-9]+\.[0-9]+"\)' \
+  "$work/prefix/lib/cmake/EntreSDK/EntreSDKConfig.cmake"
 
 # The plugin project sees only the installed prefix, never the Entre source tree.
 cmake -S "$src/tests/third-party-plugin" -B "$work/build" -G Ninja \
@@ -20,10 +27,17 @@ cmake -S "$src/tests/third-party-plugin" -B "$work/build" -G Ninja \
 cmake --build "$work/build" >"$work/build.log"
 plugin="$work/build/org-example-codec-mulaw.so"
 test -f "$plugin"
-if grep -rq -- "$src/sdk/include" "$work/build/build.ninja"; then
-  echo "the third-party build used the source tree's SDK headers" >&2
-  exit 1
-fi
+cmake -S "$src/tests/third-party-transport" -B "$work/transport-build" -G Ninja \
+  -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_PREFIX_PATH="$work/prefix" -DCMAKE_BUILD_TYPE=Release \
+  >"$work/transport-configure.log"
+cmake --build "$work/transport-build" >"$work/transport-build.log"
+test -f "$work/transport-build/org-example-transport-unix.so"
+for ninja in "$work/build/build.ninja" "$work/transport-build/build.ninja"; do
+  if grep -q -- "$src/sdk" "$ninja"; then
+    echo "a third-party build used the source tree's SDK ($ninja)" >&2
+    exit 1
+  fi
+done
 
 cat >"$work/profile.toml" <<TOML
 [node]

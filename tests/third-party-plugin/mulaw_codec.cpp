@@ -14,7 +14,10 @@ namespace sdk = entre::sdk;
 constexpr int kBias = 0x84;
 constexpr int kClip = 32635;
 constexpr uint32_t kRate = 8000;
-constexpr uint32_t kMaxFrame = 480; // 60 ms
+constexpr uint32_t kBitrate = 64000; // 8000 samples of 8 bits a second, always
+constexpr uint32_t kMaxFrame = 480;  // 60 ms
+// Frames of 10, 20, 40 and 60 ms (CodecInfo::frame_ms_mask counts in steps of 2.5 ms).
+constexpr uint32_t kFrameMsMask = (1u << 4) | (1u << 8) | (1u << 16) | (1u << 24);
 
 uint8_t encode_sample(int16_t sample) {
   int value = sample;
@@ -42,10 +45,20 @@ int16_t decode_sample(uint8_t code) {
   return static_cast<int16_t>((inverted & 0x80) != 0 ? -magnitude : magnitude);
 }
 
+// True when `frame` samples at kRate are one of the frame lengths info() advertises.
+bool offered_frame(uint32_t frame) {
+  for (uint32_t bit = 0; bit < 32; ++bit) {
+    if ((kFrameMsMask & (1u << bit)) != 0 && frame * 10 == kRate * bit * 25 / 1000) {
+      return true;
+    }
+  }
+  return false;
+}
+
 sdk::Status check(uint32_t rate, uint32_t channels, uint32_t frame) {
-  if (rate != kRate || channels != 1 || frame == 0 || frame > kMaxFrame) {
+  if (rate != kRate || channels != 1 || !offered_frame(frame)) {
     return sdk::Status::error(sdk::StatusCode::kUnsupported,
-                              "mulaw: only 8000 Hz mono, up to 480 samples per frame");
+                              "mulaw: only 8000 Hz mono in 10, 20, 40 or 60 ms frames");
   }
   return sdk::Status::ok();
 }
@@ -64,10 +77,18 @@ class Encoder final : public sdk::Encoder {
     *written = frame_;
     return sdk::Status::ok();
   }
-  sdk::Status set_bitrate(uint32_t) noexcept override {
-    return sdk::Status::error(sdk::StatusCode::kUnsupported, "mulaw: fixed 64 kbit/s");
+  // G.711 has one bitrate (info() gives it as both bounds) and no use for the expected loss, but
+  // values outside the documented ranges are still refused.
+  sdk::Status set_bitrate(uint32_t bitrate_bps) noexcept override {
+    return bitrate_bps == kBitrate
+               ? sdk::Status::ok()
+               : sdk::Status::error(sdk::StatusCode::kOutOfRange, "mulaw: only 64000 bit/s");
   }
-  sdk::Status set_expected_loss(uint32_t) noexcept override { return sdk::Status::ok(); }
+  sdk::Status set_expected_loss(uint32_t percent) noexcept override {
+    return percent <= 100 ? sdk::Status::ok()
+                          : sdk::Status::error(sdk::StatusCode::kOutOfRange,
+                                               "mulaw: expected loss over 100 %");
+  }
   void destroy() noexcept override { delete this; }
 
  private:
@@ -110,16 +131,22 @@ class MulawPlugin final : public sdk::Plugin, public sdk::Codec {
     std::memcpy(info.name, "pcmu", 5);
     info.sample_rates[0] = kRate;
     info.max_channels = 1;
-    info.frame_ms_mask = (1u << 4) | (1u << 8) | (1u << 16) | (1u << 24);
-    info.min_bitrate_bps = 64000;
-    info.max_bitrate_bps = 64000;
+    info.frame_ms_mask = kFrameMsMask;
+    info.min_bitrate_bps = kBitrate;
+    info.max_bitrate_bps = kBitrate;
     info.max_packet_bytes = kMaxFrame;
     return info;
   }
   sdk::Status create_encoder(const sdk::EncoderParams& p, sdk::Encoder** out) noexcept override {
     sdk::Status st = check(p.sample_rate, p.channels, p.frame_samples);
+    if (st.is_ok() && p.bitrate_bps != kBitrate) {
+      st = sdk::Status::error(sdk::StatusCode::kOutOfRange, "mulaw: only 64000 bit/s");
+    }
     if (st.is_ok()) {
       *out = new (std::nothrow) Encoder(p.frame_samples);
+      if (*out == nullptr) {
+        st = sdk::Status::error(sdk::StatusCode::kInternal, "mulaw: out of memory");
+      }
     }
     return st;
   }
@@ -127,6 +154,9 @@ class MulawPlugin final : public sdk::Plugin, public sdk::Codec {
     sdk::Status st = check(p.sample_rate, p.channels, p.frame_samples);
     if (st.is_ok()) {
       *out = new (std::nothrow) Decoder(p.frame_samples);
+      if (*out == nullptr) {
+        st = sdk::Status::error(sdk::StatusCode::kInternal, "mulaw: out of memory");
+      }
     }
     return st;
   }

@@ -1,30 +1,36 @@
 // entre-plugin-check: inspect and validate an Entre plugin without running any of its code.
 //
 // Usage:
-//   entre-plugin-check [--json] [--conformance] FILE.so
+//   entre-plugin-check [--json] [--conformance [--transport-config TOML]] FILE.so
 //
 // Reads FILE.so as an ELF file (it is never mapped or dlopen'ed, so not even its static
 // constructors run), prints the symbols it exports, then runs the same checks the kernel's loader
 // runs before loading a plugin (exports, manifest well-formed, SDK ABI, Boost version; see
 // kernel/src/loader/loader.hpp) and prints the manifest: id, version, kind, summary, SDK ABI and
 // Boost version. The loader's remaining checks (id unique among the node's plugins, id the one the
-// profile asked for) depend on a profile and are not made here.
+// profile asked for) depend on a profile and are not made here. A "warning:" line names exports
+// a plugin should not have (unexpected_exports(), elf_manifest.hpp); it does not fail the check.
+// A missing file whose "lib"-prefixed twin exists beside it is named in the failure.
 //
-//   --json   print one JSON object instead of text:
-//            {"file", "exports", "manifest" (or null), "kernel", "result", "error", "detail"}
+//   --json   print one JSON object instead of text: {"file", "exports", "manifest" (or null),
+//            "kernel", "warnings", "result", "error", "detail"}
 //
 //   --conformance   then load the plugin (now its code runs) and run the conformance suite of its
-//                   kind through the SDK interface only: round trips, tampering, replays, wrong
-//                   keys. Transport, crypto and storage plugins have one; other kinds exit 2.
-//                   A storage plugin gets a fresh temporary data directory (removed
-//                   afterwards), is opened with the suite id "entre-conformance-v1", and must
-//                   start empty. A transport is created from --transport-config TOML (default
-//                   bind = "127.0.0.1:0") on a running event loop.
+//                   kind through the SDK interface only: transport, crypto, storage and codec
+//                   plugins have one; other kinds exit 2. Every plugin instance gets a data
+//                   directory of its own (Host::data_dir()), a fresh directory under the system's
+//                   temporary directory, removed afterwards. A storage plugin is opened with the
+//                   suite id "entre-conformance-v1" and must start empty.
+//   --transport-config TOML   a transport instance's config table (default
+//                   bind = "127.0.0.1:0"), with "{instance}" replaced by the instance's number
+//                   (1, 2, ...) and "{data_dir}" by its data directory, so that instances of a
+//                   transport bound to a fixed name (a Unix socket path) do not collide.
 //
 // Exit status: 0 the plugin passes, 1 it fails (the text output ends with
 // "FAIL: <error-name>: <detail>", error names as in load_error_name), 2 usage error.
 #include "conformance/codec_conformance.hpp"
 #include "conformance/crypto_conformance.hpp"
+#include "conformance/scratch_dir.hpp"
 #include "conformance/storage_conformance.hpp"
 #include "conformance/transport_conformance.hpp"
 #include "loader/elf_manifest.hpp"
@@ -42,13 +48,9 @@
 #include <filesystem>
 #include <iostream>
 #include <optional>
-#include <stdexcept>
 #include <string>
 #include <string_view>
-#include <system_error>
 #include <vector>
-
-#include <stdlib.h>
 
 namespace entre {
 namespace {
@@ -132,6 +134,29 @@ std::string abi_string(uint32_t major, uint32_t minor) {
   return std::to_string(major) + "." + std::to_string(minor);
 }
 
+// Warnings that do not stop the plugin from loading: exports it should not have.
+std::vector<std::string> export_warnings(const ElfExports& exports) {
+  constexpr std::size_t kExamples = 5;
+  if (exports.error != ElfReadError::kNone) {
+    return {};
+  }
+  const std::vector<std::string> extra = unexpected_exports(exports);
+  if (extra.empty()) {
+    return {};
+  }
+  std::string text = std::to_string(extra.size()) + " exported symbol" +
+                     (extra.size() == 1 ? "" : "s") +
+                     " besides the two entry points and Boost's shared statics (";
+  for (std::size_t i = 0; i < extra.size() && i < kExamples; ++i) {
+    text += (i == 0 ? "" : ", ") + extra[i];
+  }
+  text += extra.size() > kExamples ? ", ...)" : ")";
+  text += ": the dynamic linker may bind them to the kernel's or another plugin's symbols of the "
+          "same name; build the plugin with entre_add_plugin() (hidden visibility and the SDK's "
+          "version script), see docs/plugin-guide.md";
+  return {text};
+}
+
 void print_text(const std::filesystem::path& file, const ElfExports& exports,
                 const std::optional<LoadFailure>& failure) {
   std::cout << "file: " << sanitize(file.string(), false) << "\n";
@@ -153,6 +178,9 @@ void print_text(const std::filesystem::path& file, const ElfExports& exports,
               << abi_string(ENTRE_SDK_ABI_MAJOR, ENTRE_SDK_ABI_MINOR) << ")\n"
               << "  boost:    " << boost_version_string(info.boost_version) << " (kernel uses "
               << boost_version_string(BOOST_VERSION) << ")\n";
+  }
+  for (const std::string& warning : export_warnings(exports)) {
+    std::cout << "warning: " << sanitize(warning, false) << "\n";
   }
   if (failure) {
     std::cout << "FAIL: " << load_error_name(failure->error) << ": "
@@ -185,6 +213,12 @@ void print_json(const std::filesystem::path& file, const ElfExports& exports,
   std::cout << ",\n  \"kernel\": {\"sdk_abi\": "
             << quoted(abi_string(ENTRE_SDK_ABI_MAJOR, ENTRE_SDK_ABI_MINOR))
             << ", \"boost_version\": " << quoted(boost_version_string(BOOST_VERSION)) << "}";
+  std::cout << ",\n  \"warnings\": [";
+  const std::vector<std::string> warnings = export_warnings(exports);
+  for (std::size_t i = 0; i < warnings.size(); ++i) {
+    std::cout << (i == 0 ? "" : ", ") << quoted(warnings[i]);
+  }
+  std::cout << "]";
   if (failure) {
     std::cout << ",\n  \"result\": \"fail\",\n  \"error\": "
               << quoted(load_error_name(failure->error))
@@ -210,31 +244,6 @@ int report(const char* kind, const std::vector<ConformanceCheck>& checks) {
             << " failed\n";
   return failed == 0 ? kExitPass : kExitFail;
 }
-
-// A fresh private directory under the system's temporary directory, removed on destruction, so
-// that a storage plugin under test writes only there.
-class TemporaryDirectory {
- public:
-  TemporaryDirectory() {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "entre-plugin-check-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) {
-      throw std::runtime_error("cannot create a temporary directory in " +
-                               std::filesystem::temp_directory_path().string());
-    }
-    path_ = pattern;
-  }
-  ~TemporaryDirectory() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TemporaryDirectory(const TemporaryDirectory&) = delete;
-  TemporaryDirectory& operator=(const TemporaryDirectory&) = delete;
-  [[nodiscard]] const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 // Loads the plugin for real (its code runs from here on) and runs the conformance suite of its
 // kind through the SDK interface only.
@@ -268,17 +277,12 @@ int run_conformance(const std::filesystem::path& path, const std::string& transp
     return kExitUsage;
   }
   // Declared before the plugin, so that it outlives the plugin's files.
-  std::optional<TemporaryDirectory> scratch;
-  std::filesystem::path data_dir = std::filesystem::temp_directory_path();
-  if (manifest.kind == sdk::PluginKind::kStorage) {
-    scratch.emplace();
-    data_dir = scratch->path();
-  }
+  const ScratchDirectory scratch;
   Runtime runtime(1, 1);
   auto logger = std::make_shared<spdlog::logger>(
       "entre-plugin-check", std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
   PluginHost host(manifest.id, std::make_unique<TomlConfigView>(nullptr, path.string(), 0),
-                  data_dir, runtime, logger);
+                  scratch.path(), runtime, logger);
   sdk::Plugin* root = nullptr;
   const sdk::Status st = outcome.library->factory()(host, &root);
   if (!st.is_ok() || root == nullptr) {
@@ -335,8 +339,9 @@ int run(int argc, char** argv) {
                "(this runs plugin code)");
   std::string transport_config = "bind = \"127.0.0.1:0\"";
   app.add_option("--transport-config", transport_config,
-                 "With --conformance on a transport: its config table as TOML (default binds "
-                 "to loopback)");
+                 "With --conformance on a transport: each instance's config table as TOML "
+                 "(default binds to loopback); {instance} and {data_dir} are replaced by the "
+                 "instance's number and data directory");
   app.add_option("FILE", file, "The plugin shared object (.so) to check")->required();
   try {
     app.parse(argc, argv);

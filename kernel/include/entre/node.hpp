@@ -6,6 +6,10 @@
 //   whose required plugins all loaded, or no node and the reasons (each naming the file and the
 //   check that failed). Optional plugins that fail are reported in plugins() and in the log, and
 //   the node runs without them.
+// - Node::check() does what create() does with the plugins (load, create each root object with
+//   its settings, check interfaces and roles) and nothing more: no directory is created, no
+//   storage opened, no transport started, no socket opened. A factory reads and checks all of its
+//   plugin's settings, so a bad or unknown setting fails here with the plugin's own message.
 // - start() starts the event loop threads and the transports; stop() stops them. Both are
 //   idempotent. The destructor stops the node, destroys every plugin object, and only then unloads
 //   the plugin libraries.
@@ -59,6 +63,7 @@ struct NodeCounters {
 };
 
 struct NodeCreateResult;
+struct NodeCheckResult;
 
 class Node {
  public:
@@ -66,6 +71,9 @@ class Node {
 
   // Reads `profile_path` and composes a node from it.
   [[nodiscard]] static NodeCreateResult create(const std::filesystem::path& profile_path);
+  // Reads `profile_path` and checks its plugins and their settings without running a node
+  // (`entre-host --check`).
+  [[nodiscard]] static NodeCheckResult check(const std::filesystem::path& profile_path);
 
   ~Node();
   Node(const Node&) = delete;
@@ -179,6 +187,11 @@ class Node {
 struct NodeCreateResult {
   std::unique_ptr<Node> node;      // null when errors is not empty
   std::vector<std::string> errors; // "file:line:column: key: message" or "<file>: <check>: <why>"
+};
+
+struct NodeCheckResult {
+  std::vector<std::string> errors;   // what would stop create(), as in NodeCreateResult
+  std::vector<PluginStatus> plugins; // every plugin the profile names (empty if it did not parse)
 };
 
 } // namespace entre

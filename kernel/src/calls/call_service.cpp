@@ -1,5 +1,6 @@
 #include "calls/call_service.hpp"
 
+#include <entre/sdk/codec.hpp>
 #include <entre/sdk/net.hpp>
 
 #include <algorithm>
@@ -67,15 +68,19 @@ uint32_t call_sample_rate(const sdk::CodecInfo& info, uint32_t frame_ms) {
     }
     const bool fits = info.max_bitrate_bps != 0 ||
                       uint64_t{rate} * frame_ms / 1000 * 2 <= kMaxFixedRateFrameBytes;
-    if (fits && rate <= 48000) {
+    if (fits && rate >= sdk::kCallMinSampleRateHz && rate <= sdk::kCallMaxSampleRateHz) {
       best = std::max(best, rate);
     }
   }
   if (best == 0) {
-    // Nothing fits: the lowest rate the codec has (larger frames, which UDP still carries).
+    // Nothing fits: the lowest usable rate the codec has (larger frames, which UDP still
+    // carries).
     for (uint32_t rate : info.sample_rates) {
       if (rate == 0) {
         break;
+      }
+      if (rate < sdk::kCallMinSampleRateHz || rate > sdk::kCallMaxSampleRateHz) {
+        continue;
       }
       best = best == 0 ? rate : std::min(best, rate);
     }
@@ -594,7 +599,9 @@ void CallService::shutdown(Engine& engine) {
 void CallService::on_media_frame(std::string_view endpoint, std::span<const uint8_t> frame,
                                  int64_t arrival_ms) {
   frames_in_.fetch_add(1, std::memory_order_relaxed);
-  if (config_.private_scope) {
+  if (config_.private_scope &&
+      std::find(config_.local_only_schemes.begin(), config_.local_only_schemes.end(),
+                endpoint.substr(0, endpoint.find(':'))) == config_.local_only_schemes.end()) {
     const auto host = sdk::endpoint_host(endpoint);
     if (!host || !sdk::is_local_network(*host)) {
       foreign_.fetch_add(1, std::memory_order_relaxed);

@@ -52,6 +52,9 @@ struct CallServiceConfig {
   uint32_t stats_ms = 1000;   // statistics and loss reports
   bool private_scope = false; // network_scope "private": frames from off the local network are
                               // dropped (and counted as foreign)
+  // Schemes of transports with kTransportLocalOnly, whose endpoints are in the private scope
+  // whatever their text.
+  std::vector<std::string> local_only_schemes;
 };
 
 // The sample rate a call with this codec runs at: 48 kHz for a codec with a bitrate range (Opus);

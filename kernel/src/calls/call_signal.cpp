@@ -1,5 +1,7 @@
 #include "calls/call_signal.hpp"
 
+#include <entre/sdk/codec.hpp>
+
 #include <algorithm>
 
 namespace entre::calls {
@@ -132,7 +134,7 @@ bool parse_signal(std::span<const uint8_t> bytes, CallSignal& out, std::string& 
       s.sample_rate = (s.sample_rate << 8) | bytes[at + static_cast<std::size_t>(i)];
     }
     at += 4;
-    if (s.sample_rate < 8000 || s.sample_rate > 48000) {
+    if (s.sample_rate < sdk::kCallMinSampleRateHz || s.sample_rate > sdk::kCallMaxSampleRateHz) {
       error = "accept with a sample rate of " + std::to_string(s.sample_rate) + " Hz";
       return false;
     }

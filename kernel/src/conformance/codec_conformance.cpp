@@ -227,9 +227,16 @@ std::vector<ConformanceCheck> run_codec_conformance(sdk::Codec& codec) {
              "name has a character other than a-z, 0-9 and '-'");
     }
     expect(info.sample_rates[0] != 0, "no sample rate");
-    expect(std::find(std::begin(info.sample_rates), std::end(info.sample_rates), 48000u) !=
-               std::end(info.sample_rates),
-           "48000 Hz is not offered");
+    // A call runs at one rate both sides offer, between 8000 and 48000 Hz (the accept signal
+    // carries it); a codec may offer others, but without one of these it can never be used.
+    expect(std::any_of(std::begin(info.sample_rates), std::end(info.sample_rates),
+                       [](uint32_t rate) {
+                         return rate >= sdk::kCallMinSampleRateHz &&
+                                rate <= sdk::kCallMaxSampleRateHz;
+                       }),
+           "no rate between " + std::to_string(sdk::kCallMinSampleRateHz) + " and " +
+               std::to_string(sdk::kCallMaxSampleRateHz) +
+               " Hz (the rates a call can use) is offered");
     expect(info.max_channels == 1 || info.max_channels == 2, "max_channels is not 1 or 2");
     expect((info.frame_ms_mask & (1u << 8)) != 0, "20 ms frames are not offered");
     expect(info.max_packet_bytes > 0, "max_packet_bytes is 0");

@@ -1,5 +1,7 @@
 #include "conformance/transport_conformance.hpp"
 
+#include "conformance/scratch_dir.hpp"
+
 #include "loader/loader.hpp"
 #include "node/identity_proof.hpp"
 #include "node/plugin_host.hpp"
@@ -43,7 +45,6 @@ constexpr uint32_t kBurstBatch = 50;
 constexpr uint32_t kBurstMaxLossPercent = 2;
 constexpr uint32_t kBurstMaxFrameBytes = 512;
 constexpr uint32_t kBurstPaceTimeoutMs = 5000;
-constexpr uint32_t kMinMaxPayloadBytes = 64;
 
 // Thrown inside a check to fail it with a reason; never leaves this file.
 struct CheckFailed : std::runtime_error {
@@ -280,9 +281,9 @@ void check_info(Harness& h) {
                                                  "' has a character other than printable ASCII "
                                                  "without ':'");
   }
-  expect(a.info.max_payload_bytes >= kMinMaxPayloadBytes,
+  expect(a.info.max_payload_bytes >= sdk::kTransportMinPayloadBytes,
          "max_payload_bytes is " + std::to_string(a.info.max_payload_bytes) + ", below " +
-             std::to_string(kMinMaxPayloadBytes));
+             std::to_string(sdk::kTransportMinPayloadBytes));
 }
 
 void check_local_endpoints(Harness& h) {
@@ -304,6 +305,11 @@ void check_local_endpoints(Harness& h) {
     if (!line.empty()) {
       expect(line.rfind(prefix, 0) == 0,
              "local endpoint '" + printable(line) + "' does not start with '" + prefix + "'");
+      expect(line.size() <= sdk::kMaxEndpointBytes &&
+                 std::all_of(line.begin(), line.end(), [](char c) { return c > 0x20 && c < 0x7f; }),
+             "local endpoint '" + printable(line.substr(0, 64)) + "' is not 1 to " +
+                 std::to_string(sdk::kMaxEndpointBytes) +
+                 " bytes of printable ASCII without spaces (transport.hpp, endpoint rules)");
     }
     if (newline == std::string::npos) {
       break;
@@ -612,21 +618,50 @@ struct PluginInstance {
 
 } // namespace
 
+std::string expand_transport_config(std::string_view config_toml, uint32_t instance,
+                                    const std::filesystem::path& data_dir) {
+  static constexpr std::string_view kInstance = "{instance}";
+  static constexpr std::string_view kDataDir = "{data_dir}";
+  std::string out;
+  out.reserve(config_toml.size());
+  while (!config_toml.empty()) {
+    if (config_toml.starts_with(kInstance)) {
+      out += std::to_string(instance);
+      config_toml.remove_prefix(kInstance.size());
+    } else if (config_toml.starts_with(kDataDir)) {
+      out += data_dir.string();
+      config_toml.remove_prefix(kDataDir.size());
+    } else {
+      out.push_back(config_toml.front());
+      config_toml.remove_prefix(1);
+    }
+  }
+  return out;
+}
+
 PluginTransportFactory::PluginTransportFactory(std::shared_ptr<const LoadedLibrary> library,
                                                Runtime& runtime, std::string config_toml,
                                                std::shared_ptr<spdlog::logger> logger,
                                                sdk::CryptoSuite* identities)
     : library_(std::move(library)), runtime_(runtime), config_toml_(std::move(config_toml)),
-      logger_(logger ? std::move(logger) : spdlog::default_logger()), identities_(identities) {}
+      logger_(logger ? std::move(logger) : spdlog::default_logger()), identities_(identities),
+      scratch_(std::make_unique<ScratchDirectory>("entre-transport-check")) {}
 
 PluginTransportFactory::~PluginTransportFactory() = default;
 
 sdk::Status PluginTransportFactory::create_started(sdk::TransportEvents& events,
                                                    StartedTransport& out) {
+  const uint32_t number = ++instances_;
+  std::filesystem::path data_dir;
+  try {
+    data_dir = scratch_->make_subdirectory("instance-" + std::to_string(number));
+  } catch (const std::runtime_error& error) {
+    return sdk::Status::error(sdk::StatusCode::kIoError, error.what());
+  }
   std::shared_ptr<toml::table> table;
   try {
-    table =
-        std::make_shared<toml::table>(toml::parse(config_toml_, std::string("conformance.toml")));
+    table = std::make_shared<toml::table>(toml::parse(
+        expand_transport_config(config_toml_, number, data_dir), std::string("conformance.toml")));
   } catch (const toml::parse_error& error) {
     return sdk::Status::error(sdk::StatusCode::kInvalidArgument,
                               "conformance config: " + std::string(error.description()));
@@ -634,7 +669,7 @@ sdk::Status PluginTransportFactory::create_started(sdk::TransportEvents& events,
   auto instance = std::make_shared<PluginInstance>();
   instance->host = std::make_unique<PluginHost>(
       library_->manifest().id, std::make_unique<TomlConfigView>(table, "conformance.toml", 0),
-      std::filesystem::temp_directory_path(), runtime_, logger_);
+      data_dir, runtime_, logger_);
   sdk::Plugin* root = nullptr;
   const sdk::Status made = library_->factory()(*instance->host, &root);
   if (!made.is_ok()) {

@@ -4,8 +4,10 @@
 // conformance with it.
 //
 // What it checks, each check with fresh instances:
-//   info_is_sane                         scheme non-empty, NUL-terminated, no ':'; max payload >=
-//   64 local_endpoint_has_the_scheme        local_endpoints() gives "<scheme>:..." endpoints
+//   info_is_sane                         scheme non-empty, NUL-terminated, no ':'; max payload at
+//                                        least sdk::kTransportMinPayloadBytes (117)
+//   local_endpoint_has_the_scheme        local_endpoints() gives "<scheme>:..." endpoints, each
+//                                        1-200 bytes of printable ASCII without spaces
 //   frame_arrives_with_a_replyable_sender  A -> B arrives intact; B replies to the endpoint it was
 //                                          told and A gets the reply from B's endpoint
 //   distinct_senders_are_told_apart      A and B -> C: C sees two endpoints, replies reach the
@@ -33,9 +35,11 @@
 #include <entre/sdk/transport.hpp>
 
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace spdlog {
@@ -46,6 +50,7 @@ namespace entre {
 
 class LoadedLibrary;
 class Runtime;
+class ScratchDirectory;
 
 // How the suite gets instances of the transport under test, and lets them work.
 class TransportFactory {
@@ -76,10 +81,20 @@ class TransportFactory {
 // The first line of t.local_endpoints(), or "" if there is none. Call it on the loop.
 [[nodiscard]] std::string first_local_endpoint(const sdk::Transport& t);
 
+// `config_toml` with every "{instance}" replaced by `instance` (decimal) and every "{data_dir}" by
+// `data_dir`, as plain text: a transport bound to a fixed name (a Unix socket path, a named
+// pipe) gets a distinct one per instance, e.g. `path = "{data_dir}/sock"`.
+[[nodiscard]] std::string expand_transport_config(std::string_view config_toml, uint32_t instance,
+                                                  const std::filesystem::path& data_dir);
+
 // Instances of a loaded transport plugin, each created by the plugin's factory with its own Host
-// whose config table is `config_toml` (e.g. `bind = "127.0.0.1:0"` for transport-udp), on
-// `runtime`'s loop, which must be running. The endpoint given to the suite is the first of
-// local_endpoints(). Instances are destroyed off the loop, before this factory.
+// whose config table is `config_toml` (e.g. `bind = "127.0.0.1:0"` for transport-udp) expanded by
+// expand_transport_config() for that instance, on `runtime`'s loop, which must be running. Each
+// instance gets its own data directory (Host::data_dir()): a fresh subdirectory "instance-<n>" of
+// a scratch directory the factory makes under the system's temporary directory and removes when
+// it is destroyed. Instances are numbered from 1 in the order they are made. The endpoint given to
+// the suite is the first of local_endpoints(). Instances are destroyed off the loop, before this
+// factory.
 // A relayed transport (kTransportRelayed) gets a fresh identity made with `identities` (required
 // for such transports) attached after start, and counts as started once it reports its own link up.
 class PluginTransportFactory final : public TransportFactory {
@@ -100,6 +115,8 @@ class PluginTransportFactory final : public TransportFactory {
   std::string config_toml_;
   std::shared_ptr<spdlog::logger> logger_;
   sdk::CryptoSuite* identities_;
+  std::unique_ptr<ScratchDirectory> scratch_;
+  uint32_t instances_ = 0;
 };
 
 // Runs every check; each reports its name, whether it passed, and why not.

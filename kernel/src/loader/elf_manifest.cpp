@@ -218,12 +218,19 @@ ElfExports read_elf_exports(std::span<const uint8_t> bytes) {
       continue;
     }
     out.symbols.emplace_back(name);
+    const unsigned type = ELF64_ST_TYPE(symbol.st_info);
+    if (type == STT_FUNC || type == STT_GNU_IFUNC) {
+      out.code_symbols.emplace_back(name);
+    }
     if (name == sdk::kManifestSymbol && !manifest_symbol) {
       manifest_symbol = symbol;
     }
   }
   std::sort(out.symbols.begin(), out.symbols.end());
   out.symbols.erase(std::unique(out.symbols.begin(), out.symbols.end()), out.symbols.end());
+  std::sort(out.code_symbols.begin(), out.code_symbols.end());
+  out.code_symbols.erase(std::unique(out.code_symbols.begin(), out.code_symbols.end()),
+                         out.code_symbols.end());
 
   if (manifest_symbol) {
     out.manifest_symbol_size = manifest_symbol->st_size;
@@ -292,6 +299,30 @@ ElfExports read_elf_exports_fd(int fd) {
     return fail(ElfReadError::kMalformed, "file is larger than 256 MiB");
   }
   return read_elf_exports(bytes);
+}
+
+std::vector<std::string> unexpected_exports(const ElfExports& exports) {
+  static constexpr std::string_view kExpected[] = {sdk::kManifestSymbol, sdk::kFactorySymbol,
+                                                   "_edata", "_end", "__bss_start"};
+  // Mangled prefixes: a static member or variable (_ZN), a function-local static (_ZZN) and their
+  // guard variables (_ZGV), all in namespace boost.
+  static constexpr std::string_view kBoostData[] = {"_ZN5boost", "_ZZN5boost", "_ZGVN5boost",
+                                                    "_ZGVZN5boost"};
+  std::vector<std::string> out;
+  for (const std::string& symbol : exports.symbols) {
+    if (std::find(std::begin(kExpected), std::end(kExpected), symbol) != std::end(kExpected)) {
+      continue;
+    }
+    const bool code =
+        std::binary_search(exports.code_symbols.begin(), exports.code_symbols.end(), symbol);
+    const bool boost_data =
+        !code && std::any_of(std::begin(kBoostData), std::end(kBoostData),
+                             [&](std::string_view prefix) { return symbol.starts_with(prefix); });
+    if (!boost_data) {
+      out.push_back(symbol);
+    }
+  }
+  return out;
 }
 
 ElfExports read_elf_exports_file(const std::filesystem::path& path) {

@@ -29,6 +29,7 @@ struct ElfExports {
   std::string detail;
   uint16_t machine = 0;                        // e_machine (EM_X86_64, EM_AARCH64) when read
   std::vector<std::string> symbols;            // defined, exported dynamic symbols, sorted
+  std::vector<std::string> code_symbols;       // those of them that are functions, sorted
   std::optional<sdk::PluginManifest> manifest; // bytes of entre_plugin_manifest, if exported
   uint64_t manifest_symbol_size = 0;           // st_size of that symbol as found
   // Why `manifest` is empty although the symbol is exported (wrong size, not backed by file
@@ -40,6 +41,14 @@ struct ElfExports {
 // are defined (st_shndx != SHN_UNDEF), global, weak or GNU-unique, and of default or protected
 // visibility, sorted and de-duplicated. Never throws for any input except std::bad_alloc.
 [[nodiscard]] ElfExports read_elf_exports(std::span<const uint8_t> bytes);
+// The exported symbols a plugin should not export: all but the two entry points, Boost's data
+// statics (guard variables, static members and function-local statics in namespace boost, which
+// a plugin shares with the kernel; sdk/cmake/entre-plugin.map) and the linker's _edata, _end and
+// __bss_start. A plugin built with entre_add_plugin() has none; one built with a plain
+// add_library(SHARED) has its own code and every inline function it uses here, any of which the
+// dynamic linker may bind to the kernel's or another plugin's symbol of the same name.
+[[nodiscard]] std::vector<std::string> unexpected_exports(const ElfExports& exports);
+
 // A plugin file opened for reading, so that what is checked and what is mapped are one file
 // even if the path is replaced in between. `fd` is -1 (and `detail` says why) on failure; the
 // caller closes it otherwise.

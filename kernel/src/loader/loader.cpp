@@ -171,6 +171,22 @@ std::filesystem::path normalised(const std::filesystem::path& path) {
   return out;
 }
 
+// " (but <dir>/lib<name> exists: ...)" when `file` is missing and the same name with a "lib"
+// prefix lies next to it: a plugin built with add_library() instead of entre_add_plugin().
+std::string lib_prefixed_hint(const std::filesystem::path& file) {
+  if (!file.has_filename()) {
+    return {};
+  }
+  std::error_code ec;
+  const std::filesystem::path prefixed = file.parent_path() / ("lib" + file.filename().string());
+  if (std::filesystem::exists(file, ec) || !std::filesystem::is_regular_file(prefixed, ec)) {
+    return {};
+  }
+  return " (but " + prefixed.string() +
+         " exists: plugins are named without the \"lib\" prefix; build with entre_add_plugin(), "
+         "which sets it, or name that file in the profile)";
+}
+
 } // namespace
 
 const char* load_error_name(LoadError error) {
@@ -244,7 +260,7 @@ std::optional<LoadFailure> check_manifest(const ElfExports& exports,
   case ElfReadError::kNone:
     break;
   case ElfReadError::kCannotOpen:
-    return failure(LoadError::kFileNotFound, exports.detail);
+    return failure(LoadError::kFileNotFound, exports.detail + lib_prefixed_hint(file));
   case ElfReadError::kNotElf:
   case ElfReadError::kMalformed:
     return failure(LoadError::kNotSharedObject, exports.detail);
@@ -391,15 +407,20 @@ LoadOutcome PluginLoader::load(std::string_view expected_id,
     path = std::move(*found);
   } else {
     std::string searched;
+    std::string hint;
     for (const auto& directory : search_paths_) {
       searched += searched.empty() ? "" : ", ";
       searched += directory.string();
+      if (hint.empty()) {
+        hint = lib_prefixed_hint(directory / file_name_for_id(expected_id));
+      }
     }
     return fail(LoadError::kFileNotFound, {},
                 "no " + file_name_for_id(expected_id) + " for plugin id \"" +
                     std::string(expected_id) + "\" in " +
                     (searched.empty() ? std::string("an empty search path")
-                                      : "the search path: " + searched));
+                                      : "the search path: " + searched) +
+                    hint);
   }
 
   // 2. Everything the file alone can tell, without mapping it, read through one descriptor that

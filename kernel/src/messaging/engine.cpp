@@ -47,6 +47,7 @@ std::size_t Engine::add_transport(sdk::Transport* transport, std::string plugin_
   const sdk::TransportInfo info = transport->info();
   slot.scheme.assign(info.scheme, ::strnlen(info.scheme, sizeof info.scheme));
   slot.max_payload = info.max_payload_bytes;
+  slot.local_only = (info.flags & sdk::kTransportLocalOnly) != 0;
   transports_.push_back(std::move(slot));
   return transports_.size() - 1;
 }
@@ -274,14 +275,28 @@ ApiResult<std::string> Engine::contact_code(const std::vector<std::string>& hint
   }
   std::vector<std::string> all = hints;
   if (all.empty()) {
+    // Every transport's endpoints in the profile's order, as many as a code carries, each one
+    // that follows the endpoint rules of transport.hpp.
+    std::string left_out;
     for (const auto& t : transports_) {
       std::string text;
       sdk::StringSink sink(text, 4096);
-      if (t.transport->local_endpoints(sink).is_ok()) {
-        for (auto& e : wire::split_lines(text)) {
+      if (!t.transport->local_endpoints(sink).is_ok()) {
+        continue;
+      }
+      for (auto& e : wire::split_lines(text)) {
+        if (all.size() < sdk::kMaxEndpointHints && wire::exchangeable_endpoint(e)) {
           all.push_back(std::move(e));
+        } else {
+          left_out += (left_out.empty() ? "" : ", ") + wire::printable(e);
         }
       }
+    }
+    if (!left_out.empty()) {
+      out_.log(2, "contact code: left out endpoint(s) " + left_out + " (a code carries up to " +
+                      std::to_string(sdk::kMaxEndpointHints) + " endpoints of 1 to " +
+                      std::to_string(sdk::kMaxEndpointBytes) +
+                      " bytes of printable ASCII without spaces)");
     }
   }
   std::string code;
@@ -454,9 +469,9 @@ ApiResult<ContactInfo> Engine::add_contact(const std::string& code, const std::s
       ++counters_.scope_refusals;
       return R::fail(sdk::StatusCode::kPermissionDenied,
                      "the network scope is private, and the contact code names " + hint +
-                         ", which is not a private, link-local or loopback address: ask for a "
-                         "code made on the local network, or use a profile with network_scope "
-                         "\"any\"");
+                         ", which is not a private, link-local or loopback address (nor an "
+                         "endpoint of a transport local to this machine): ask for a code made on "
+                         "the local network, or use a profile with network_scope \"any\"");
     }
   }
   if (Contact* existing = find_contact(key)) {

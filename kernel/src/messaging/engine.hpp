@@ -326,6 +326,7 @@ class Engine {
     std::string plugin_id;
     std::string scheme;
     uint32_t max_payload = 0;
+    bool local_only = false; // kTransportLocalOnly: in scope whatever the endpoint's text
     sdk::Discovery* discovery = nullptr;
     sdk::RelayedTransport* relayed = nullptr;
     uint64_t next_beacon_ms = 0;

@@ -24,6 +24,12 @@ bool Engine::in_scope(std::string_view endpoint) const {
   if (!config_.private_scope) {
     return true;
   }
+  const std::string_view scheme = endpoint.substr(0, endpoint.find(':'));
+  for (const TransportSlot& t : transports_) {
+    if (t.local_only && t.scheme == scheme) {
+      return true; // the transport says its endpoints never leave the machine
+    }
+  }
   const auto host = sdk::endpoint_host(endpoint);
   return host && sdk::is_local_network(*host);
 }

@@ -353,9 +353,9 @@ bool Engine::complete_handshake(Link& l) {
   ReliableLinkConfig rc = config_.link;
   const uint32_t max_payload = transports_[l.transport].max_payload;
   rc.max_packet_bytes =
-      max_payload > wire::kSealedOverhead + 64
+      max_payload > wire::kSealedOverhead + wire::kMinLinkPacketBytes
           ? std::min<uint32_t>(rc.max_packet_bytes, max_payload - wire::kSealedOverhead)
-          : 64;
+          : wire::kMinLinkPacketBytes;
   const uint32_t index = l.index;
   l.rel = std::make_unique<ReliableLink>(
       rc,

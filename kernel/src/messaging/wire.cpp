@@ -56,13 +56,29 @@ int nibble(char c) {
   return -1;
 }
 
-// What parse_endpoints accepts in one endpoint: 1..kMaxEndpointBytes of printable ASCII, no space.
-bool exchangeable(std::string_view e) {
+} // namespace
+
+bool exchangeable_endpoint(std::string_view e) {
   return !e.empty() && e.size() <= kMaxEndpointBytes &&
          std::all_of(e.begin(), e.end(), [](char c) { return c > 0x20 && c < 0x7f; });
 }
 
-} // namespace
+std::string printable(std::string_view text) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  constexpr std::size_t kMaxShown = 256;
+  std::string out;
+  for (const char c : text.substr(0, kMaxShown)) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte > 0x20 && byte < 0x7f && byte != '\\') {
+      out.push_back(c);
+    } else {
+      out += "\\x";
+      out.push_back(kDigits[byte >> 4]);
+      out.push_back(kDigits[byte & 0xf]);
+    }
+  }
+  return text.size() > kMaxShown ? out + "..." : out;
+}
 
 std::string hex(std::span<const uint8_t> bytes) {
   static constexpr char kDigits[] = "0123456789abcdef";
@@ -244,7 +260,7 @@ std::vector<uint8_t> endpoints(const std::vector<std::string>& list) {
   std::vector<uint8_t> out = start(kEnvEndpoints);
   out.push_back(0);
   for (const std::string& e : list) {
-    if (!exchangeable(e) || out[1] == kMaxEndpointsExchanged) {
+    if (!exchangeable_endpoint(e) || out[1] == kMaxEndpointsExchanged) {
       continue;
     }
     out.push_back(static_cast<uint8_t>(e.size()));
@@ -270,7 +286,7 @@ std::optional<std::vector<std::string>> parse_endpoints(std::span<const uint8_t>
     }
     std::string e(envelope.begin() + static_cast<std::ptrdiff_t>(at),
                   envelope.begin() + static_cast<std::ptrdiff_t>(at + n));
-    if (!exchangeable(e)) {
+    if (!exchangeable_endpoint(e)) {
       return std::nullopt;
     }
     list.push_back(std::move(e));

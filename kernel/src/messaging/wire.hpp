@@ -24,6 +24,7 @@
 
 #include <entre/sdk/crypto.hpp>
 #include <entre/sdk/storage.hpp>
+#include <entre/sdk/transport.hpp>
 
 #include <array>
 #include <cstdint>
@@ -54,8 +55,19 @@ inline constexpr std::size_t kAeadTagBytes = 16;
 inline constexpr uint32_t kSealedOverhead = kSealedHeaderBytes + kAeadTagBytes;
 inline constexpr std::size_t kMessageHeaderBytes = 1 + 16 + 8;
 inline constexpr std::size_t kMaxAckIds = 1024;
-inline constexpr std::size_t kMaxEndpointsExchanged = 8;
-inline constexpr std::size_t kMaxEndpointBytes = 200;
+inline constexpr std::size_t kMaxEndpointsExchanged = sdk::kMaxEndpointHints;
+inline constexpr std::size_t kMaxEndpointBytes = sdk::kMaxEndpointBytes;
+static_assert(kMaxEndpointBytes <= 255, "an endpoint's length is one byte on the wire");
+
+// The smallest max_payload_bytes a transport may declare is the size of the largest frame the
+// kernel never splits: hs1 with a session id as its payload (Noise IK message 1: ephemeral key,
+// sealed static key, sealed payload). Sealed frames fit in it: link packets are cut to at least
+// kMinLinkPacketBytes.
+inline constexpr std::size_t kMinLinkPacketBytes = 64;
+static_assert(sdk::kTransportMinPayloadBytes == 1 + 4 + sdk::kPublicKeyBytes +
+                                                    (sdk::kPublicKeyBytes + kAeadTagBytes) +
+                                                    (kSessionIdBytes + kAeadTagBytes));
+static_assert(kSealedOverhead + kMinLinkPacketBytes <= sdk::kTransportMinPayloadBytes);
 
 using MessageId = std::array<uint8_t, sdk::kMessageIdBytes>;
 
@@ -69,6 +81,12 @@ template <std::size_t N>
 [[nodiscard]] bool unhex(std::string_view text, std::array<uint8_t, N>& a) {
   return unhex(text, std::span<uint8_t>(a.data(), a.size()));
 }
+
+// True when `e` follows the endpoint rules of transport.hpp: 1..kMaxEndpointBytes of printable
+// ASCII without spaces (what parse_endpoints and contact codes accept).
+[[nodiscard]] bool exchangeable_endpoint(std::string_view e);
+// `text` for a log line: bytes other than printable ASCII (and '\\') as \xNN, at most 256 shown.
+[[nodiscard]] std::string printable(std::string_view text);
 
 // Endpoint lists (a transport's local endpoints, a contact code's hints, a contact's stored
 // hints) are text with one endpoint per line. Empty lines are skipped.

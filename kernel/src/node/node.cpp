@@ -132,6 +132,153 @@ struct PluginInstance {
   bool attached = false;                    // relayed: holds the node's IdentityProof
 };
 
+namespace {
+
+// Loads every plugin the profile names, creates each one's root object with its settings (the
+// factory reads and checks them) and checks its interface, without starting anything; then checks
+// that each role the profile assigns is filled by a plugin of the matching kind. Returns the
+// errors that stop a node (required plugins, roles); optional plugins that fail are logged and
+// marked in their status. `create_dirs`: make each plugin's data directory (a check only names
+// it).
+std::vector<std::string> load_plugins(const Profile& p, bool create_dirs, Runtime& runtime,
+                                      const std::shared_ptr<spdlog::logger>& logger,
+                                      std::vector<std::shared_ptr<const LoadedLibrary>>& libraries,
+                                      std::vector<PluginInstance>& instances) {
+  std::vector<std::string> errors;
+  PluginLoader loader(PluginLoader::default_search_paths(p.search_paths));
+  for (std::size_t index = 0; index < p.plugins.size(); ++index) {
+    const PluginEntry& entry = p.plugins[index];
+    PluginInstance inst;
+    inst.status.id = entry.id;
+    inst.status.required = entry.required;
+
+    auto fail = [&](const std::string& why) {
+      inst.status.error = why;
+      if (entry.required) {
+        errors.push_back(why);
+        logger->error("required plugin {} refused: {}", entry.id, why);
+      } else {
+        logger->warn("optional plugin {} skipped: {}", entry.id, why);
+      }
+    };
+
+    LoadOutcome outcome = loader.load(entry.id, entry.file);
+    if (!outcome.library) {
+      inst.status.file = outcome.failure->file;
+      fail(outcome.failure->str());
+      instances.push_back(std::move(inst));
+      continue;
+    }
+    const LoadedLibrary& lib = *outcome.library;
+    libraries.push_back(outcome.library);
+    inst.kind = lib.manifest().kind;
+    inst.status.file = lib.file();
+    inst.status.version = lib.manifest().version;
+    inst.status.summary = lib.manifest().summary;
+    inst.status.kind = sdk::plugin_kind_name(lib.manifest().kind);
+
+    const std::filesystem::path plugin_dir = p.node->data_dir / "plugins" / entry.id;
+    std::error_code ec;
+    if (create_dirs) {
+      std::filesystem::create_directories(plugin_dir, ec);
+    }
+    if (ec) {
+      fail(plugin_dir.string() + ": cannot create the plugin's data directory: " + ec.message());
+      instances.push_back(std::move(inst));
+      continue;
+    }
+    inst.host = std::make_unique<PluginHost>(
+        entry.id, std::make_unique<TomlConfigView>(entry.config, p.source.string(), index),
+        plugin_dir, runtime, logger);
+
+    sdk::Plugin* root = nullptr;
+    sdk::Status st = lib.factory()(*inst.host, &root);
+    if (!st.is_ok() || root == nullptr) {
+      if (root != nullptr) {
+        PluginPtr<sdk::Plugin>(root, outcome.library).reset();
+      }
+      const std::string why =
+          st.is_ok() ? std::string("the factory returned no object") : std::string(st.text());
+      fail(lib.file().string() + ": " + load_error_name(LoadError::kFactoryFailed) + ": " + why);
+      instances.push_back(std::move(inst));
+      continue;
+    }
+    inst.root = PluginPtr<sdk::Plugin>(root, outcome.library);
+
+    std::vector<ProfileError> unknown = inst.host->config_view().unread_keys();
+    if (!unknown.empty()) {
+      std::string why;
+      for (const auto& e : unknown) {
+        why += (why.empty() ? "" : "; ") + e.str();
+      }
+      inst.root.reset();
+      fail(why);
+      instances.push_back(std::move(inst));
+      continue;
+    }
+
+    inst.interface = root->query_interface(interface_for(inst.kind));
+    if (inst.interface == nullptr) {
+      inst.root.reset();
+      fail(lib.file().string() + ": " + load_error_name(LoadError::kInterfaceMissing) + ": a " +
+           inst.status.kind + " plugin must offer the " + inst.status.kind +
+           " interface v1 through query_interface");
+      instances.push_back(std::move(inst));
+      continue;
+    }
+    if (inst.kind == sdk::PluginKind::kTransport) {
+      const uint32_t max_payload =
+          static_cast<sdk::Transport*>(inst.interface)->info().max_payload_bytes;
+      if (max_payload < sdk::kTransportMinPayloadBytes) {
+        inst.root.reset();
+        inst.interface = nullptr;
+        fail(lib.file().string() + ": the transport's max_payload_bytes is " +
+             std::to_string(max_payload) + ", below the " +
+             std::to_string(sdk::kTransportMinPayloadBytes) +
+             " bytes of the largest frame the kernel cannot split (a link's first handshake "
+             "message): it could never link; raise its max_payload_bytes");
+        instances.push_back(std::move(inst));
+        continue;
+      }
+    }
+    inst.status.loaded = true;
+    logger->info("loaded {} {} ({}) from {}", entry.id, inst.status.version, inst.status.kind,
+                 lib.file().string());
+    instances.push_back(std::move(inst));
+  }
+
+  // Each role the profile assigns must be filled by a plugin of the matching kind.
+  auto check_role = [&](const std::string& id, sdk::PluginKind want, const char* key) {
+    for (const auto& inst : instances) {
+      if (inst.status.id == id && inst.status.loaded && inst.kind != want) {
+        errors.push_back(inst.status.file.string() + ": " +
+                         load_error_name(LoadError::kKindMismatch) + ": " + key + " names '" + id +
+                         "', a " + inst.status.kind + " plugin, where a " +
+                         sdk::plugin_kind_name(want) + " plugin is needed");
+      }
+    }
+  };
+  for (const auto& id : p.transport.order) {
+    check_role(id, sdk::PluginKind::kTransport, "transport.order");
+  }
+  for (const auto& id : p.codec.preferred) {
+    check_role(id, sdk::PluginKind::kCodec, "codec.preferred");
+  }
+  if (!p.crypto.suite.empty()) {
+    check_role(p.crypto.suite, sdk::PluginKind::kCrypto, "crypto.suite");
+  }
+  if (!p.storage.plugin.empty()) {
+    check_role(p.storage.plugin, sdk::PluginKind::kStorage, "storage.plugin");
+  }
+  if (!p.audio.plugin.empty()) {
+    check_role(p.audio.plugin, sdk::PluginKind::kAudio, "audio.plugin");
+  }
+
+  return errors;
+}
+
+} // namespace
+
 struct Node::Impl {
   Profile profile;
   std::shared_ptr<spdlog::logger> logger;
@@ -326,116 +473,7 @@ NodeCreateResult Node::create(const std::filesystem::path& profile_path) {
   const Profile& p = impl->profile;
   logger->info("node '{}' from profile {}", p.node->name, p.source.string());
 
-  PluginLoader loader(PluginLoader::default_search_paths(p.search_paths));
-  for (std::size_t index = 0; index < p.plugins.size(); ++index) {
-    const PluginEntry& entry = p.plugins[index];
-    PluginInstance inst;
-    inst.status.id = entry.id;
-    inst.status.required = entry.required;
-
-    auto fail = [&](const std::string& why) {
-      inst.status.error = why;
-      if (entry.required) {
-        result.errors.push_back(why);
-        logger->error("required plugin {} refused: {}", entry.id, why);
-      } else {
-        logger->warn("optional plugin {} skipped: {}", entry.id, why);
-      }
-    };
-
-    LoadOutcome outcome = loader.load(entry.id, entry.file);
-    if (!outcome.library) {
-      inst.status.file = outcome.failure->file;
-      fail(outcome.failure->str());
-      impl->instances.push_back(std::move(inst));
-      continue;
-    }
-    const LoadedLibrary& lib = *outcome.library;
-    impl->libraries.push_back(outcome.library);
-    inst.kind = lib.manifest().kind;
-    inst.status.file = lib.file();
-    inst.status.version = lib.manifest().version;
-    inst.status.summary = lib.manifest().summary;
-    inst.status.kind = sdk::plugin_kind_name(lib.manifest().kind);
-
-    const std::filesystem::path plugin_dir = p.node->data_dir / "plugins" / entry.id;
-    std::filesystem::create_directories(plugin_dir, ec);
-    if (ec) {
-      fail(plugin_dir.string() + ": cannot create the plugin's data directory: " + ec.message());
-      impl->instances.push_back(std::move(inst));
-      continue;
-    }
-    inst.host = std::make_unique<PluginHost>(
-        entry.id, std::make_unique<TomlConfigView>(entry.config, p.source.string(), index),
-        plugin_dir, impl->runtime, logger);
-
-    sdk::Plugin* root = nullptr;
-    sdk::Status st = lib.factory()(*inst.host, &root);
-    if (!st.is_ok() || root == nullptr) {
-      if (root != nullptr) {
-        PluginPtr<sdk::Plugin>(root, outcome.library).reset();
-      }
-      const std::string why =
-          st.is_ok() ? std::string("the factory returned no object") : std::string(st.text());
-      fail(lib.file().string() + ": " + load_error_name(LoadError::kFactoryFailed) + ": " + why);
-      impl->instances.push_back(std::move(inst));
-      continue;
-    }
-    inst.root = PluginPtr<sdk::Plugin>(root, outcome.library);
-
-    std::vector<ProfileError> unknown = inst.host->config_view().unread_keys();
-    if (!unknown.empty()) {
-      std::string why;
-      for (const auto& e : unknown) {
-        why += (why.empty() ? "" : "; ") + e.str();
-      }
-      inst.root.reset();
-      fail(why);
-      impl->instances.push_back(std::move(inst));
-      continue;
-    }
-
-    inst.interface = root->query_interface(interface_for(inst.kind));
-    if (inst.interface == nullptr) {
-      inst.root.reset();
-      fail(lib.file().string() + ": " + load_error_name(LoadError::kInterfaceMissing) + ": a " +
-           inst.status.kind + " plugin must offer the " + inst.status.kind +
-           " interface v1 through query_interface");
-      impl->instances.push_back(std::move(inst));
-      continue;
-    }
-    inst.status.loaded = true;
-    logger->info("loaded {} {} ({}) from {}", entry.id, inst.status.version, inst.status.kind,
-                 lib.file().string());
-    impl->instances.push_back(std::move(inst));
-  }
-
-  // Each role the profile assigns must be filled by a plugin of the matching kind.
-  auto check_role = [&](const std::string& id, sdk::PluginKind want, const char* key) {
-    for (const auto& inst : impl->instances) {
-      if (inst.status.id == id && inst.status.loaded && inst.kind != want) {
-        result.errors.push_back(inst.status.file.string() + ": " +
-                                load_error_name(LoadError::kKindMismatch) + ": " + key +
-                                " names '" + id + "', a " + inst.status.kind + " plugin, where a " +
-                                sdk::plugin_kind_name(want) + " plugin is needed");
-      }
-    }
-  };
-  for (const auto& id : p.transport.order) {
-    check_role(id, sdk::PluginKind::kTransport, "transport.order");
-  }
-  for (const auto& id : p.codec.preferred) {
-    check_role(id, sdk::PluginKind::kCodec, "codec.preferred");
-  }
-  if (!p.crypto.suite.empty()) {
-    check_role(p.crypto.suite, sdk::PluginKind::kCrypto, "crypto.suite");
-  }
-  if (!p.storage.plugin.empty()) {
-    check_role(p.storage.plugin, sdk::PluginKind::kStorage, "storage.plugin");
-  }
-  if (!p.audio.plugin.empty()) {
-    check_role(p.audio.plugin, sdk::PluginKind::kAudio, "audio.plugin");
-  }
+  result.errors = load_plugins(p, true, impl->runtime, logger, impl->libraries, impl->instances);
 
   for (auto& inst : impl->instances) {
     if (inst.status.loaded && inst.kind == sdk::PluginKind::kCodec) {
@@ -548,6 +586,12 @@ NodeCreateResult Node::create(const std::filesystem::path& profile_path) {
     cc.capture_device = p.audio.capture_device;
     cc.playback_device = p.audio.playback_device;
     cc.private_scope = config.private_scope;
+    for (PluginInstance* inst : impl->transports_in_order()) {
+      const sdk::TransportInfo info = static_cast<sdk::Transport*>(inst->interface)->info();
+      if ((info.flags & sdk::kTransportLocalOnly) != 0) {
+        cc.local_only_schemes.emplace_back(info.scheme, ::strnlen(info.scheme, sizeof info.scheme));
+      }
+    }
     impl->media_sink = std::make_unique<MediaToTransports>(*impl->messenger);
     impl->calls = std::make_unique<calls::CallService>(
         std::move(codecs), audio, *crypto, cc, *impl->media_sink,
@@ -569,6 +613,36 @@ NodeCreateResult Node::create(const std::filesystem::path& profile_path) {
                  crypto == nullptr ? "crypto suite" : "storage plugin");
   }
   result.node.reset(new Node(std::move(impl)));
+  return result;
+}
+
+NodeCheckResult Node::check(const std::filesystem::path& profile_path) {
+  NodeCheckResult result;
+  ProfileLoadResult loaded = load_profile_file(profile_path);
+  if (!loaded.profile) {
+    for (const auto& e : loaded.errors) {
+      result.errors.push_back(e.str());
+    }
+    return result;
+  }
+  const Profile& p = *loaded.profile;
+  if (!p.node) {
+    return result; // a relay profile: nothing to load
+  }
+  // Plugins' own log lines go nowhere: what matters is in the statuses and errors.
+  auto logger = std::make_shared<spdlog::logger>("entre-check");
+  logger->set_level(spdlog::level::off);
+  // In the order of Node::Impl: the libraries unload after the io_context is gone.
+  std::vector<std::shared_ptr<const LoadedLibrary>> libraries;
+  Runtime runtime(1, 1); // never started: a factory only keeps a reference to its io_context
+  std::vector<PluginInstance> instances;
+  result.errors = load_plugins(p, false, runtime, logger, libraries, instances);
+  for (auto it = instances.rbegin(); it != instances.rend(); ++it) {
+    it->root.reset(); // objects first, then (with `libraries`) the code
+  }
+  for (const PluginInstance& inst : instances) {
+    result.plugins.push_back(inst.status);
+  }
   return result;
 }
 

@@ -10,6 +10,8 @@
 #include "loader/plugin_id.hpp"
 #include "profile/toml_words.hpp"
 
+#include <entre/sdk/transport.hpp>
+
 #include <toml++/toml.h>
 
 #include <arpa/inet.h>
@@ -753,7 +755,7 @@ void Checker::check_relay(const Scope& scope, Profile& profile) {
   read_int_into(scope, "max_connections", 1, 1000000, relay.max_connections);
   read_int_into(scope, "max_connections_per_address", 1, 65535, relay.max_connections_per_address);
   read_int_into(scope, "handshakes_per_second", 1, 100000, relay.handshakes_per_second);
-  const auto frame = read_int(scope, "max_frame_bytes", 64, 65000);
+  const auto frame = read_int(scope, "max_frame_bytes", sdk::kTransportMinPayloadBytes, 65000);
   if (frame) {
     relay.max_frame_bytes = static_cast<uint32_t>(*frame);
   }

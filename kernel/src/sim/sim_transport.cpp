@@ -7,15 +7,17 @@
 
 namespace entre::sim {
 
-SimTransport::SimTransport(SimNetwork& network, std::string name, uint32_t max_payload_bytes)
-    : network_(network), name_(std::move(name)), max_payload_bytes_(max_payload_bytes) {}
+SimTransport::SimTransport(SimNetwork& network, std::string name, uint32_t max_payload_bytes,
+                           uint32_t flags)
+    : network_(network), name_(std::move(name)), max_payload_bytes_(max_payload_bytes),
+      flags_(flags) {}
 
 SimTransport::~SimTransport() { stop(); }
 
 sdk::TransportInfo SimTransport::info() const noexcept {
   sdk::TransportInfo info{};
   std::memcpy(info.scheme, kSimScheme.data(), kSimScheme.size());
-  info.flags = 0;
+  info.flags = flags_;
   info.max_payload_bytes = max_payload_bytes_;
   return info;
 }

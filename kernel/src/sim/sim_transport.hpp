@@ -26,8 +26,10 @@ inline constexpr uint32_t kSimDefaultMaxPayloadBytes = 1200;
 
 class SimTransport final : public sdk::Transport, private SimNode {
  public:
+  // `flags`: the sdk::TransportFlags info() reports (the behaviour stays a datagram transport's),
+  // e.g. kTransportLocalOnly for the kernel's private network scope.
   SimTransport(SimNetwork& network, std::string name,
-               uint32_t max_payload_bytes = kSimDefaultMaxPayloadBytes);
+               uint32_t max_payload_bytes = kSimDefaultMaxPayloadBytes, uint32_t flags = 0);
   ~SimTransport();
   SimTransport(const SimTransport&) = delete;
   SimTransport& operator=(const SimTransport&) = delete;
@@ -50,6 +52,7 @@ class SimTransport final : public sdk::Transport, private SimNode {
   SimNetwork& network_;
   std::string name_;
   uint32_t max_payload_bytes_;
+  uint32_t flags_;
   sdk::TransportEvents* events_ = nullptr; // set while started
   uint64_t dropped_oversize_ = 0;
 };

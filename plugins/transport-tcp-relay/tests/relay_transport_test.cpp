@@ -539,7 +539,7 @@ TEST(RelayTransportConfig, BadRelayEntriesAreRefusedWithTheirLocation) {
            {"relays = [\"abcd@relay.example.org:443\"]", "64 hexadecimal digits"},
            {"relays = [\"" + std::string(64, 'a') + "@relay.example.org\"]", "no port"},
            {"relays = [\"" + std::string(64, 'a') + "@relay.example.org:0\"]", "1 to 65535"},
-           {"max_payload_bytes = 70000", "between 64 and 65000"},
+           {"max_payload_bytes = 70000", "between 117 and 65000"},
            {"reconnect_min_ms = 500\nreconnect_max_ms = 100", "at least reconnect_min_ms"},
            {"relays = [\"" + std::string(64, 'a') + "@" + std::string(70, 'h') + ".example:443\"]",
             "too long for a contact code"},

@@ -47,7 +47,7 @@ INSTANTIATE_TEST_SUITE_P(
     Configs, UdpConformanceTest,
     ::testing::Values(
         UdpConfig{"Ipv4", "bind = \"127.0.0.1:0\""}, UdpConfig{"Ipv6", "bind = \"[::1]:0\""},
-        UdpConfig{"SmallestPayload", "bind = \"127.0.0.1:0\"\nmax_payload_bytes = 64"},
+        UdpConfig{"SmallestPayload", "bind = \"127.0.0.1:0\"\nmax_payload_bytes = 117"},
         UdpConfig{"LargestPayload", "bind = \"127.0.0.1:0\"\nmax_payload_bytes = 65507"}),
     [](const ::testing::TestParamInfo<UdpConfig>& info) { return std::string(info.param.name); });
 

@@ -198,13 +198,13 @@ TEST_F(UdpTransportTest, Ipv6LoopbackWorks) {
 }
 
 TEST_F(UdpTransportTest, RefusesOversizedFramesAndBadEndpoints) {
-  auto* a = start("bind = \"127.0.0.1:0\"\nmax_payload_bytes = 100", inbox);
+  auto* a = start("bind = \"127.0.0.1:0\"\nmax_payload_bytes = 200", inbox);
   ASSERT_TRUE(a);
-  EXPECT_EQ(a->info().max_payload_bytes, 100u);
+  EXPECT_EQ(a->info().max_payload_bytes, 200u);
   EXPECT_STREQ(a->info().scheme, "udp");
   const std::string self = endpoint_of(a);
-  EXPECT_EQ(send(a, self, std::vector<uint8_t>(101)).code, sdk::StatusCode::kOutOfRange);
-  EXPECT_TRUE(send(a, self, std::vector<uint8_t>(100)).is_ok());
+  EXPECT_EQ(send(a, self, std::vector<uint8_t>(201)).code, sdk::StatusCode::kOutOfRange);
+  EXPECT_TRUE(send(a, self, std::vector<uint8_t>(200)).is_ok());
   for (const char* bad :
        {"127.0.0.1:1", "tcp:127.0.0.1:1", "udp:", "udp:127.0.0.1", "udp:127.0.0.1:99999",
         "udp:host.example:80", "udp:[::1:80", "udp:127.0.0.1:8x"}) {
@@ -214,20 +214,20 @@ TEST_F(UdpTransportTest, RefusesOversizedFramesAndBadEndpoints) {
 }
 
 TEST_F(UdpTransportTest, DropsReceivedDatagramsLargerThanItsLimit) {
-  auto* a = start("bind = \"127.0.0.1:0\"\nmax_payload_bytes = 64", inbox);
+  auto* a = start("bind = \"127.0.0.1:0\"\nmax_payload_bytes = 117", inbox);
   ASSERT_TRUE(a);
   const std::string self = endpoint_of(a);
   const auto port = static_cast<uint16_t>(std::stoi(self.substr(self.rfind(':') + 1)));
   boost::asio::io_context io;
   boost::asio::ip::udp::socket raw(io, boost::asio::ip::udp::v4());
   const boost::asio::ip::udp::endpoint to(boost::asio::ip::make_address("127.0.0.1"), port);
-  raw.send_to(boost::asio::buffer(std::vector<uint8_t>(65, 0xaa)), to);
-  raw.send_to(boost::asio::buffer(std::vector<uint8_t>(64, 0xbb)), to);
+  raw.send_to(boost::asio::buffer(std::vector<uint8_t>(118, 0xaa)), to);
+  raw.send_to(boost::asio::buffer(std::vector<uint8_t>(117, 0xbb)), to);
   ASSERT_TRUE(inbox.wait_for(1));
   std::this_thread::sleep_for(100ms);
   const auto frames = inbox.frames();
   ASSERT_EQ(frames.size(), 1u);
-  EXPECT_EQ(frames[0].frame.size(), 64u);
+  EXPECT_EQ(frames[0].frame.size(), 117u);
   EXPECT_EQ(frames[0].frame[0], 0xbb);
 }
 
@@ -238,6 +238,10 @@ TEST_F(UdpTransportTest, ConfigErrorsNameTheKey) {
   EXPECT_NE(st.text().find("bind"), std::string_view::npos) << st.text();
   st = create("max_payload_bytes = 70000", &t);
   EXPECT_NE(st.text().find("max_payload_bytes"), std::string_view::npos) << st.text();
+  // Below the smallest frame the kernel needs (sdk::kTransportMinPayloadBytes), refused.
+  st = create("max_payload_bytes = 116", &t);
+  EXPECT_EQ(st.code, sdk::StatusCode::kInvalidArgument);
+  EXPECT_NE(st.text().find("between 117 and 65507"), std::string_view::npos) << st.text();
   st = create("bind = 7400", &t);
   EXPECT_FALSE(st.is_ok());
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # entre-host, driven as a user would: one case per invocation (see CMakeLists.txt).
-# Environment: ENTRE_HOST, ENTRE_SOURCE_DIR, ENTRE_LIFECYCLE_PLUGIN, ENTRE_PLUGIN_DIR.
+# Environment: ENTRE_HOST, ENTRE_SOURCE_DIR, ENTRE_LIFECYCLE_PLUGIN, ENTRE_SMALL_FRAMES_PLUGIN,
+# ENTRE_PLUGIN_DIR.
 #
 # No case takes a fixed port on the machine's network: a user's own node may be running beside
 # the tests. The cases that start a shipped profile run it unchanged in a private network namespace
@@ -211,6 +212,53 @@ unknown_plugin_config_key_is_refused)
   [ "$status" -eq 1 ] || fail "exit status $status, want 1"
   grep -q "p.toml:[0-9]*:[0-9]*: .*bnd.*did you mean 'bind'" "$work/node.err" ||
     fail "no located unknown-key error with suggestion"
+  ;;
+check_runs_the_plugins_own_setting_checks)
+  # --check loads each plugin and lets its factory read its settings, as a start would, and
+  # starts nothing: a bad value, a misspelt key and a too small frame size each fail with the
+  # plugin's own message and status 2, and no data directory appears.
+  check_fails() { # WHAT PATTERN LINES...
+    local what=$1 pattern=$2
+    shift 2
+    write_node_profile "$work/p.toml" chk '[[plugins]]' 'id = "entre.transport.udp"' \
+      '[plugins.config]' "$@"
+    status=0
+    "$ENTRE_HOST" --profile "$work/p.toml" --check >"$work/check.out" 2>"$work/check.err" ||
+      status=$?
+    [ "$status" -eq 2 ] || fail "$what: exit status $status, want 2"
+    grep -q -- "$pattern" "$work/check.err" || fail "$what: no message matching $pattern"
+  }
+  check_fails "bad bind" "bind: expected an IP address and port" 'bind = "localhost"'
+  check_fails "misspelt key" "p.toml:[0-9]*:[0-9]*: .*bnd.*did you mean 'bind'" \
+    'bnd = "127.0.0.1:0"'
+  check_fails "small frames" "max_payload_bytes.*between 117 and 65507" \
+    'bind = "127.0.0.1:0"' 'max_payload_bytes = 64'
+  [ ! -e "$work/data-chk" ] || fail "--check created the data directory"
+  write_node_profile "$work/p.toml" chk '[[plugins]]' 'id = "entre.transport.udp"' \
+    '[plugins.config]' 'bind = "127.0.0.1:0"'
+  "$ENTRE_HOST" --profile "$work/p.toml" --check >"$work/check.out" 2>"$work/check.err" ||
+    fail "a good profile failed --check: $(cat "$work/check.err")"
+  grep -q "plugin entre.transport.udp .* (transport): settings ok" "$work/check.out" ||
+    fail "the plugin's settings were not reported as checked"
+  grep -q "profile .*: ok" "$work/check.out" || fail "no ok line"
+  [ ! -e "$work/data-chk" ] || fail "--check created the data directory"
+  ;;
+transport_with_too_small_frames_is_refused)
+  # 64-byte frames cannot carry a link's first handshake message (117 bytes): refused by name,
+  # both by --check and at start, rather than run as a transport that never links.
+  write_node_profile "$work/p.toml" small '[[plugins]]' 'id = "entre.test.small-frames"' \
+    "file = \"$ENTRE_SMALL_FRAMES_PLUGIN\""
+  want="entre-test-small-frames.so: the transport's max_payload_bytes is 64, below the 117 bytes"
+  status=0
+  "$ENTRE_HOST" --profile "$work/p.toml" --check >"$work/check.out" 2>"$work/check.err" ||
+    status=$?
+  [ "$status" -eq 2 ] || fail "--check: exit status $status, want 2"
+  grep -qF "$want" "$work/check.err" || fail "--check did not name the small frames"
+  status=0
+  "$ENTRE_HOST" --profile "$work/p.toml" >"$work/node.out" 2>"$work/node.err" </dev/null ||
+    status=$?
+  [ "$status" -eq 1 ] || fail "start: exit status $status, want 1"
+  grep -qF "$want" "$work/node.err" || fail "the start did not name the small frames"
   ;;
 busy_udp_port_fails_the_required_transport)
   # The first node takes a port the system picks; the second is given the same one.

@@ -427,6 +427,28 @@ TEST(PluginLoader, ResolvesIdsThroughEntrePluginPath) {
   EXPECT_EQ(outcome.library->file(), fixture_dir.lexically_normal() / "entre-fixture-good.so");
 }
 
+TEST(PluginLoader, AMissingPluginsLibPrefixedTwinIsPointedAt) {
+  // fixture_plain is built with add_library(SHARED): libentre-fixture-plain.so, where the id
+  // entre.fixture.plain names entre-fixture-plain.so.
+  const fs::path twin(FIXTURE_PLAIN);
+  ASSERT_EQ(twin.filename(), "libentre-fixture-plain.so");
+  PluginLoader loader({twin.parent_path()});
+  const LoadOutcome by_id = loader.load("entre.fixture.plain", std::nullopt);
+  ASSERT_TRUE(by_id.failure);
+  EXPECT_EQ(by_id.failure->error, LoadError::kFileNotFound);
+  EXPECT_NE(by_id.failure->detail.find("but " + twin.string() + " exists"), std::string::npos)
+      << by_id.failure->detail;
+  const LoadOutcome by_file = loader.load("", twin.parent_path() / "entre-fixture-plain.so");
+  ASSERT_TRUE(by_file.failure);
+  EXPECT_EQ(by_file.failure->error, LoadError::kFileNotFound);
+  EXPECT_NE(by_file.failure->detail.find("but " + twin.string() + " exists"), std::string::npos)
+      << by_file.failure->detail;
+  // Without a twin, no such hint.
+  const LoadOutcome absent = loader.load("", twin.parent_path() / "entre-fixture-absent.so");
+  ASSERT_TRUE(absent.failure);
+  EXPECT_EQ(absent.failure->detail.find("exists"), std::string::npos) << absent.failure->detail;
+}
+
 TEST(PluginLoader, FileNotFoundByIdListsTheDirectoriesSearched) {
   TempDir temp;
   PluginLoader loader({"/nonexistent/entre/plugins", temp.path()});

@@ -441,7 +441,7 @@ static_key_file = "/k"
 max_connections = 1000000
 max_connections_per_address = 65535
 handshakes_per_second = 100000
-max_frame_bytes = 64
+max_frame_bytes = 117
 client_rate_bytes_per_second = 1073741824
 client_burst_bytes = 1024
 queue_depth_frames = 65536
@@ -482,7 +482,7 @@ udp_reflect_port = 65535
   EXPECT_EQ(p.relay->max_connections, 1000000U);
   EXPECT_EQ(p.relay->max_connections_per_address, 65535U);
   EXPECT_EQ(p.relay->handshakes_per_second, 100000U);
-  EXPECT_EQ(p.relay->max_frame_bytes, 64U);
+  EXPECT_EQ(p.relay->max_frame_bytes, 117U);
   EXPECT_EQ(p.relay->client_rate_bytes_per_second, 1073741824U);
   EXPECT_EQ(p.relay->client_burst_bytes, 1024U);
   EXPECT_EQ(p.relay->queue_depth_frames, 65536U);

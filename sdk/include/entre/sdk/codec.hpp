@@ -27,6 +27,12 @@ enum CodecFlags : uint32_t {
   kCodecConcealment = 1u << 2, // real packet-loss concealment (else silence)
 };
 
+// SDK 1.3: the sample rates a call can run at. Both sides pick one rate that both codecs offer,
+// in this range; a codec may list other rates, but one without any rate in this range is never
+// used for a call (entre-plugin-check --conformance fails it).
+inline constexpr uint32_t kCallMinSampleRateHz = 8000;
+inline constexpr uint32_t kCallMaxSampleRateHz = 48000;
+
 struct CodecInfo {
   char name[32];            // negotiation name, e.g. "opus", "pcm16"
   uint32_t flags;           // CodecFlags

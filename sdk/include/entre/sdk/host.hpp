@@ -82,7 +82,9 @@ class Host {
   // Writes to the kernel's log, prefixed with the plugin id. Never pass secrets or message content.
   virtual void log(LogLevel level, StringView message) noexcept = 0;
   [[nodiscard]] virtual const ConfigView& config() const noexcept = 0;
-  // A directory private to this plugin instance (created by the kernel), for files it keeps.
+  // A directory private to this plugin instance, for files it keeps: created by the kernel before
+  // the factory runs, except under `entre-host --check`, which only names it (the factory must
+  // not write there; see plugin.hpp).
   [[nodiscard]] virtual StringView data_dir() const noexcept = 0;
   [[nodiscard]] virtual boost::asio::io_context& io_context() noexcept = 0;
   // Runs `task` on the worker pool. Returns kClosed if the node is shutting down (task not run).

@@ -18,6 +18,10 @@
 // Contract
 // - The factory builds the plugin's root object. It must not throw; on failure it returns a Status
 //   (the kernel shows its message with the plugin's file) and leaves *out untouched.
+// - The factory reads and checks every setting (host.hpp) and does nothing else that outlives it
+//   or reaches outside the process: no file written, no socket bound, no device opened (do that
+//   in start(), open() or on first use). `entre-host --check` creates every plugin of a profile
+//   this way to check its settings, then destroys it without starting anything.
 // - Ownership: the plugin creates and destroys its own objects. The kernel ends every object's life
 //   by calling destroy() on it (never `delete`); destructors are protected to enforce this. The
 //   kernel keeps the library loaded until every object from it has been destroyed.

@@ -21,7 +21,7 @@
 #include <cstdint>
 
 #define ENTRE_SDK_ABI_MAJOR 1
-#define ENTRE_SDK_ABI_MINOR 2
+#define ENTRE_SDK_ABI_MINOR 3
 #define ENTRE_SDK_VERSION_PATCH 0
 
 #define ENTRE_SDK_STRINGIFY_INNER(x) #x
