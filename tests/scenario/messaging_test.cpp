@@ -407,6 +407,84 @@ TEST(Messaging, APeerThatComesBackReceivesWithinARoundTripWhicheverKeyIsSmaller)
   std::filesystem::remove_all(root);
 }
 
+// The last presence event `node` reported for `contact`: true online, false offline.
+std::optional<bool> last_presence(const SimMessenger& node, const std::string& contact) {
+  std::optional<bool> online;
+  for (const auto& p : node.presence) {
+    if (p.contact == contact) {
+      online = p.online;
+    }
+  }
+  return online;
+}
+
+// A node that leaves says so on its links: its contacts show it offline at once, not after the
+// link timeout (45 s). The goodbye is sealed under the link's keys: a forged or altered copy
+// changes nothing, and a copy played again after the real one is refused.
+TEST(Messaging, AContactThatSaysGoodbyeIsOfflineAtOnceAndNobodyElseCanSayIt) {
+  Pair p;
+  p.net.set_default({.impairment = {.latency_ms = 10}});
+  p.clock.run_for(2000);
+  ASSERT_EQ(last_presence(*p.alice, p.alice_sees_bob), std::optional<bool>(true));
+
+  // bob's goodbye, held back on the way.
+  const auto cut = p.net.partition({"bob"}, {"alice"});
+  p.bob->record_sent = true;
+  p.bob->engine->say_goodbye();
+  p.bob->poke();
+  p.bob->record_sent = false;
+  ASSERT_EQ(p.bob->sent.size(), 1u);
+  const std::vector<uint8_t> goodbye = p.bob->sent.front();
+  p.clock.run_for(100);
+  p.net.heal(cut);
+
+  // Altered in any byte after the header, or with a wrong counter: dropped and counted.
+  const uint64_t dropped = p.alice->engine->counters().frames_dropped;
+  for (std::size_t at : {std::size_t{5}, goodbye.size() - 1, std::size_t{13}}) {
+    std::vector<uint8_t> forged = goodbye;
+    forged[at] ^= 0x01;
+    p.alice->on_frame(0, sdk::StringView(sim::sim_endpoint("mallory")), sdk::ByteView(forged));
+  }
+  EXPECT_EQ(p.alice->engine->counters().frames_dropped, dropped + 3);
+  EXPECT_TRUE(p.alice->engine->contact(p.alice_sees_bob).value->online);
+
+  // The real one: offline at once.
+  p.alice->on_frame(0, sdk::StringView(sim::sim_endpoint("bob")), sdk::ByteView(goodbye));
+  EXPECT_EQ(last_presence(*p.alice, p.alice_sees_bob), std::optional<bool>(false));
+  EXPECT_FALSE(p.alice->engine->contact(p.alice_sees_bob).value->online);
+  EXPECT_EQ(p.alice->engine->link_count(), 0u);
+  p.alice->on_frame(0, sdk::StringView(sim::sim_endpoint("bob")), sdk::ByteView(goodbye));
+  EXPECT_EQ(p.alice->engine->counters().frames_dropped, dropped + 4);
+
+  // bob did not go: the next link comes up as usual, and messages flow.
+  p.alice->send(p.alice_sees_bob, "still there?");
+  ASSERT_TRUE(run_until(
+      p.clock, [&] { return !p.bob->received.empty(); }, 10'000));
+  EXPECT_EQ(last_presence(*p.alice, p.alice_sees_bob), std::optional<bool>(true));
+}
+
+// The round trip a person sees is the path's: 2 x 20 ms here. The reliable link's own estimate
+// includes the receiver's ack delay (10 ms for a lone packet), which is not the path's.
+TEST(Messaging, TheContactsRoundTripIsThePathsNotTheDelayedAcks) {
+  Pair p;
+  p.net.set_default({.impairment = {.latency_ms = 20}});
+  for (int i = 0; i < 30; ++i) {
+    p.alice->send(p.alice_sees_bob, text_of("a", i));
+    p.clock.run_for(1000); // one lone packet at a time: each one's ack waits the ack delay
+  }
+  p.clock.run_for(40'000); // a few keepalive rounds
+  expect_exactly_once_in_order(*p.bob, "a", 30);
+  for (auto* side : {&p.alice, &p.bob}) {
+    const std::string contact = side == &p.alice ? p.alice_sees_bob : p.bob_sees_alice;
+    const auto info = (*side)->engine->contact(contact);
+    ASSERT_TRUE(info.ok());
+    EXPECT_TRUE(info.value->online);
+    EXPECT_EQ(info.value->rtt_ms, 40u) << (*side)->name();
+  }
+  std::cout << "[ figures  ] the reliable link's own estimate (ack delay included): "
+            << p.alice->engine->link_stats().srtt_ms << " ms\n";
+}
+
 TEST(Messaging, StrangersAndBlockedContactsCannotConnect) {
   FakeClock clock;
   SimNetwork net(clock, 3);

@@ -170,6 +170,9 @@ class SimMessenger final : public EngineOutput {
   // EngineOutput
   void send_frame(std::size_t transport, const std::string& endpoint,
                   std::vector<uint8_t> frame) override {
+    if (record_sent) {
+      sent.push_back(frame);
+    }
     (void)transports_.at(transport)->send(sdk::StringView(endpoint), sdk::ByteView(frame));
   }
   void send_beacon(std::size_t, std::vector<uint8_t>) override {} // SimTransport has no Discovery
@@ -207,6 +210,9 @@ class SimMessenger final : public EngineOutput {
   std::vector<ContactPresenceChanged> presence;
   std::vector<std::string> logs;
   bool verbose = false;
+  // While record_sent: every frame this node sends, as it left (a test may play one again).
+  bool record_sent = false;
+  std::vector<std::vector<uint8_t>> sent;
 
  private:
   struct Sink final : sdk::TransportEvents {

@@ -210,6 +210,10 @@ class Engine {
                      std::span<const uint8_t> beacon);
   void on_timer();
   [[nodiscard]] std::optional<uint64_t> next_timer_ms() const;
+  // The node is leaving (it stops): a goodbye on every link that is up, so that each contact
+  // shows this node offline at once instead of after link_timeout_ms. The links stay as they
+  // are; the frames go out at the next flush().
+  void say_goodbye();
   // Commits the batch and sends what it produced. Returns false if the commit failed (the batch's
   // effects are undone and its frames dropped).
   bool flush();
@@ -279,6 +283,8 @@ class Engine {
   void confirm_link(Link& l);
   void apply_session_decision(Link& l);
   void send_link_packet(Link& l, std::span<const uint8_t> packet);
+  // A round-trip probe: the peer answers a ping at once, so its pong measures the path alone.
+  void send_ping(Link& l, uint64_t now);
   void send_envelope(Link& l, std::vector<uint8_t> envelope);
   void on_link_message(uint32_t index, std::vector<uint8_t> message);
   void choose_best(Contact& c);

@@ -139,8 +139,9 @@ struct Engine::Link {
   std::unique_ptr<ReliableLink> rel;
   uint64_t last_rx_ms = 0;
   uint64_t last_tx_ms = 0;
+  uint64_t last_ping_ms = 0; // the last ping sent (a round-trip probe)
   uint64_t generation = 0;
-  uint32_t rtt_ms = 0;
+  uint32_t rtt_ms = 0; // smoothed from pings, which are answered at once (no ack delay)
   std::optional<std::array<uint8_t, wire::kSessionIdBytes>> local_sid;
   std::optional<std::array<uint8_t, wire::kSessionIdBytes>> remote_sid;
   std::array<uint8_t, wire::kSessionIdBytes> hash_sid{};

@@ -91,6 +91,7 @@ Engine::Link* Engine::new_link(std::size_t transport, std::string endpoint, cons
   l->created_ms = clock_.mono_ms();
   l->last_rx_ms = l->created_ms;
   l->last_tx_ms = l->created_ms;
+  l->last_ping_ms = l->created_ms;
   l->generation = next_generation_++;
   Link* raw = l.get();
   links_[index] = std::move(l);
@@ -325,8 +326,7 @@ void Engine::handle_hs2(std::span<const uint8_t> f) {
   }
   confirm_link(l);
   // The responder takes the link into use when it hears from us over it.
-  std::vector<uint8_t> ping = wire::ping(wire::kPing, clock_.mono_ms());
-  send_link_packet(l, ping);
+  send_ping(l, clock_.mono_ms());
 }
 
 bool Engine::complete_handshake(Link& l) {
@@ -382,6 +382,9 @@ void Engine::confirm_link(Link& l) {
         other.generation < l.generation) {
       destroy_link(index, "superseded by a new handshake");
     }
+  }
+  if (!l.initiator) {
+    send_ping(l, clock_.mono_ms()); // the initiator's ping measured its round trip; this is ours
   }
   c->backoff_ms = config_.reconnect_min_ms;
   std::erase_if(reconnects_, [&](const auto& p) { return p.second == c->key; });
@@ -460,6 +463,20 @@ void Engine::send_hello(Contact& c, Link& l) {
   dirty_sessions_.insert(c.key);
   env.insert(env.end(), ct.begin(), ct.end());
   send_envelope(l, std::move(env));
+}
+
+void Engine::send_ping(Link& l, uint64_t now) {
+  l.last_ping_ms = now;
+  send_link_packet(l, wire::ping(wire::kPing, now));
+}
+
+void Engine::say_goodbye() {
+  const std::vector<uint8_t> goodbye{wire::kGoodbye};
+  for (auto& [index, l] : links_) {
+    if (l->state == Link::State::kUp) {
+      send_link_packet(*l, goodbye);
+    }
+  }
 }
 
 void Engine::send_link_packet(Link& l, std::span<const uint8_t> packet) {

@@ -9,8 +9,9 @@
 //                                                           ; 13 header bytes
 //   index    = uint32 (random, chosen by the side that receives with it); counter = uint64
 //
-//   link packet = ReliableLink data / ack / datagram (%x01-%x03) / ping / pong
+//   link packet = ReliableLink data / ack / datagram (%x01-%x03) / ping / pong / goodbye
 //   ping     = %x04 stamp(uint64)   pong = %x05 stamp(uint64), the ping's stamp echoed
+//   goodbye  = %x07                 ; the sender is leaving: the link is closed at once
 //
 //   envelope = message / ack / read / hello / hello-request  ; the ReliableLink messages
 //   message  = %x01 id(16) timestamp(int64 ms) ratchet-ciphertext  ; ratchet AD = the first 25
@@ -40,6 +41,7 @@ inline constexpr uint8_t kFrameHs2 = 0x11;
 inline constexpr uint8_t kFrameSealed = 0x12;
 inline constexpr uint8_t kPing = 0x04;
 inline constexpr uint8_t kPong = 0x05;
+inline constexpr uint8_t kGoodbye = 0x07; // link packet; 0x06 is ReliableLink's bundle
 inline constexpr uint8_t kEnvMessage = 0x01;
 inline constexpr uint8_t kEnvAck = 0x02;
 inline constexpr uint8_t kEnvRead = 0x03;

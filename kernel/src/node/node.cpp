@@ -269,7 +269,14 @@ struct Node::Impl {
           },
           false);
     }
-    runtime.run_on_loop([this] {
+    // Goodbyes first, on the loop before the transports stop, so that contacts show this node
+    // offline at once.
+    const std::vector<MessengerThread::OutFrame> goodbyes =
+        messenger ? messenger->farewell() : std::vector<MessengerThread::OutFrame>{};
+    runtime.run_on_loop([this, &goodbyes] {
+      if (messenger) {
+        messenger->send_now(goodbyes);
+      }
       attach_relayed(false);
       for (auto it = instances.rbegin(); it != instances.rend(); ++it) {
         if (it->started && it->kind == sdk::PluginKind::kTransport) {
