@@ -6,7 +6,10 @@
 #include <imgui_stdlib.h>
 #include <qrencode.h>
 
+#include <entre/passphrase.hpp>
+
 #include <algorithm>
+#include <array>
 #include <chrono>
 
 namespace entre::gui {
@@ -149,7 +152,7 @@ bool App::drain() {
   return !items.empty();
 }
 
-bool App::animating() const { return call_.in_call() || call_.ringing_here(); }
+bool App::animating() const { return call_.in_call() || call_.ringing_here() || unlocking_; }
 
 void App::on_event(const Event& e) {
   contacts_.apply(e);
@@ -184,8 +187,11 @@ void App::unlock(const std::string& passphrase) { open_identity(false, passphras
 
 void App::open_identity(bool create, const std::string& passphrase, const std::string& name) {
   unlocking_ = true;
+  unlock_started_ = std::chrono::steady_clock::now();
+  kdf_cost_.clear();
   error_.clear();
   worker_.post([this, create, name, pass = std::string(passphrase)]() mutable {
+    inbox_.push([cost = node_.key_derivation().cost](App& a) { a.kdf_cost_ = cost; });
     ApiStatus st = create ? node_.create_identity(pass) : node_.unlock(pass);
     std::fill(pass.begin(), pass.end(), '\0');
     if (st.ok() && !name.empty()) {
@@ -398,7 +404,7 @@ void App::draw_first_run() {
     ImGui::SetKeyboardFocusHere(-1);
   }
   if (creating) {
-    const PassphraseHint hint = passphrase_hint(passphrase_);
+    const PassphraseStrength hint = passphrase_strength(passphrase_);
     ImGui::ProgressBar(static_cast<float>(hint.score) / 4.0f, ImVec2(360, 6), "");
     ImGui::TextColored(hint.score >= 3   ? kGreen
                        : hint.score >= 2 ? kGrey
@@ -412,14 +418,22 @@ void App::draw_first_run() {
   submit |= ImGui::Button(creating ? "Create identity" : "Unlock");
   ImGui::EndDisabled();
   if (unlocking_) {
+    // A spinner and the cost: the restrictive profile's derivation takes seconds and about a
+    // GiB of memory, and a window that shows nothing meanwhile looks hung.
+    static constexpr std::array<const char*, 4> kSpin = {"|", "/", "-", "\\"};
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - unlock_started_).count();
     ImGui::SameLine();
-    ImGui::TextColored(kGrey, "Deriving the key...");
+    ImGui::TextColored(kGrey, "%s Deriving the key%s %.0f s",
+                       kSpin[static_cast<std::size_t>(seconds * 8) % kSpin.size()],
+                       kdf_cost_.empty() ? "..." : (" (" + kdf_cost_ + ")...").c_str(), seconds);
   }
   if (submit && !unlocking_) {
     if (creating && passphrase_ != confirm_) {
       error_ = "The two passphrases differ.";
-    } else if (creating && passphrase_hint(passphrase_).score == 0) {
-      error_ = "Choose a longer passphrase.";
+    } else if (const PassphraseStrength strength = passphrase_strength(passphrase_);
+               creating && !strength.acceptable) {
+      error_ = strength.text; // the rule entre-host's prompt applies too
     } else if (creating) {
       create_identity(passphrase_, name_);
     } else {

@@ -123,15 +123,4 @@ class CallPanel {
   std::optional<CallStats> stats_;
 };
 
-// ---- Passphrase ---------------------------------------------------------------------------------
-
-struct PassphraseHint {
-  int score = 0; // 0 (unusable) to 4 (strong)
-  std::string text;
-};
-
-// A rough strength estimate: length, character classes, repeated or sequential runs and a few
-// well-known choices. It guides; the key derivation's cost is what protects a stored identity.
-[[nodiscard]] PassphraseHint passphrase_hint(const std::string& passphrase);
-
 } // namespace entre::gui

@@ -16,6 +16,7 @@
 #include "repl.hpp"
 
 #include <entre/node.hpp>
+#include <entre/passphrase.hpp>
 
 #include "profile/profile.hpp"
 
@@ -24,6 +25,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -117,14 +119,43 @@ std::optional<std::string> passphrase_from(const std::string& file) {
   return std::nullopt;
 }
 
-// Asks on the terminal: twice for a new identity, up to three times for an existing one.
+// Creates or unlocks the identity, saying first what the key derivation costs (the restrictive
+// profile's takes seconds and about a GiB of memory) and then how long it took, unless `quiet`.
+entre::ApiStatus derive(entre::Node& node, bool create, const std::string& passphrase, bool quiet) {
+  if (!quiet) {
+    std::cout << "entre-host: deriving the key from the passphrase (" << node.key_derivation().cost
+              << ")... " << std::flush;
+  }
+  const auto started = std::chrono::steady_clock::now();
+  entre::ApiStatus st = create ? node.create_identity(passphrase) : node.unlock(passphrase);
+  if (!quiet) {
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now() - started)
+                        .count();
+    std::cout << "done in " << ms / 1000 << "." << ms % 1000 / 100 << " s" << std::endl;
+  }
+  return st;
+}
+
+// Asks on the terminal: for a new identity until a passphrase passes the rule every frontend
+// applies (entre/passphrase.hpp) and is typed twice the same, for an existing one up to three
+// times.
 entre::ApiStatus unlock_interactively(entre::Node& node, bool existed) {
   const entre::host::EchoOff quiet;
-  for (int attempt = 0; attempt < 3; ++attempt) {
+  for (int attempt = 0; attempt < (existed ? 3 : 6); ++attempt) {
     std::string first;
     if (!existed) {
       if (!entre::host::read_secret("Choose a passphrase to seal this node's identity: ", first)) {
         break;
+      }
+      if (!first.empty()) {
+        const entre::PassphraseStrength strength = entre::passphrase_strength(first);
+        if (!strength.acceptable) {
+          std::cout << strength.text << " Try again.\n";
+          wipe(first);
+          continue;
+        }
+        std::cout << "Strength: " << strength.text << '\n';
       }
       std::string again;
       if (!entre::host::read_secret("Repeat it: ", again)) {
@@ -139,14 +170,14 @@ entre::ApiStatus unlock_interactively(entre::Node& node, bool existed) {
         wipe(first);
         continue;
       }
-      entre::ApiStatus st = node.create_identity(first);
+      entre::ApiStatus st = derive(node, true, first, false);
       wipe(first);
       return st;
     }
     if (!entre::host::read_secret("Passphrase for '" + node.name() + "': ", first)) {
       break;
     }
-    entre::ApiStatus st = node.unlock(first);
+    entre::ApiStatus st = derive(node, false, first, false);
     wipe(first);
     if (st || st.error.code != entre::sdk::StatusCode::kAuthFailed || attempt == 2) {
       return st;
@@ -157,7 +188,9 @@ entre::ApiStatus unlock_interactively(entre::Node& node, bool existed) {
 }
 
 // Creates or unlocks the identity: from --passphrase-file or ENTRE_PASSPHRASE, else by asking
-// when `ask` (a terminal), else leaves messaging locked. False when that failed.
+// when `ask` (a terminal), else leaves messaging locked. False when that failed. A weak
+// passphrase from a file or the environment is warned about, not refused (services and scripts
+// choose their own).
 bool open_identity(entre::Node& node, const Options& o, bool ask, bool quiet) {
   if (!node.messaging_available()) {
     return true;
@@ -166,7 +199,12 @@ bool open_identity(entre::Node& node, const Options& o, bool ask, bool quiet) {
   std::optional<std::string> passphrase = passphrase_from(o.passphrase_file);
   entre::ApiStatus st;
   if (passphrase) {
-    st = existed ? node.unlock(*passphrase) : node.create_identity(*passphrase);
+    if (const entre::PassphraseStrength strength = entre::passphrase_strength(*passphrase);
+        !existed && !strength.acceptable) {
+      std::cerr << "entre-host: warning: the passphrase given is weak: " << strength.text
+                << " (a person choosing one at the prompt would be refused)\n";
+    }
+    st = derive(node, !existed, *passphrase, quiet);
     wipe(*passphrase);
   } else if (ask) {
     st = unlock_interactively(node, existed);

@@ -136,6 +136,17 @@ bool Engine::has_identity() {
   return storage_.get_setting(sdk::StringView(kSettingIdentity), sink).is_ok();
 }
 
+sdk::KdfCost Engine::identity_kdf() {
+  std::vector<uint8_t> kdf;
+  sdk::VectorSink sink(kdf);
+  if (storage_.get_setting(sdk::StringView(kSettingKdf), sink).is_ok()) {
+    if (const std::optional<sdk::KdfCost> stored = wire::decode_kdf(kdf)) {
+      return *stored;
+    }
+  }
+  return config_.kdf;
+}
+
 ApiStatus Engine::create_identity(const std::string& passphrase) {
   if (unlocked_ || has_identity()) {
     return ApiStatus::fail(sdk::StatusCode::kAlreadyExists,

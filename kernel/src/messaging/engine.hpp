@@ -143,6 +143,9 @@ class Engine {
   ApiStatus create_identity(const std::string& passphrase);
   // kAuthFailed "wrong passphrase" leaves everything as it was.
   ApiStatus unlock(const std::string& passphrase);
+  // The key derivation unlock() runs (the cost stored with the identity) or, without an
+  // identity, the one create_identity() would run (the profile's).
+  [[nodiscard]] sdk::KdfCost identity_kdf();
   [[nodiscard]] std::string my_id() const;
   // The name this node announces in meeting mode: the profile's [node] name until set here, then
   // kept (sealed) with the identity. 1 to 64 bytes of UTF-8 without control characters.

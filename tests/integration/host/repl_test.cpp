@@ -143,6 +143,34 @@ TEST_F(Repl, FirstStartAsksForAPassphraseTwiceAndLaterStartsUnlockWithIt) {
   EXPECT_EQ(t->wait_exit(), 0);
 }
 
+// One passphrase rule for every frontend (entre/passphrase.hpp): the prompt refuses "abc" and
+// "aaaa1234" with the reason, says how strong an acceptable one is, and announces the key
+// derivation with its cost before it starts and its time after.
+TEST_F(Repl, AWeakPassphraseIsRefusedWithItsReasonAndTheDerivationIsAnnounced) {
+  auto t = terminal({"--profile", alice_.profile.string()});
+  t->expect("Choose a passphrase");
+  t->type("abc\r");
+  t->expect("Too short or too simple");
+  t->expect("Try again.");
+  t->expect("Choose a passphrase");
+  t->type("aaaa1234\r");
+  t->expect("(repeated and sequential characters count once). Try again.");
+  t->expect("Choose a passphrase");
+  t->type("staple battery\r");
+  t->expect("Strength: Good.");
+  t->expect("Repeat it:");
+  t->type("staple battery\r");
+  // The harness's profile has kdf = "interactive".
+  t->expect("deriving the key from the passphrase (well under a second and about 64 MiB of "
+            "memory)... done in ");
+  t->expect(" s");
+  t->expect("identity created: ");
+  t->expect("alice> ");
+  t->type("quit\r");
+  EXPECT_EQ(t->wait_exit(), 0);
+  EXPECT_EQ(t->screen().find("aaaa"), std::string::npos) << "a passphrase was echoed";
+}
+
 TEST_F(Repl, EveryCommandWithEditingCompletionAndEventsAboveTheLine) {
   HostProcess bob(bob_);
   bob.wait_ready();
@@ -339,7 +367,13 @@ TEST_F(Repl, ThePromptSpeaksInNamesTimesAndWords) {
   t->expect("Type 'yes' to remove");
   t->type("yes\r");
   t->expect("removed Bob and the conversation");
-  t->expect("* Bob (removed) went offline");
+  // The event may print before or after the command's answer.
+  const auto deadline = Clock::now() + kCommandTimeout;
+  while (t->screen().find("* Bob (removed) went offline") == std::string::npos &&
+         Clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_NE(t->screen().find("* Bob (removed) went offline"), std::string::npos) << t->screen();
   t->type("contacts\r");
   t->expect("no contacts yet");
 
