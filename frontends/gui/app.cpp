@@ -542,7 +542,10 @@ void App::draw_contacts_pane() {
       }
       ImGui::EndPopup();
     }
-    ImGui::TextColored(kGrey, "    %s%s%s", r.online ? r.path_kind.c_str() : "offline",
+    ImGui::TextColored(kGrey, "    %s%s%s",
+                       r.online      ? r.path_kind.c_str()
+                       : r.not_added ? "offline: has not added you"
+                                     : "offline",
                        r.online && !r.path.empty() ? "  " : "", r.online ? r.path.c_str() : "");
     ImGui::PopID();
   }
@@ -560,7 +563,10 @@ void App::draw_conversation_pane() {
     ImGui::SameLine();
     ImGui::TextColored(row->verified ? kGreen : kGrey, row->verified ? "verified" : "not verified");
     ImGui::SameLine();
-    ImGui::TextColored(kGrey, "%s", row->online ? row->path.c_str() : "offline");
+    ImGui::TextColored(kGrey, "%s",
+                       row->online      ? row->path.c_str()
+                       : row->not_added ? "offline: has not added you (messages wait until they do)"
+                                        : "offline");
   }
   ImGui::SameLine(ImGui::GetWindowWidth() - 290);
   ImGui::BeginDisabled(row == nullptr || !row->online || call_.in_call());

@@ -27,6 +27,7 @@ ContactRow row_of(const ContactInfo& c) {
   r.unread = c.unread;
   r.verified = c.verified;
   r.blocked = c.blocked;
+  r.not_added = c.not_added;
   return r;
 }
 
@@ -66,9 +67,19 @@ bool ContactList::apply(const Event& event) {
     for (auto& r : rows_) {
       if (r.id == p->contact) {
         r.online = p->online;
+        r.not_added = r.not_added && !p->online;
         r.path = p->path;
         r.path_kind = p->online ? path_kind(p->path) : std::string();
         sort();
+        return true;
+      }
+    }
+    return false;
+  }
+  if (const auto* n = std::get_if<ContactNotAdded>(&event)) {
+    for (auto& r : rows_) {
+      if (r.id == n->contact) {
+        r.not_added = true;
         return true;
       }
     }

@@ -28,6 +28,7 @@ struct ContactRow {
   uint64_t unread = 0;
   bool verified = false;
   bool blocked = false;
+  bool not_added = false; // its node answered but has not added this node (ContactNotAdded)
 };
 
 // The kind of path a link is, for people: a relay, the LAN, or direct.
@@ -37,7 +38,7 @@ class ContactList {
  public:
   // The node's contacts (Node::contacts()); the open conversation's contact keeps 0 unread.
   void reset(const std::vector<ContactInfo>& contacts);
-  // Presence and arriving messages; true when a row changed.
+  // Presence, refusals (ContactNotAdded) and arriving messages; true when a row changed.
   bool apply(const Event& event);
   // The conversation on screen: its messages count as read as they arrive.
   void set_open(const std::string& id);

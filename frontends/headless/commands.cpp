@@ -53,17 +53,10 @@ template <typename T> T take(ApiResult<T> r) {
 }
 
 Json contact_json(const ContactInfo& c) {
-  return Json{{"id", c.id},
-              {"name", c.name},
-              {"online", c.online},
-              {"path", c.path},
-              {"rtt_ms", c.rtt_ms},
-              {"loss", c.loss},
-              {"unread", c.unread},
-              {"verified", c.verified},
-              {"blocked", c.blocked},
-              {"added_ms", c.added_ms},
-              {"endpoints", c.endpoints}};
+  return Json{{"id", c.id},           {"name", c.name},           {"online", c.online},
+              {"path", c.path},       {"rtt_ms", c.rtt_ms},       {"loss", c.loss},
+              {"unread", c.unread},   {"not_added", c.not_added}, {"verified", c.verified},
+              {"blocked", c.blocked}, {"added_ms", c.added_ms},   {"endpoints", c.endpoints}};
 }
 
 Json message_json(const MessageInfo& m) {
@@ -845,6 +838,9 @@ Json event_json(const Event& event) {
     return Json{
         {"event", "presence"}, {"contact", p->contact}, {"online", p->online}, {"path", p->path}};
   }
+  if (const auto* n = std::get_if<ContactNotAdded>(&event)) {
+    return Json{{"event", "not_added"}, {"contact", n->contact}};
+  }
   if (const auto* d = std::get_if<EventsDropped>(&event)) {
     return Json{{"event", "events_dropped"}, {"count", d->count}};
   }
@@ -891,6 +887,9 @@ std::string event_line(const Json& e) {
   if (kind == "presence") {
     return "presence " + e["contact"].get<std::string>() +
            (e["online"].get<bool>() ? " online " + e["path"].get<std::string>() : " offline");
+  }
+  if (kind == "not_added") {
+    return "not-added " + e["contact"].get<std::string>();
   }
   if (kind == "events_dropped") {
     return "events-dropped " + std::to_string(e["count"].get<uint64_t>());

@@ -177,7 +177,7 @@ std::vector<std::string> HumanView::result(const std::string& method, const Json
         line +=
             "online (" + s(c["path"]) + (rtt != 0 ? ", " + std::to_string(rtt) + " ms" : "") + ")";
       } else {
-        line += "offline";
+        line += c["not_added"].get<bool>() ? "offline (has not added you)" : "offline";
       }
       if (const auto unread = c["unread"].get<uint64_t>(); unread != 0) {
         line += "  " + std::to_string(unread) + " unread";
@@ -318,6 +318,10 @@ std::string HumanView::event(const Json& e) {
     }
     return "* " + name_of(contact) +
            (online ? " is online (" + printable(s(e["path"]), " ") + ")" : " went offline");
+  }
+  if (kind == "not_added") {
+    return "* " + name_of(s(e["contact"])) +
+           " has not added you: your messages wait until they do (they need your code: 'code')";
   }
   if (kind == "met") {
     return "* met '" + one_line(s(e["name"])) + "', safety number " + s(e["safety_number"]) +

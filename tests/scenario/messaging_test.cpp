@@ -485,20 +485,103 @@ TEST(Messaging, TheContactsRoundTripIsThePathsNotTheDelayedAcks) {
             << p.alice->engine->link_stats().srtt_ms << " ms\n";
 }
 
-TEST(Messaging, StrangersAndBlockedContactsCannotConnect) {
+// alice, and mallory, who added alice (alice does not know mallory) and sent her "hello?".
+struct Stranger {
   FakeClock clock;
-  SimNetwork net(clock, 3);
+  SimNetwork net{clock, 3};
   PluginFiles files;
-  SimMessenger alice(net, "alice", files);
-  SimMessenger mallory(net, "mallory", files);
-  alice.create_identity();
-  mallory.create_identity();
-  const std::string alice_id = mallory.add(alice, "Alice"); // alice does not know mallory
-  mallory.send(alice_id, "hello?");
-  clock.run_for(30'000);
+  SimMessenger alice{net, "alice", files};
+  SimMessenger mallory{net, "mallory", files};
+  std::string alice_id;
+
+  Stranger() {
+    alice.create_identity();
+    mallory.create_identity();
+    alice_id = mallory.add(alice, "Alice");
+    mallory.send(alice_id, "hello?");
+  }
+};
+
+TEST(Messaging, StrangersAndBlockedContactsCannotConnect) {
+  Stranger s;
+  s.clock.run_for(30'000);
+  EXPECT_TRUE(s.alice.received.empty());
+  EXPECT_GT(s.alice.engine->counters().handshakes_refused, 0u);
+  EXPECT_EQ(s.alice.engine->counters().handshakes_completed, 0u);
+}
+
+// A node that has not added the sender answers its handshake with an authenticated refusal: the
+// sender learns it once (and its messages wait), instead of "queued" forever while the other
+// side counts refusals. Once added, the link comes up and the message is delivered.
+TEST(Messaging, ASenderLearnsWhenTheOtherSideHasNotAddedIt) {
+  Stranger s;
+  FakeClock& clock = s.clock;
+  SimMessenger& alice = s.alice;
+  SimMessenger& mallory = s.mallory;
+  const std::string& alice_id = s.alice_id;
+  clock.run_for(5000);
+  EXPECT_EQ(mallory.not_added, std::vector<std::string>{alice_id});
+  EXPECT_TRUE(mallory.engine->contact(alice_id).value->not_added);
+  EXPECT_EQ(mallory.engine->outbox_size(), 1u);
   EXPECT_TRUE(alice.received.empty());
-  EXPECT_GT(alice.engine->counters().handshakes_refused, 0u);
-  EXPECT_EQ(alice.engine->counters().handshakes_completed, 0u);
+
+  // It asks again now and then: one event, and alice answers at most once per 30 s.
+  const uint64_t refused_before = alice.engine->counters().handshakes_refused;
+  alice.record_sent = true;
+  clock.run_for(180'000);
+  alice.record_sent = false;
+  std::size_t refusals = 0;
+  for (const auto& f : alice.sent) {
+    refusals += !f.empty() && f[0] == 0x13 ? 1 : 0;
+  }
+  EXPECT_GE(alice.engine->counters().handshakes_refused, refused_before + 2);
+  EXPECT_GE(refusals, 2u);
+  EXPECT_LE(refusals, 7u) << "more than one refusal per 30 s";
+  EXPECT_EQ(mallory.not_added.size(), 1u);
+
+  // alice adds mallory: the link comes up (she dials), the message arrives.
+  (void)alice.add(mallory, "Mallory");
+  ASSERT_TRUE(run_until(
+      clock, [&] { return !alice.received.empty(); }, 10'000));
+  EXPECT_FALSE(mallory.engine->contact(alice_id).value->not_added);
+}
+
+// A refusal is what only the refusing node can write (Noise message 2 under its key): a forged
+// one is dropped and changes nothing. A blocked contact gets silence, not a refusal: blocking
+// stays indistinguishable from being offline.
+TEST(Messaging, RefusalsCannotBeForgedAndABlockGetsSilence) {
+  Pair p;
+  p.clock.run_for(2000);
+  p.bob->engine->set_blocked(p.bob_sees_alice, true);
+  p.bob->poke();
+  p.alice->send(p.alice_sees_bob, "still friends?");
+  p.bob->record_sent = true;
+  p.alice->record_sent = true;
+  p.clock.run_for(120'000);
+  for (const auto& f : p.bob->sent) {
+    EXPECT_NE(f.empty() ? 0 : f[0], 0x13) << "a blocked contact was told";
+  }
+  EXPECT_TRUE(p.alice->not_added.empty());
+  EXPECT_FALSE(p.alice->engine->contact(p.alice_sees_bob).value->not_added);
+
+  // A refusal forged for alice's latest handshake (its index read off the wire): it does not
+  // open as Noise message 2 under bob's key, so it is dropped.
+  std::vector<uint8_t> hs1;
+  for (const auto& f : p.alice->sent) {
+    if (!f.empty() && f[0] == 0x10) {
+      hs1 = f;
+    }
+  }
+  ASSERT_GE(hs1.size(), 5u) << "alice never dialled again";
+  std::vector<uint8_t> forged(1 + 8 + 48, 0x5a);
+  forged[0] = 0x13;
+  std::copy_n(hs1.begin() + 1, 4, forged.begin() + 1);
+  std::fill_n(forged.begin() + 5, 4, 0);
+  const uint64_t dropped = p.alice->engine->counters().frames_dropped;
+  p.alice->on_frame(0, sdk::StringView(sim::sim_endpoint("bob")), sdk::ByteView(forged));
+  EXPECT_EQ(p.alice->engine->counters().frames_dropped, dropped + 1);
+  EXPECT_TRUE(p.alice->not_added.empty());
+  EXPECT_FALSE(p.alice->engine->contact(p.alice_sees_bob).value->not_added);
 }
 
 TEST(Messaging, GarbageFramesAreDroppedAndCountedAndTheSessionContinues) {

@@ -183,6 +183,8 @@ class SimMessenger final : public EngineOutput {
       states.push_back(*s);
     } else if (auto* p = std::get_if<ContactPresenceChanged>(&e)) {
       presence.push_back(*p);
+    } else if (auto* n = std::get_if<ContactNotAdded>(&e)) {
+      not_added.push_back(n->contact);
     }
   }
   void log(int level, const std::string& message) override {
@@ -208,6 +210,7 @@ class SimMessenger final : public EngineOutput {
   int64_t wall_offset_ms = 0;
   std::vector<MessageStateChanged> states;
   std::vector<ContactPresenceChanged> presence;
+  std::vector<std::string> not_added; // ContactNotAdded events, by contact
   std::vector<std::string> logs;
   bool verbose = false;
   // While record_sent: every frame this node sends, as it left (a test may play one again).

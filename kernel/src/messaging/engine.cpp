@@ -412,6 +412,7 @@ ContactInfo Engine::info_of(const Contact& c) {
   info.verified = (c.flags & kFlagVerified) != 0;
   info.blocked = c.blocked();
   info.online = c.online;
+  info.not_added = c.not_added;
   info.path = c.path;
   if (auto it = links_.find(c.best); it != links_.end() && it->second->rel) {
     const ReliableLinkStats& st = it->second->rel->stats();
@@ -634,6 +635,7 @@ void Engine::on_frame(std::size_t transport, std::string_view endpoint,
     handle_hs1(transport, endpoint, frame);
     break;
   case wire::kFrameHs2:
+  case wire::kFrameRefused:
     if (frame.size() > kMaxHandshakeFrameBytes) {
       ++counters_.frames_dropped;
       return;
@@ -705,7 +707,7 @@ void Engine::handle_sealed(std::size_t transport, std::string_view endpoint,
     if (sent && *sent <= now && now - *sent < 600000) {
       // Samples are few (a probe per keepalive_ms, and when a link comes up): weigh each one more
       // than RFC 6298's 1/8, so that a changed path shows within a few probes.
-      const uint32_t sample = static_cast<uint32_t>(now - *sent);
+      const uint32_t sample = std::max<uint32_t>(1, static_cast<uint32_t>(now - *sent));
       l.rtt_ms = l.rtt_ms == 0 ? sample : (l.rtt_ms * 3 + sample) / 4;
     }
     break;
@@ -740,7 +742,7 @@ void Engine::link_timers(Link& l, uint64_t now) {
   if (auto due = l.rel->next_timer_ms(); due && *due <= now) {
     l.rel->on_timer(now);
   }
-  if (now - l.last_tx_ms >= config_.keepalive_ms || now - l.last_ping_ms >= config_.keepalive_ms) {
+  if (now - l.last_tx_ms >= config_.keepalive_ms || now - l.last_ping_ms >= probe_interval(l)) {
     send_ping(l, now); // a keepalive on an idle link, a round-trip probe on a busy one
   }
   if (Contact* c = find_contact(l.key); c != nullptr && c->best == l.index) {
@@ -823,7 +825,7 @@ std::optional<uint64_t> Engine::next_timer_ms() const {
     if (l->rel && !l->rel->idle() && l->last_rx_ms + config_.stall_ms > clock_.mono_ms()) {
       consider(l->last_rx_ms + config_.stall_ms);
     }
-    consider(std::min(l->last_tx_ms, l->last_ping_ms) + config_.keepalive_ms);
+    consider(std::min(l->last_tx_ms + config_.keepalive_ms, l->last_ping_ms + probe_interval(*l)));
     if (auto due = l->rel->next_timer_ms()) {
       consider(*due);
     }

@@ -281,6 +281,10 @@ class Engine {
   [[nodiscard]] std::string path_of(const Link& l) const;
   void handle_hs1(std::size_t transport, std::string_view endpoint, std::span<const uint8_t> f);
   void handle_hs2(std::span<const uint8_t> f);
+  // Answers an hs1 from a key that is not a contact with a refused frame, within the limits.
+  void send_refusal(sdk::Handshake& hs, const Key& key, uint32_t initiator_index,
+                    std::size_t transport, std::string_view endpoint);
+  void handle_refused(Link& l);
   void handle_sealed(std::size_t transport, std::string_view endpoint, std::span<const uint8_t> f);
   bool complete_handshake(Link& l);
   void confirm_link(Link& l);
@@ -288,6 +292,9 @@ class Engine {
   void send_link_packet(Link& l, std::span<const uint8_t> packet);
   // A round-trip probe: the peer answers a ping at once, so its pong measures the path alone.
   void send_ping(Link& l, uint64_t now);
+  // How often a link up is probed: every second until a pong came back (a ping or its pong may
+  // be lost), then every keepalive_ms.
+  [[nodiscard]] uint64_t probe_interval(const Link& l) const;
   void send_envelope(Link& l, std::vector<uint8_t> envelope);
   void on_link_message(uint32_t index, std::vector<uint8_t> message);
   void choose_best(Contact& c);
@@ -367,6 +374,9 @@ class Engine {
   std::vector<HeldFrame> held_;
   std::vector<Event> held_events_;
   std::set<Key> acks_due_;
+  std::map<Key, uint64_t> refused_at_; // mono ms of the last refusal sent to each key
+  uint64_t refusal_second_ = 0;        // mono second of refusals_this_second_
+  uint32_t refusals_this_second_ = 0;
   EngineCounters counters_;
 };
 

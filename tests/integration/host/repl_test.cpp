@@ -99,6 +99,18 @@ class Repl : public ::testing::Test {
                                        "ENTRE_PASSPHRASE=" + passphrase});
   }
 
+  // alice at a terminal with her passphrase given, at her prompt; `code` gets her contact code.
+  std::unique_ptr<PtySession> alice_at_prompt(std::string* code = nullptr) {
+    auto t = terminal({"--profile", alice_.profile.string()}, "alice passphrase");
+    t->expect("code ");
+    const std::string mine = t->rest_of_line();
+    if (code != nullptr) {
+      *code = mine;
+    }
+    t->expect("alice> ");
+    return t;
+  }
+
   std::filesystem::path dir_;
   NodeFiles alice_;
   NodeFiles bob_;
@@ -293,10 +305,8 @@ TEST_F(Repl, EveryCommandWithEditingCompletionAndEventsAboveTheLine) {
 TEST_F(Repl, AContactThatQuitsShowsOfflineAtOnce) {
   HostProcess bob(bob_);
   bob.wait_ready();
-  auto t = terminal({"--profile", alice_.profile.string()}, "alice passphrase");
-  t->expect("code ");
-  const std::string alice_code = t->rest_of_line();
-  t->expect("alice> ");
+  std::string alice_code;
+  auto t = alice_at_prompt(&alice_code);
   (void)bob.add(alice_code, "alice");
   t->type("add " + bob.code() + " bob\r");
   t->expect("added ");
@@ -321,10 +331,8 @@ TEST_F(Repl, AContactThatQuitsShowsOfflineAtOnce) {
 TEST_F(Repl, ThePromptSpeaksInNamesTimesAndWords) {
   HostProcess bob(bob_);
   bob.wait_ready();
-  auto t = terminal({"--profile", alice_.profile.string()}, "alice passphrase");
-  t->expect("code ");
-  const std::string alice_code = t->rest_of_line();
-  t->expect("alice> ");
+  std::string alice_code;
+  auto t = alice_at_prompt(&alice_code);
   const std::string screen = t->screen();
   const std::string start = screen.substr(0, screen.find("alice> "));
   EXPECT_EQ(start.find("loaded"), std::string::npos) << start;
@@ -377,6 +385,24 @@ TEST_F(Repl, ThePromptSpeaksInNamesTimesAndWords) {
   t->type("contacts\r");
   t->expect("no contacts yet");
 
+  t->type("quit\r");
+  EXPECT_EQ(t->wait_exit(), 0);
+  bob.quit();
+}
+
+// A contact that has not added this node says so when dialled: the prompt tells the person,
+// instead of leaving the message "queued" with no word while the other side counts refusals.
+TEST_F(Repl, TheSenderLearnsWhenTheContactHasNotAddedThem) {
+  HostProcess bob(bob_);
+  bob.wait_ready();
+  auto t = alice_at_prompt();
+  t->type("add " + bob.code() + " bob\r");
+  t->expect("added ");
+  t->type("send bob hello, it's alice\r"); // adding dialled already: the answer may come first
+  t->expect("* bob has not added you: your messages wait until they do");
+  t->type("contacts\r");
+  t->expect("bob  offline (has not added you)");
+  EXPECT_GE(bob.counters()["handshakes_refused"], 1u);
   t->type("quit\r");
   EXPECT_EQ(t->wait_exit(), 0);
   bob.quit();
