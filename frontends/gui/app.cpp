@@ -6,7 +6,10 @@
 #include <imgui_stdlib.h>
 #include <qrencode.h>
 
+#include <entre/passphrase.hpp>
+
 #include <algorithm>
+#include <array>
 #include <chrono>
 
 namespace entre::gui {
@@ -151,7 +154,7 @@ bool App::drain() {
   return !items.empty();
 }
 
-bool App::animating() const { return call_.in_call() || call_.ringing_here(); }
+bool App::animating() const { return call_.in_call() || call_.ringing_here() || unlocking_; }
 
 void App::set_focused(bool focused) {
   if (focused == focused_) {
@@ -241,8 +244,11 @@ void App::unlock(const std::string& passphrase) { open_identity(false, passphras
 
 void App::open_identity(bool create, const std::string& passphrase, const std::string& name) {
   unlocking_ = true;
+  unlock_started_ = std::chrono::steady_clock::now();
+  kdf_cost_.clear();
   error_.clear();
   worker_.post([this, create, name, pass = std::string(passphrase)]() mutable {
+    inbox_.push([cost = node_.key_derivation().cost](App& a) { a.kdf_cost_ = cost; });
     ApiStatus st = create ? node_.create_identity(pass) : node_.unlock(pass);
     std::fill(pass.begin(), pass.end(), '\0');
     if (st.ok() && !name.empty()) {
@@ -496,7 +502,7 @@ void App::draw_first_run() {
   if (creating) {
     // The bar and its label share one colour; before anything is typed the hint is advice, not
     // a warning.
-    const PassphraseHint hint = passphrase_hint(passphrase_);
+    const PassphraseStrength hint = passphrase_strength(passphrase_);
     const ImVec4 colour = passphrase_.empty() ? kGrey
                           : hint.score >= 3   ? kGreen
                           : hint.score >= 2   ? kAmber
@@ -513,14 +519,22 @@ void App::draw_first_run() {
   submit |= ImGui::Button(creating ? "Create identity" : "Unlock");
   ImGui::EndDisabled();
   if (unlocking_) {
+    // A spinner and the cost: the restrictive profile's derivation takes seconds and about a
+    // GiB of memory, and a window that shows nothing meanwhile looks hung.
+    static constexpr std::array<const char*, 4> kSpin = {"|", "/", "-", "\\"};
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - unlock_started_).count();
     ImGui::SameLine();
-    ImGui::TextColored(kGrey, "Deriving the key...");
+    ImGui::TextColored(kGrey, "%s Deriving the key%s %.0f s",
+                       kSpin[static_cast<std::size_t>(seconds * 8) % kSpin.size()],
+                       kdf_cost_.empty() ? "..." : (" (" + kdf_cost_ + ")...").c_str(), seconds);
   }
   if (submit && !unlocking_) {
     if (creating && passphrase_ != confirm_) {
       error_ = "The two passphrases differ.";
-    } else if (creating && passphrase_hint(passphrase_).score == 0) {
-      error_ = "Choose a longer passphrase.";
+    } else if (const PassphraseStrength strength = passphrase_strength(passphrase_);
+               creating && !strength.acceptable) {
+      error_ = strength.text; // the rule entre-host's prompt applies too
     } else if (creating) {
       create_identity(passphrase_, name_);
     } else {
@@ -657,7 +671,10 @@ void App::draw_contacts_pane() {
       ImGui::PopClipRect();
       ImGui::Unindent(20);
     }
-    ImGui::TextColored(kGrey, "    %s%s%s", r.online ? r.path_kind.c_str() : "offline",
+    ImGui::TextColored(kGrey, "    %s%s%s",
+                       r.online      ? r.path_kind.c_str()
+                       : r.not_added ? "offline: has not added you"
+                                     : "offline",
                        r.online && !r.path.empty() ? "  " : "", r.online ? r.path.c_str() : "");
     ImGui::PopID();
   }
@@ -675,7 +692,10 @@ void App::draw_conversation_pane() {
     ImGui::SameLine();
     ImGui::TextColored(row->verified ? kGreen : kGrey, row->verified ? "verified" : "not verified");
     ImGui::SameLine();
-    ImGui::TextColored(kGrey, "%s", row->online ? row->path.c_str() : "offline");
+    ImGui::TextColored(kGrey, "%s",
+                       row->online      ? row->path.c_str()
+                       : row->not_added ? "offline: has not added you (messages wait until they do)"
+                                        : "offline");
   }
   ImGui::SameLine(ImGui::GetWindowWidth() - 290);
   ImGui::BeginDisabled(row == nullptr || !row->online || call_.in_call());

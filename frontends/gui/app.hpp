@@ -13,6 +13,7 @@
 
 #include <entre/node.hpp>
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -166,6 +167,9 @@ class App {
   std::optional<bool> has_identity_;
   bool unlocked_ = false;
   bool unlocking_ = false;
+  // While the key derivation runs: since when, and what it costs (Node::key_derivation).
+  std::chrono::steady_clock::time_point unlock_started_{};
+  std::string kdf_cost_;
   std::string passphrase_;
   std::string confirm_;
   std::string name_;         // first run: the name to announce

@@ -27,6 +27,7 @@ ContactRow row_of(const ContactInfo& c) {
   r.unread = c.unread;
   r.verified = c.verified;
   r.blocked = c.blocked;
+  r.not_added = c.not_added;
   return r;
 }
 
@@ -101,9 +102,19 @@ bool ContactList::apply(const Event& event) {
     for (auto& r : rows_) {
       if (r.id == p->contact) {
         r.online = p->online;
+        r.not_added = r.not_added && !p->online;
         r.path = p->path;
         r.path_kind = p->online ? path_kind(p->path) : std::string();
         sort();
+        return true;
+      }
+    }
+    return false;
+  }
+  if (const auto* n = std::get_if<ContactNotAdded>(&event)) {
+    for (auto& r : rows_) {
+      if (r.id == n->contact) {
+        r.not_added = true;
         return true;
       }
     }
@@ -494,54 +505,6 @@ void CallPanel::dismiss_ended() {
     call_.reset();
     stats_.reset();
   }
-}
-
-// ---- Passphrase ---------------------------------------------------------------------------------
-
-PassphraseHint passphrase_hint(const std::string& p) {
-  PassphraseHint h;
-  if (p.empty()) {
-    h.text = "Choose a passphrase: it seals your identity and messages on this device.";
-    return h;
-  }
-  static constexpr std::array<const char*, 10> kKnown = {
-      "password", "passphrase", "123456", "12345678", "qwerty",
-      "letmein",  "iloveyou",   "admin",  "welcome",  "entre"};
-  const std::string l = lower(p);
-  for (const char* k : kKnown) {
-    if (l.find(k) != std::string::npos && p.size() < 20) {
-      h.text = "Too well known: guessers try this first.";
-      return h;
-    }
-  }
-  int classes = 0;
-  bool lo = false;
-  bool up = false;
-  bool digit = false;
-  bool other = false;
-  for (unsigned char c : p) {
-    lo |= std::islower(c) != 0;
-    up |= std::isupper(c) != 0;
-    digit |= std::isdigit(c) != 0;
-    other |= std::isalnum(c) == 0;
-  }
-  classes = int{lo} + int{up} + int{digit} + int{other};
-  // Runs of one character or of a sequence ("aaaa", "1234", "abcd") count once.
-  std::size_t effective = 0;
-  for (std::size_t i = 0; i < p.size(); ++i) {
-    const bool run = i >= 1 && (p[i] == p[i - 1] || p[i] == p[i - 1] + 1);
-    effective += run ? 0 : 1;
-  }
-  const double bits = static_cast<double>(effective) * std::log2(classes <= 1   ? 26.0
-                                                                 : classes == 2 ? 36.0
-                                                                 : classes == 3 ? 62.0
-                                                                                : 90.0);
-  h.score = bits < 28 ? 0 : bits < 40 ? 1 : bits < 56 ? 2 : bits < 72 ? 3 : 4;
-  static constexpr std::array<const char*, 5> kText = {
-      "Too short or too simple.", "Weak: add words or characters.",
-      "Fair: a few more words make it strong.", "Good.", "Strong."};
-  h.text = kText[static_cast<std::size_t>(h.score)];
-  return h;
 }
 
 // ---- Emoji --------------------------------------------------------------------------------------

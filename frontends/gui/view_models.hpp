@@ -33,6 +33,7 @@ struct ContactRow {
   std::string last_text;
   int64_t last_ms = 0;
   bool last_outgoing = false;
+  bool not_added = false; // its node answered but has not added this node (ContactNotAdded)
 };
 
 // The kind of path a link is, for people: a relay, the LAN, or direct.
@@ -42,7 +43,7 @@ class ContactList {
  public:
   // The node's contacts (Node::contacts()); the open conversation's contact keeps 0 unread.
   void reset(const std::vector<ContactInfo>& contacts);
-  // Presence and arriving messages; true when a row changed.
+  // Presence, refusals (ContactNotAdded) and arriving messages; true when a row changed.
   bool apply(const Event& event);
   // The conversation read on screen: its messages count as read as they arrive. While the
   // window is not in front, set_open("") keeps the conversation open but counts its messages.
@@ -165,17 +166,6 @@ class CallPanel {
   std::optional<CallInfo> call_;
   std::optional<CallStats> stats_;
 };
-
-// ---- Passphrase ---------------------------------------------------------------------------------
-
-struct PassphraseHint {
-  int score = 0; // 0 (unusable) to 4 (strong)
-  std::string text;
-};
-
-// A rough strength estimate: length, character classes, repeated or sequential runs and a few
-// well-known choices. It guides; the key derivation's cost is what protects a stored identity.
-[[nodiscard]] PassphraseHint passphrase_hint(const std::string& passphrase);
 
 // ---- Emoji --------------------------------------------------------------------------------------
 

@@ -1,6 +1,8 @@
 #include "commands.hpp"
+#include "human.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <map>
 #include <sstream>
 
@@ -51,17 +53,10 @@ template <typename T> T take(ApiResult<T> r) {
 }
 
 Json contact_json(const ContactInfo& c) {
-  return Json{{"id", c.id},
-              {"name", c.name},
-              {"online", c.online},
-              {"path", c.path},
-              {"rtt_ms", c.rtt_ms},
-              {"loss", c.loss},
-              {"unread", c.unread},
-              {"verified", c.verified},
-              {"blocked", c.blocked},
-              {"added_ms", c.added_ms},
-              {"endpoints", c.endpoints}};
+  return Json{{"id", c.id},           {"name", c.name},           {"online", c.online},
+              {"path", c.path},       {"rtt_ms", c.rtt_ms},       {"loss", c.loss},
+              {"unread", c.unread},   {"not_added", c.not_added}, {"verified", c.verified},
+              {"blocked", c.blocked}, {"added_ms", c.added_ms},   {"endpoints", c.endpoints}};
 }
 
 Json message_json(const MessageInfo& m) {
@@ -434,32 +429,51 @@ std::vector<std::string> Commands::contact_names() {
   return names;
 }
 
-// A contact by id, by a name exactly one contact has, or by a start of its id (6 characters or
-// more) that exactly one contact's id has.
+// A contact by id, by a name exactly one contact has (the same letters in any case when no name
+// matches exactly), or by a start of its id (6 characters or more) that exactly one contact's id
+// has. When none matches, names close to `who` are offered.
 std::string Commands::resolve(const std::string& who) {
+  auto folded = [](std::string text) {
+    std::transform(text.begin(), text.end(), text.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return text;
+  };
   std::vector<std::string> by_name;
+  std::vector<std::string> by_folded_name;
   std::vector<std::string> by_prefix;
+  std::vector<std::string> names;
   for (const auto& c : node_.contacts()) {
     if (c.id == who) {
       return c.id;
     }
     if (c.name == who) {
       by_name.push_back(c.id);
+    } else if (folded(c.name) == folded(who)) {
+      by_folded_name.push_back(c.id);
     }
     if (who.size() >= 6 && c.id.compare(0, who.size(), who) == 0) {
       by_prefix.push_back(c.id);
     }
+    names.push_back(c.name);
   }
-  const auto& matches = by_name.empty() ? by_prefix : by_name;
+  const auto& matches = !by_name.empty()          ? by_name
+                        : !by_folded_name.empty() ? by_folded_name
+                                                  : by_prefix;
   if (matches.size() == 1) {
     return matches.front();
   }
   if (matches.empty()) {
-    throw CommandError("not_found", "no contact '" + who +
-                                        "': give its name, its id or the start of its id "
-                                        "('contacts' lists them)");
+    std::string offer;
+    for (const auto& name : close_names(who, names)) {
+      offer += (offer.empty() ? "did you mean '" : "' or '") + one_line(name);
+    }
+    throw CommandError("not_found", "no contact '" + one_line(who) + "': " +
+                                        (offer.empty() ? "give its name, its id or the start of "
+                                                         "its id ('contacts' lists them)"
+                                                       : offer + "'? ('contacts' lists them)"));
   }
-  throw CommandError("ambiguous", "more than one contact matches '" + who + "': use its id");
+  throw CommandError("ambiguous", "more than one contact matches '" + one_line(who) +
+                                      "': use its id (or the start of it, 'contacts' shows them)");
 }
 
 Json Commands::run(const MethodSpec& spec, const Json& params) {
@@ -824,6 +838,9 @@ Json event_json(const Event& event) {
     return Json{
         {"event", "presence"}, {"contact", p->contact}, {"online", p->online}, {"path", p->path}};
   }
+  if (const auto* n = std::get_if<ContactNotAdded>(&event)) {
+    return Json{{"event", "not_added"}, {"contact", n->contact}};
+  }
   if (const auto* d = std::get_if<EventsDropped>(&event)) {
     return Json{{"event", "events_dropped"}, {"count", d->count}};
   }
@@ -870,6 +887,9 @@ std::string event_line(const Json& e) {
   if (kind == "presence") {
     return "presence " + e["contact"].get<std::string>() +
            (e["online"].get<bool>() ? " online " + e["path"].get<std::string>() : " offline");
+  }
+  if (kind == "not_added") {
+    return "not-added " + e["contact"].get<std::string>();
   }
   if (kind == "events_dropped") {
     return "events-dropped " + std::to_string(e["count"].get<uint64_t>());

@@ -85,9 +85,13 @@ class Commands {
   // Contact names, for completion.
   std::vector<std::string> contact_names();
 
+  // The id of the contact `who` names: its id, its name (in any case when no name matches
+  // exactly), or a start of its id of 6 characters or more. Throws CommandError "not_found"
+  // (offering close names) or "ambiguous".
+  std::string resolve(const std::string& who);
+
  private:
   Json run(const MethodSpec& spec, const Json& params);
-  std::string resolve(const std::string& who);
 
   Node& node_;
   std::mutex mu_;

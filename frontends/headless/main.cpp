@@ -14,9 +14,11 @@
 // one-shot send stored the message but it was not delivered within --wait.
 #include "commands.hpp"
 #include "control_server.hpp"
+#include "human.hpp"
 #include "repl.hpp"
 
 #include <entre/node.hpp>
+#include <entre/passphrase.hpp>
 
 #include "profile/profile.hpp"
 
@@ -25,6 +27,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -33,7 +36,9 @@
 #include <fstream>
 #include <iostream>
 #include <mutex>
+#include <optional>
 #include <thread>
+#include <utility>
 
 #include <fcntl.h>
 #include <poll.h>
@@ -60,6 +65,7 @@ struct Options {
   std::string control;
   bool check = false;
   bool json = false;
+  bool verbose = false;
   int wait_seconds = 30;
   std::vector<std::string> command;
 };
@@ -135,14 +141,43 @@ std::optional<std::string> passphrase_from(const std::string& file) {
   return std::nullopt;
 }
 
-// Asks on the terminal: twice for a new identity, up to three times for an existing one.
+// Creates or unlocks the identity, saying first what the key derivation costs (the restrictive
+// profile's takes seconds and about a GiB of memory) and then how long it took, unless `quiet`.
+entre::ApiStatus derive(entre::Node& node, bool create, const std::string& passphrase, bool quiet) {
+  if (!quiet) {
+    std::cout << "entre-host: deriving the key from the passphrase (" << node.key_derivation().cost
+              << ")... " << std::flush;
+  }
+  const auto started = std::chrono::steady_clock::now();
+  entre::ApiStatus st = create ? node.create_identity(passphrase) : node.unlock(passphrase);
+  if (!quiet) {
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now() - started)
+                        .count();
+    std::cout << "done in " << ms / 1000 << "." << ms % 1000 / 100 << " s" << std::endl;
+  }
+  return st;
+}
+
+// Asks on the terminal: for a new identity until a passphrase passes the rule every frontend
+// applies (entre/passphrase.hpp) and is typed twice the same, for an existing one up to three
+// times.
 entre::ApiStatus unlock_interactively(entre::Node& node, bool existed) {
   const entre::host::EchoOff quiet;
-  for (int attempt = 0; attempt < 3; ++attempt) {
+  for (int attempt = 0; attempt < (existed ? 3 : 6); ++attempt) {
     std::string first;
     if (!existed) {
       if (!entre::host::read_secret("Choose a passphrase to seal this node's identity: ", first)) {
         break;
+      }
+      if (!first.empty()) {
+        const entre::PassphraseStrength strength = entre::passphrase_strength(first);
+        if (!strength.acceptable) {
+          std::cout << strength.text << " Try again.\n";
+          wipe(first);
+          continue;
+        }
+        std::cout << "Strength: " << strength.text << '\n';
       }
       std::string again;
       if (!entre::host::read_secret("Repeat it: ", again)) {
@@ -157,14 +192,14 @@ entre::ApiStatus unlock_interactively(entre::Node& node, bool existed) {
         wipe(first);
         continue;
       }
-      entre::ApiStatus st = node.create_identity(first);
+      entre::ApiStatus st = derive(node, true, first, false);
       wipe(first);
       return st;
     }
     if (!entre::host::read_secret("Passphrase for '" + node.name() + "': ", first)) {
       break;
     }
-    entre::ApiStatus st = node.unlock(first);
+    entre::ApiStatus st = derive(node, false, first, false);
     wipe(first);
     if (st || st.error.code != entre::sdk::StatusCode::kAuthFailed || attempt == 2) {
       return st;
@@ -175,7 +210,9 @@ entre::ApiStatus unlock_interactively(entre::Node& node, bool existed) {
 }
 
 // Creates or unlocks the identity: from --passphrase-file or ENTRE_PASSPHRASE, else by asking
-// when `ask` (a terminal), else leaves messaging locked. False when that failed.
+// when `ask` (a terminal), else leaves messaging locked. False when that failed. A weak
+// passphrase from a file or the environment is warned about, not refused (services and scripts
+// choose their own).
 bool open_identity(entre::Node& node, const Options& o, bool ask, bool quiet) {
   if (!node.messaging_available()) {
     return true;
@@ -184,7 +221,12 @@ bool open_identity(entre::Node& node, const Options& o, bool ask, bool quiet) {
   std::optional<std::string> passphrase = passphrase_from(o.passphrase_file);
   entre::ApiStatus st;
   if (passphrase) {
-    st = existed ? node.unlock(*passphrase) : node.create_identity(*passphrase);
+    if (const entre::PassphraseStrength strength = entre::passphrase_strength(*passphrase);
+        !existed && !strength.acceptable) {
+      std::cerr << "entre-host: warning: the passphrase given is weak: " << strength.text
+                << " (a person choosing one at the prompt would be refused)\n";
+    }
+    st = derive(node, !existed, *passphrase, quiet);
     wipe(*passphrase);
   } else if (ask) {
     st = unlock_interactively(node, existed);
@@ -204,8 +246,13 @@ bool open_identity(entre::Node& node, const Options& o, bool ask, bool quiet) {
   return true;
 }
 
-// Creates and starts the node; prints what it loaded unless `quiet`.
-std::unique_ptr<entre::Node> start_node(const Options& o, bool quiet, Commands** commands_out,
+// How much start_node prints: nothing (one-shot commands), a few lines (at a terminal), or every
+// plugin and endpoint (on a pipe, and at a terminal with --verbose).
+enum class Startup { kQuiet, kBrief, kFull };
+
+// Creates and starts the node, and says what it loaded as `startup` asks. A plugin that failed
+// is always named.
+std::unique_ptr<entre::Node> start_node(const Options& o, Startup startup, Commands** commands_out,
                                         std::unique_ptr<Commands>& commands, int& status) {
   entre::NodeCreateResult created = entre::Node::create(o.profile);
   if (!created.node) {
@@ -217,18 +264,23 @@ std::unique_ptr<entre::Node> start_node(const Options& o, bool quiet, Commands**
     return nullptr;
   }
   entre::Node& node = *created.node;
-  if (!quiet) {
+  std::size_t loaded = 0;
+  if (startup == Startup::kFull) {
     std::cout << "entre-host: node '" << node.name() << "' from " << node.profile_path().string()
               << "\nplugins:\n";
-    for (const auto& p : node.plugins()) {
-      std::cout << "  " << (p.loaded ? "loaded " : "FAILED ") << p.id;
-      if (p.loaded) {
-        std::cout << ' ' << p.version << " (" << p.kind << ") " << p.file.string();
-      } else {
-        std::cout << (p.required ? " (required)" : " (optional)") << ": " << p.error;
-      }
-      std::cout << '\n';
+  }
+  for (const auto& p : node.plugins()) {
+    loaded += p.loaded ? 1 : 0;
+    if (startup == Startup::kQuiet || (startup == Startup::kBrief && p.loaded)) {
+      continue;
     }
+    std::cout << "  " << (p.loaded ? "loaded " : "FAILED ") << p.id;
+    if (p.loaded) {
+      std::cout << ' ' << p.version << " (" << p.kind << ") " << p.file.string();
+    } else {
+      std::cout << (p.required ? " (required)" : " (optional)") << ": " << p.error;
+    }
+    std::cout << '\n';
   }
   for (const auto& e : node.start()) {
     std::cerr << "entre-host: " << e << '\n';
@@ -241,109 +293,31 @@ std::unique_ptr<entre::Node> start_node(const Options& o, bool quiet, Commands**
   }
   commands = std::make_unique<Commands>(node);
   *commands_out = commands.get();
+  std::string endpoints;
   while (auto event = node.poll_event()) {
     commands->observe(*event);
-    if (const auto* t = std::get_if<entre::TransportStateChanged>(&*event);
-        t && t->running && !quiet) {
+    if (const auto* t = std::get_if<entre::TransportStateChanged>(&*event); t && t->running) {
       for (const auto& e : t->endpoints) {
-        std::cout << "transport " << t->plugin_id << " listening at " << e << '\n';
+        if (startup == Startup::kFull) {
+          std::cout << "transport " << t->plugin_id << " listening at " << e << '\n';
+        }
+        endpoints += (endpoints.empty() ? "" : ", ") + e;
       }
     }
+  }
+  if (startup == Startup::kBrief) {
+    std::cout << "entre-host: node '" << node.name() << "', " << loaded << " plugins ('plugins' "
+              << "lists them, -v at start too)"
+              << (endpoints.empty() ? std::string() : ", listening at " + endpoints) << '\n';
   }
   return std::move(created.node);
 }
 
 // ---- interactive prompt ----------------------------------------------------------------------
 
-// An event as a person reads it: contacts by name.
-std::string human_event(entre::Node& node, const Json& e) {
-  const std::string kind = e["event"].get<std::string>();
-  auto name_of = [&](const std::string& id) {
-    auto c = node.contact(id);
-    return c && !c.value->name.empty() ? c.value->name : id.substr(0, 12);
-  };
-  if (kind == "message") {
-    const Json& m = e["message"];
-    const std::time_t when = m["local_ms"].get<int64_t>() / 1000;
-    std::tm local{};
-    char clock[16] = "--:--";
-    if (::localtime_r(&when, &local) != nullptr) {
-      std::strftime(clock, sizeof clock, "%H:%M", &local);
-    }
-    return std::string("[") + clock + "] " +
-           entre::host::printable(name_of(m["contact"].get<std::string>()), " ") + ": " +
-           entre::host::printable(m["text"].get<std::string>(), "\r\n        ");
-  }
-  if (kind == "state") {
-    const std::string state = e["state"].get<std::string>();
-    if (state != "delivered" && state != "read") {
-      return {};
-    }
-    return "  (" + entre::host::printable(name_of(e["contact"].get<std::string>()), " ") + " " +
-           (state == "read" ? "read" : "received") + " message " +
-           e["id"].get<std::string>().substr(0, 8) + ")";
-  }
-  if (kind == "presence") {
-    return "* " + entre::host::printable(name_of(e["contact"].get<std::string>()), " ") +
-           (e["online"].get<bool>() ? " is online (" + e["path"].get<std::string>() + ")"
-                                    : " went offline");
-  }
-  if (kind == "met") {
-    return "* met '" + entre::host::one_line(e["name"].get<std::string>()) + "', safety number " +
-           e["safety_number"].get<std::string>() + ": if it matches their screen, type: add " +
-           e["code"].get<std::string>() + " NAME";
-  }
-  if (kind == "events_dropped") {
-    return "* " + std::to_string(e["count"].get<uint64_t>()) + " events were dropped";
-  }
-  if (kind == "call") {
-    const Json& c = e["call"];
-    const std::string who = entre::host::printable(name_of(c["contact"].get<std::string>()), " ");
-    const std::string phase = c["phase"].get<std::string>();
-    if (phase == "calling") {
-      return "* calling " + who + "... ('hangup' to cancel)";
-    }
-    if (phase == "ringing") {
-      return "* " + who + "'s node is ringing";
-    }
-    if (phase == "incoming") {
-      return "* " + who + " is calling: type 'answer', or 'hangup' to decline";
-    }
-    if (phase == "active") {
-      return "* in a call with " + who + " (" + c["codec"].get<std::string>() + ", " +
-             std::to_string(c["sample_rate"].get<uint64_t>()) + " Hz)" +
-             (c["muted"].get<bool>() ? ", muted" : "") + ": 'mute', 'hangup'";
-    }
-    if (phase == "ended") {
-      const int64_t answered = c["answered_ms"].get<int64_t>();
-      std::string length;
-      if (answered != 0) {
-        const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                             std::chrono::system_clock::now().time_since_epoch())
-                             .count();
-        const int64_t s = std::max<int64_t>((now - answered) / 1000, 0);
-        length =
-            ", " + std::to_string(s / 60) + ":" + (s % 60 < 10 ? "0" : "") + std::to_string(s % 60);
-      }
-      return "* call with " + who + " ended: " + c["end"].get<std::string>() + length;
-    }
-    return {};
-  }
-  return {};
-}
-
 // A log line below warning level ("<time> info  ..."), which the prompt does not show.
 bool routine_log_line(const std::string& line) {
-  std::string plain; // without colour codes
-  for (std::size_t i = 0; i < line.size(); ++i) {
-    if (line[i] == '\x1b') {
-      while (i < line.size() && (std::isalpha(static_cast<unsigned char>(line[i])) == 0)) {
-        ++i;
-      }
-      continue;
-    }
-    plain += line[i];
-  }
+  const std::string plain = entre::host::without_colours(line);
   const std::size_t sp = plain.find(' ');
   if (sp == std::string::npos || sp < 10 || !std::isdigit(static_cast<unsigned char>(plain[0]))) {
     return false;
@@ -385,12 +359,12 @@ class StderrCapture {
           const std::string line = pending.substr(0, nl);
           pending.erase(0, nl + 1);
           if (!routine_log_line(line)) {
-            repl.print(entre::host::printable(line, " "));
+            repl.print(entre::host::printable(entre::host::without_colours(line), " "));
           }
         }
       }
       if (!pending.empty() && !routine_log_line(pending)) {
-        repl.print(entre::host::printable(pending, " "));
+        repl.print(entre::host::printable(entre::host::without_colours(pending), " "));
       }
       ::close(fd);
     });
@@ -420,9 +394,10 @@ std::vector<std::string> command_words() {
   return words;
 }
 
-// Runs one text line; prints its result or error with `out`. False on "quit".
+// Runs one text line from a pipe; prints its result (the line format) or error with `out`.
+// False on "quit".
 bool run_text_line(Commands& commands, const std::string& line,
-                   const std::function<void(const std::string&)>& out, bool human) {
+                   const std::function<void(const std::string&)>& out) {
   const std::string trimmed = line.substr(0, line.find_last_not_of(" \t\r") + 1);
   if (trimmed.empty()) {
     return true;
@@ -433,16 +408,8 @@ bool run_text_line(Commands& commands, const std::string& line,
   try {
     const Json call = entre::host::parse_line(trimmed);
     const std::string method = call["method"].get<std::string>();
-    const Json result = commands.call(method, call["params"]);
-    for (const auto& l : entre::host::render_lines(method, result)) {
-      if (!human) {
-        out(l);
-      } else if (l != "end") {
-        out(method == "help" ? "  " + l.substr(5) : l);
-      }
-    }
-    if (human && method == "help" && !call["params"].contains("command")) {
-      out("  quit                               stop the node (or Ctrl-D; Ctrl-C too)");
+    for (const auto& l : entre::host::render_lines(method, commands.call(method, call["params"]))) {
+      out(l);
     }
   } catch (const CommandError& e) {
     out("error " + entre::host::one_line(e.what()));
@@ -451,6 +418,69 @@ bool run_text_line(Commands& commands, const std::string& line,
   }
   return true;
 }
+
+// A line typed at the prompt: results as a person reads them (HumanView), and 'remove' only once
+// confirmed, since it deletes the conversation. Used from the prompt's thread only.
+class PromptLines {
+ public:
+  PromptLines(Commands& commands, entre::host::HumanView& view)
+      : commands_(commands), view_(view) {}
+
+  // False on "quit".
+  bool run(const std::string& line, const std::function<void(const std::string&)>& out) {
+    const std::string trimmed = line.substr(0, line.find_last_not_of(" \t\r") + 1);
+    if (!pending_remove_.empty()) {
+      const std::string id = std::exchange(pending_remove_, std::string());
+      const std::string name = view_.name_of(id);
+      if (trimmed != "yes") {
+        out("kept " + name);
+        return true;
+      }
+      return attempt(out, [&] {
+        (void)commands_.call("remove", Json{{"contact", id}});
+        out("removed " + name + " and the conversation");
+      });
+    }
+    if (trimmed.empty()) {
+      return true;
+    }
+    if (trimmed == "quit" || trimmed == "exit") {
+      return false;
+    }
+    return attempt(out, [&] {
+      const Json call = entre::host::parse_line(trimmed);
+      const std::string method = call["method"].get<std::string>();
+      if (method == "remove") {
+        pending_remove_ = commands_.resolve(call["params"]["contact"].get<std::string>());
+        out("Remove " + view_.name_of(pending_remove_) + " [" + pending_remove_.substr(0, 8) +
+            "] and delete your whole conversation? Type 'yes' to remove, anything else keeps it.");
+        return;
+      }
+      for (const auto& l : view_.result(method, commands_.call(method, call["params"]))) {
+        out(l);
+      }
+      if (method == "help" && !call["params"].contains("command")) {
+        out("  quit                               stop the node (or Ctrl-D; Ctrl-C too)");
+      }
+    });
+  }
+
+ private:
+  template <typename Fn> bool attempt(const std::function<void(const std::string&)>& out, Fn fn) {
+    try {
+      fn();
+    } catch (const CommandError& e) {
+      out("error " + entre::host::one_line(e.what()));
+    } catch (const std::exception& e) {
+      out("error " + entre::host::one_line(std::string("internal: ") + e.what()));
+    }
+    return true;
+  }
+
+  Commands& commands_;
+  entre::host::HumanView& view_;
+  std::string pending_remove_; // a contact id waiting for "yes"
+};
 
 int run_node(const Options& o) {
   // Block the stop signals in every thread; one thread waits for them with sigwait.
@@ -464,7 +494,30 @@ int run_node(const Options& o) {
   int status = kExitOk;
   Commands* commands = nullptr;
   std::unique_ptr<Commands> commands_owner;
-  std::unique_ptr<entre::Node> node_owner = start_node(o, false, &commands, commands_owner, status);
+  std::unique_ptr<entre::host::Repl> repl;
+  std::unique_ptr<PromptLines> prompt_lines;
+  // At a terminal the log's routine lines stay off the screen from the start (the plugins'
+  // "loaded" lines and the like), and its warnings print above the prompt once it shows.
+  std::optional<StderrCapture> capture;
+  if (interactive) {
+    repl = std::make_unique<entre::host::Repl>(entre::host::ReplHooks{
+        [&](const std::string& line) {
+          return prompt_lines->run(line, [&](const std::string& l) { repl->print(l); });
+        },
+        command_words,
+        [&](const std::string& command) {
+          const auto* spec = entre::host::find_method(command);
+          if (command == "help") {
+            return command_words();
+          }
+          return spec != nullptr && spec->contact_first ? commands->contact_names()
+                                                        : std::vector<std::string>{};
+        }});
+    capture.emplace(*repl);
+  }
+  std::unique_ptr<entre::Node> node_owner =
+      start_node(o, interactive && !o.verbose ? Startup::kBrief : Startup::kFull, &commands,
+                 commands_owner, status);
   if (!node_owner) {
     return status;
   }
@@ -480,23 +533,10 @@ int run_node(const Options& o) {
     }
   }
 
-  std::unique_ptr<entre::host::Repl> repl;
   std::function<void(const std::string&)> print = say;
+  entre::host::HumanView view(node);
+  prompt_lines = std::make_unique<PromptLines>(*commands, view);
   if (interactive) {
-    repl = std::make_unique<entre::host::Repl>(entre::host::ReplHooks{
-        [&](const std::string& line) {
-          return run_text_line(
-              *commands, line, [&](const std::string& l) { repl->print(l); }, true);
-        },
-        command_words,
-        [&](const std::string& command) {
-          const auto* spec = entre::host::find_method(command);
-          if (command == "help") {
-            return command_words();
-          }
-          return spec != nullptr && spec->contact_first ? commands->contact_names()
-                                                        : std::vector<std::string>{};
-        }});
     print = [&](const std::string& l) { repl->print(l); };
   }
 
@@ -534,7 +574,7 @@ int run_node(const Options& o) {
           continue;
         }
         control.broadcast(e);
-        const std::string line = interactive ? human_event(node, e) : entre::host::event_line(e);
+        const std::string line = interactive ? view.event(e) : entre::host::event_line(e);
         if (!line.empty()) {
           print(line);
         }
@@ -554,10 +594,7 @@ int run_node(const Options& o) {
       }
       repl->stop();
     });
-    {
-      StderrCapture capture(*repl);
-      repl->run(node.name() + "> ");
-    }
+    repl->run(node.name() + "> ");
     left = true;
     pthread_kill(signals.native_handle(), SIGTERM); // ends the sigwait if no signal came
     signals.join();
@@ -598,7 +635,7 @@ int run_node(const Options& o) {
         for (std::size_t nl; (nl = pending.find('\n')) != std::string::npos;) {
           const std::string line = pending.substr(0, nl);
           pending.erase(0, nl + 1);
-          if (!run_text_line(*commands, line, say, false)) {
+          if (!run_text_line(*commands, line, say)) {
             kill(getpid(), SIGTERM);
             pollfd stop{stop_pipe[0], POLLIN, 0};
             while (::poll(&stop, 1, -1) < 0 && errno == EINTR) {
@@ -717,7 +754,8 @@ int run_once(const Options& o) {
   int status = kExitOk;
   Commands* commands = nullptr;
   std::unique_ptr<Commands> commands_owner;
-  std::unique_ptr<entre::Node> node = start_node(o, true, &commands, commands_owner, status);
+  std::unique_ptr<entre::Node> node =
+      start_node(o, Startup::kQuiet, &commands, commands_owner, status);
   if (!node) {
     return status;
   }
@@ -770,6 +808,8 @@ int main(int argc, char** argv) {
                "validate the profile and every plugin's settings without starting anything, "
                "and exit (status 2 if invalid)");
   app.add_flag("--json", o.json, "one-shot COMMAND: print its result as JSON");
+  app.add_flag("-v,--verbose", o.verbose,
+               "at a terminal: list every plugin and endpoint at start (as on a pipe)");
   app.add_option("--wait", o.wait_seconds,
                  "one-shot send: seconds to wait for delivery (default 30)")
       ->check(CLI::Range(0, 3600));

@@ -23,7 +23,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     __builtin_trap();
   }
   if (const auto hs2 = wire::parse_hs2(in);
-      hs2 && !same(wire::hs2(hs2->receiver, hs2->sender, hs2->noise), in)) {
+      hs2 && !same(wire::hs2(hs2->receiver, hs2->sender, hs2->noise, hs2->refused), in)) {
     __builtin_trap();
   }
   if (const auto sealed = wire::parse_sealed(in)) {

@@ -465,20 +465,181 @@ TEST(Messaging, APeerThatComesBackReceivesWithinARoundTripWhicheverKeyIsSmaller)
   std::filesystem::remove_all(root);
 }
 
-TEST(Messaging, StrangersAndBlockedContactsCannotConnect) {
+// The last presence event `node` reported for `contact`: true online, false offline.
+std::optional<bool> last_presence(const SimMessenger& node, const std::string& contact) {
+  std::optional<bool> online;
+  for (const auto& p : node.presence) {
+    if (p.contact == contact) {
+      online = p.online;
+    }
+  }
+  return online;
+}
+
+// A node that leaves says so on its links: its contacts show it offline at once, not after the
+// link timeout (45 s). The goodbye is sealed under the link's keys: a forged or altered copy
+// changes nothing, and a copy played again after the real one is refused.
+TEST(Messaging, AContactThatSaysGoodbyeIsOfflineAtOnceAndNobodyElseCanSayIt) {
+  Pair p;
+  p.net.set_default({.impairment = {.latency_ms = 10}});
+  p.clock.run_for(2000);
+  ASSERT_EQ(last_presence(*p.alice, p.alice_sees_bob), std::optional<bool>(true));
+
+  // bob's goodbye, held back on the way.
+  const auto cut = p.net.partition({"bob"}, {"alice"});
+  p.bob->record_sent = true;
+  p.bob->engine->say_goodbye();
+  p.bob->poke();
+  p.bob->record_sent = false;
+  ASSERT_EQ(p.bob->sent.size(), 1u);
+  const std::vector<uint8_t> goodbye = p.bob->sent.front();
+  p.clock.run_for(100);
+  p.net.heal(cut);
+
+  // Altered in any byte after the header, or with a wrong counter: dropped and counted.
+  const uint64_t dropped = p.alice->engine->counters().frames_dropped;
+  for (std::size_t at : {std::size_t{5}, goodbye.size() - 1, std::size_t{13}}) {
+    std::vector<uint8_t> forged = goodbye;
+    forged[at] ^= 0x01;
+    p.alice->on_frame(0, sdk::StringView(sim::sim_endpoint("mallory")), sdk::ByteView(forged));
+  }
+  EXPECT_EQ(p.alice->engine->counters().frames_dropped, dropped + 3);
+  EXPECT_TRUE(p.alice->engine->contact(p.alice_sees_bob).value->online);
+
+  // The real one: offline at once.
+  p.alice->on_frame(0, sdk::StringView(sim::sim_endpoint("bob")), sdk::ByteView(goodbye));
+  EXPECT_EQ(last_presence(*p.alice, p.alice_sees_bob), std::optional<bool>(false));
+  EXPECT_FALSE(p.alice->engine->contact(p.alice_sees_bob).value->online);
+  EXPECT_EQ(p.alice->engine->link_count(), 0u);
+  p.alice->on_frame(0, sdk::StringView(sim::sim_endpoint("bob")), sdk::ByteView(goodbye));
+  EXPECT_EQ(p.alice->engine->counters().frames_dropped, dropped + 4);
+
+  // bob did not go: the next link comes up as usual, and messages flow.
+  p.alice->send(p.alice_sees_bob, "still there?");
+  ASSERT_TRUE(run_until(
+      p.clock, [&] { return !p.bob->received.empty(); }, 10'000));
+  EXPECT_EQ(last_presence(*p.alice, p.alice_sees_bob), std::optional<bool>(true));
+}
+
+// The round trip a person sees is the path's: 2 x 20 ms here. The reliable link's own estimate
+// includes the receiver's ack delay (10 ms for a lone packet), which is not the path's.
+TEST(Messaging, TheContactsRoundTripIsThePathsNotTheDelayedAcks) {
+  Pair p;
+  p.net.set_default({.impairment = {.latency_ms = 20}});
+  for (int i = 0; i < 30; ++i) {
+    p.alice->send(p.alice_sees_bob, text_of("a", i));
+    p.clock.run_for(1000); // one lone packet at a time: each one's ack waits the ack delay
+  }
+  p.clock.run_for(40'000); // a few keepalive rounds
+  expect_exactly_once_in_order(*p.bob, "a", 30);
+  for (auto* side : {&p.alice, &p.bob}) {
+    const std::string contact = side == &p.alice ? p.alice_sees_bob : p.bob_sees_alice;
+    const auto info = (*side)->engine->contact(contact);
+    ASSERT_TRUE(info.ok());
+    EXPECT_TRUE(info.value->online);
+    EXPECT_EQ(info.value->rtt_ms, 40u) << (*side)->name();
+  }
+  std::cout << "[ figures  ] the reliable link's own estimate (ack delay included): "
+            << p.alice->engine->link_stats().srtt_ms << " ms\n";
+}
+
+// alice, and mallory, who added alice (alice does not know mallory) and sent her "hello?".
+struct Stranger {
   FakeClock clock;
-  SimNetwork net(clock, 3);
+  SimNetwork net{clock, 3};
   PluginFiles files;
-  SimMessenger alice(net, "alice", files);
-  SimMessenger mallory(net, "mallory", files);
-  alice.create_identity();
-  mallory.create_identity();
-  const std::string alice_id = mallory.add(alice, "Alice"); // alice does not know mallory
-  mallory.send(alice_id, "hello?");
-  clock.run_for(30'000);
+  SimMessenger alice{net, "alice", files};
+  SimMessenger mallory{net, "mallory", files};
+  std::string alice_id;
+
+  Stranger() {
+    alice.create_identity();
+    mallory.create_identity();
+    alice_id = mallory.add(alice, "Alice");
+    mallory.send(alice_id, "hello?");
+  }
+};
+
+TEST(Messaging, StrangersAndBlockedContactsCannotConnect) {
+  Stranger s;
+  s.clock.run_for(30'000);
+  EXPECT_TRUE(s.alice.received.empty());
+  EXPECT_GT(s.alice.engine->counters().handshakes_refused, 0u);
+  EXPECT_EQ(s.alice.engine->counters().handshakes_completed, 0u);
+}
+
+// A node that has not added the sender answers its handshake with an authenticated refusal: the
+// sender learns it once (and its messages wait), instead of "queued" forever while the other
+// side counts refusals. Once added, the link comes up and the message is delivered.
+TEST(Messaging, ASenderLearnsWhenTheOtherSideHasNotAddedIt) {
+  Stranger s;
+  FakeClock& clock = s.clock;
+  SimMessenger& alice = s.alice;
+  SimMessenger& mallory = s.mallory;
+  const std::string& alice_id = s.alice_id;
+  clock.run_for(5000);
+  EXPECT_EQ(mallory.not_added, std::vector<std::string>{alice_id});
+  EXPECT_TRUE(mallory.engine->contact(alice_id).value->not_added);
+  EXPECT_EQ(mallory.engine->outbox_size(), 1u);
   EXPECT_TRUE(alice.received.empty());
-  EXPECT_GT(alice.engine->counters().handshakes_refused, 0u);
-  EXPECT_EQ(alice.engine->counters().handshakes_completed, 0u);
+
+  // It asks again now and then: one event, and alice answers at most once per 30 s.
+  const uint64_t refused_before = alice.engine->counters().handshakes_refused;
+  alice.record_sent = true;
+  clock.run_for(180'000);
+  alice.record_sent = false;
+  std::size_t refusals = 0;
+  for (const auto& f : alice.sent) {
+    refusals += !f.empty() && f[0] == 0x13 ? 1 : 0;
+  }
+  EXPECT_GE(alice.engine->counters().handshakes_refused, refused_before + 2);
+  EXPECT_GE(refusals, 2u);
+  EXPECT_LE(refusals, 7u) << "more than one refusal per 30 s";
+  EXPECT_EQ(mallory.not_added.size(), 1u);
+
+  // alice adds mallory: the link comes up (she dials), the message arrives.
+  (void)alice.add(mallory, "Mallory");
+  ASSERT_TRUE(run_until(
+      clock, [&] { return !alice.received.empty(); }, 10'000));
+  EXPECT_FALSE(mallory.engine->contact(alice_id).value->not_added);
+}
+
+// A refusal is what only the refusing node can write (Noise message 2 under its key): a forged
+// one is dropped and changes nothing. A blocked contact gets silence, not a refusal: blocking
+// stays indistinguishable from being offline.
+TEST(Messaging, RefusalsCannotBeForgedAndABlockGetsSilence) {
+  Pair p;
+  p.clock.run_for(2000);
+  p.bob->engine->set_blocked(p.bob_sees_alice, true);
+  p.bob->poke();
+  p.alice->send(p.alice_sees_bob, "still friends?");
+  p.bob->record_sent = true;
+  p.alice->record_sent = true;
+  p.clock.run_for(120'000);
+  for (const auto& f : p.bob->sent) {
+    EXPECT_NE(f.empty() ? 0 : f[0], 0x13) << "a blocked contact was told";
+  }
+  EXPECT_TRUE(p.alice->not_added.empty());
+  EXPECT_FALSE(p.alice->engine->contact(p.alice_sees_bob).value->not_added);
+
+  // A refusal forged for alice's latest handshake (its index read off the wire): it does not
+  // open as Noise message 2 under bob's key, so it is dropped.
+  std::vector<uint8_t> hs1;
+  for (const auto& f : p.alice->sent) {
+    if (!f.empty() && f[0] == 0x10) {
+      hs1 = f;
+    }
+  }
+  ASSERT_GE(hs1.size(), 5u) << "alice never dialled again";
+  std::vector<uint8_t> forged(1 + 8 + 48, 0x5a);
+  forged[0] = 0x13;
+  std::copy_n(hs1.begin() + 1, 4, forged.begin() + 1);
+  std::fill_n(forged.begin() + 5, 4, 0);
+  const uint64_t dropped = p.alice->engine->counters().frames_dropped;
+  p.alice->on_frame(0, sdk::StringView(sim::sim_endpoint("bob")), sdk::ByteView(forged));
+  EXPECT_EQ(p.alice->engine->counters().frames_dropped, dropped + 1);
+  EXPECT_TRUE(p.alice->not_added.empty());
+  EXPECT_FALSE(p.alice->engine->contact(p.alice_sees_bob).value->not_added);
 }
 
 TEST(Messaging, GarbageFramesAreDroppedAndCountedAndTheSessionContinues) {

@@ -173,6 +173,9 @@ class SimMessenger final : public EngineOutput {
   // EngineOutput
   void send_frame(std::size_t transport, const std::string& endpoint,
                   std::vector<uint8_t> frame) override {
+    if (record_sent) {
+      sent.push_back(frame);
+    }
     (void)transports_.at(transport)->send(sdk::StringView(endpoint), sdk::ByteView(frame));
   }
   void send_beacon(std::size_t, std::vector<uint8_t>) override {} // SimTransport has no Discovery
@@ -183,6 +186,8 @@ class SimMessenger final : public EngineOutput {
       states.push_back(*s);
     } else if (auto* p = std::get_if<ContactPresenceChanged>(&e)) {
       presence.push_back(*p);
+    } else if (auto* n = std::get_if<ContactNotAdded>(&e)) {
+      not_added.push_back(n->contact);
     }
   }
   void log(int level, const std::string& message) override {
@@ -208,8 +213,12 @@ class SimMessenger final : public EngineOutput {
   int64_t wall_offset_ms = 0;
   std::vector<MessageStateChanged> states;
   std::vector<ContactPresenceChanged> presence;
+  std::vector<std::string> not_added; // ContactNotAdded events, by contact
   std::vector<std::string> logs;
   bool verbose = false;
+  // While record_sent: every frame this node sends, as it left (a test may play one again).
+  bool record_sent = false;
+  std::vector<std::vector<uint8_t>> sent;
 
  private:
   struct Sink final : sdk::TransportEvents {

@@ -67,6 +67,14 @@ struct ContactPresenceChanged {
   std::string path; // the link in use, e.g. "udp:192.0.2.7:7400"; empty when offline
 };
 
+// A contact's node answered this node's handshake, proving it holds the contact's key, but has
+// not added this node as a contact (or removed it): messages to it stay queued until it does,
+// and this node asks again now and then. Reported once, until a link to the contact comes up.
+// A node that blocked this one does not answer at all, so a block looks like being offline.
+struct ContactNotAdded {
+  std::string contact;
+};
+
 // Meeting mode (Node::open_meeting): another node in meeting mode on the LAN announced itself.
 // It is not a contact: compare `safety_number` with the one the other person's screen shows,
 // then add `code` with Node::add_contact. Each node is reported once per open meeting.
@@ -87,8 +95,9 @@ struct CallStatsUpdated {
   CallStats stats;
 };
 
-using Event = std::variant<NodeStarted, TransportStateChanged, LinkStateChanged, PluginError,
-                           EventsDropped, MessageReceived, MessageStateChanged,
-                           ContactPresenceChanged, PeerMet, CallChanged, CallStatsUpdated>;
+using Event =
+    std::variant<NodeStarted, TransportStateChanged, LinkStateChanged, PluginError, EventsDropped,
+                 MessageReceived, MessageStateChanged, ContactPresenceChanged, ContactNotAdded,
+                 PeerMet, CallChanged, CallStatsUpdated>;
 
 } // namespace entre

@@ -41,7 +41,8 @@ struct ContactInfo {
   uint32_t rtt_ms = 0; // smoothed round trip of the link in use (0: not measured yet)
   double loss = 0;     // share of that link's packets that had to be sent again (0..1)
   uint64_t unread = 0;
-  int64_t added_ms = 0;               // Unix epoch milliseconds
+  bool not_added = false; // its node answered but has not added this node (ContactNotAdded)
+  int64_t added_ms = 0;   // Unix epoch milliseconds
   std::vector<std::string> endpoints; // where the contact may be reached (from its contact code)
 };
 

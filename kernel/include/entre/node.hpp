@@ -100,7 +100,15 @@ class Node {
   [[nodiscard]] bool has_identity();
   ApiStatus create_identity(const std::string& passphrase);
   ApiStatus unlock(const std::string& passphrase); // kAuthFailed "wrong passphrase"
-  [[nodiscard]] std::string my_id();               // empty while locked
+  // What the next create_identity() (the profile's [crypto] kdf) or unlock() (the cost stored
+  // with the identity) costs, for a frontend to say before it starts: the level ("interactive",
+  // "moderate", "sensitive") and key_derivation_cost_text() of it (entre/passphrase.hpp).
+  struct KeyDerivation {
+    std::string level;
+    std::string cost;
+  };
+  [[nodiscard]] KeyDerivation key_derivation();
+  [[nodiscard]] std::string my_id(); // empty while locked
   // The name this node announces to people it meets (meeting mode): the profile's [node] name
   // until set_display_name() keeps another with the identity (1 to 64 bytes, no control
   // characters). Both need the identity unlocked.

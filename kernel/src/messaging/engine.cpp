@@ -137,6 +137,17 @@ bool Engine::has_identity() {
   return storage_.get_setting(sdk::StringView(kSettingIdentity), sink).is_ok();
 }
 
+sdk::KdfCost Engine::identity_kdf() {
+  std::vector<uint8_t> kdf;
+  sdk::VectorSink sink(kdf);
+  if (storage_.get_setting(sdk::StringView(kSettingKdf), sink).is_ok()) {
+    if (const std::optional<sdk::KdfCost> stored = wire::decode_kdf(kdf)) {
+      return *stored;
+    }
+  }
+  return config_.kdf;
+}
+
 ApiStatus Engine::create_identity(const std::string& passphrase) {
   if (unlocked_ || has_identity()) {
     return ApiStatus::fail(sdk::StatusCode::kAlreadyExists,
@@ -416,10 +427,13 @@ ContactInfo Engine::info_of(const Contact& c) {
   info.verified = (c.flags & kFlagVerified) != 0;
   info.blocked = c.blocked();
   info.online = c.online;
+  info.not_added = c.not_added;
   info.path = c.path;
   if (auto it = links_.find(c.best); it != links_.end() && it->second->rel) {
     const ReliableLinkStats& st = it->second->rel->stats();
-    info.rtt_ms = st.srtt_ms != 0 ? st.srtt_ms : it->second->rtt_ms;
+    // The pings' round trip: the reliable link's srtt includes the peer's ack delay (it serves
+    // the retransmission timer), which is not the path's.
+    info.rtt_ms = it->second->rtt_ms;
     info.loss = st.packets_sent == 0 ? 0.0
                                      : static_cast<double>(st.retransmissions) /
                                            static_cast<double>(st.packets_sent);
@@ -636,6 +650,7 @@ void Engine::on_frame(std::size_t transport, std::string_view endpoint,
     handle_hs1(transport, endpoint, frame);
     break;
   case wire::kFrameHs2:
+  case wire::kFrameRefused:
     if (frame.size() > kMaxHandshakeFrameBytes) {
       ++counters_.frames_dropped;
       return;
@@ -669,6 +684,12 @@ void Engine::handle_sealed(std::size_t transport, std::string_view endpoint,
     return;
   }
   const uint64_t now = clock_.mono_ms();
+  if (packet[0] == wire::kGoodbye) {
+    // Sealed under this link's keys, so only the contact can have sent it (and the replay window
+    // refused a copy): it is leaving.
+    destroy_link(l.index, "the contact said goodbye");
+    return;
+  }
   l.last_rx_ms = now;
   if (l.transport == transport && l.endpoint != endpoint) {
     out_.log(1, "link to " + wire::hex(l.key).substr(0, 16) + " moved from " + l.endpoint + " to " +
@@ -699,8 +720,10 @@ void Engine::handle_sealed(std::size_t transport, std::string_view endpoint,
   case wire::kPong: {
     auto sent = wire::parse_ping(packet);
     if (sent && *sent <= now && now - *sent < 600000) {
-      const uint32_t sample = static_cast<uint32_t>(now - *sent);
-      l.rtt_ms = l.rtt_ms == 0 ? sample : (l.rtt_ms * 7 + sample) / 8;
+      // Samples are few (a probe per keepalive_ms, and when a link comes up): weigh each one more
+      // than RFC 6298's 1/8, so that a changed path shows within a few probes.
+      const uint32_t sample = std::max<uint32_t>(1, static_cast<uint32_t>(now - *sent));
+      l.rtt_ms = l.rtt_ms == 0 ? sample : (l.rtt_ms * 3 + sample) / 4;
     }
     break;
   }
@@ -734,9 +757,8 @@ void Engine::link_timers(Link& l, uint64_t now) {
   if (auto due = l.rel->next_timer_ms(); due && *due <= now) {
     l.rel->on_timer(now);
   }
-  if (now - l.last_tx_ms >= config_.keepalive_ms) {
-    const std::vector<uint8_t> ping = wire::ping(wire::kPing, now);
-    send_link_packet(l, ping);
+  if (now - l.last_tx_ms >= config_.keepalive_ms || now - l.last_ping_ms >= probe_interval(l)) {
+    send_ping(l, now); // a keepalive on an idle link, a round-trip probe on a busy one
   }
   if (Contact* c = find_contact(l.key); c != nullptr && c->best == l.index) {
     if (c->links.size() > 1 && stalled(l, now)) {
@@ -745,7 +767,7 @@ void Engine::link_timers(Link& l, uint64_t now) {
       for (uint32_t index : c->links) {
         Link& other = *links_.at(index);
         if (index != l.index && other.confirmed && now - other.last_tx_ms >= 1000) {
-          send_link_packet(other, wire::ping(wire::kPing, now));
+          send_ping(other, now);
         }
       }
       choose_best(*c);
@@ -818,7 +840,7 @@ std::optional<uint64_t> Engine::next_timer_ms() const {
     if (l->rel && !l->rel->idle() && l->last_rx_ms + config_.stall_ms > clock_.mono_ms()) {
       consider(l->last_rx_ms + config_.stall_ms);
     }
-    consider(l->last_tx_ms + config_.keepalive_ms);
+    consider(std::min(l->last_tx_ms + config_.keepalive_ms, l->last_ping_ms + probe_interval(*l)));
     if (auto due = l->rel->next_timer_ms()) {
       consider(*due);
     }

@@ -143,6 +143,9 @@ class Engine {
   ApiStatus create_identity(const std::string& passphrase);
   // kAuthFailed "wrong passphrase" leaves everything as it was.
   ApiStatus unlock(const std::string& passphrase);
+  // The key derivation unlock() runs (the cost stored with the identity) or, without an
+  // identity, the one create_identity() would run (the profile's).
+  [[nodiscard]] sdk::KdfCost identity_kdf();
   [[nodiscard]] std::string my_id() const;
   // The name this node announces in meeting mode: the profile's [node] name until set here, then
   // kept (sealed) with the identity. 1 to 64 bytes of UTF-8 without control characters.
@@ -210,6 +213,10 @@ class Engine {
                      std::span<const uint8_t> beacon);
   void on_timer();
   [[nodiscard]] std::optional<uint64_t> next_timer_ms() const;
+  // The node is leaving (it stops): a goodbye on every link that is up, so that each contact
+  // shows this node offline at once instead of after link_timeout_ms. The links stay as they
+  // are; the frames go out at the next flush().
+  void say_goodbye();
   // Commits the batch and sends what it produced. Returns false if the commit failed (the batch's
   // effects are undone and its frames dropped).
   bool flush();
@@ -274,11 +281,20 @@ class Engine {
   [[nodiscard]] std::string path_of(const Link& l) const;
   void handle_hs1(std::size_t transport, std::string_view endpoint, std::span<const uint8_t> f);
   void handle_hs2(std::span<const uint8_t> f);
+  // Answers an hs1 from a key that is not a contact with a refused frame, within the limits.
+  void send_refusal(sdk::Handshake& hs, const Key& key, uint32_t initiator_index,
+                    std::size_t transport, std::string_view endpoint);
+  void handle_refused(Link& l);
   void handle_sealed(std::size_t transport, std::string_view endpoint, std::span<const uint8_t> f);
   bool complete_handshake(Link& l);
   void confirm_link(Link& l);
   void apply_session_decision(Link& l);
   void send_link_packet(Link& l, std::span<const uint8_t> packet);
+  // A round-trip probe: the peer answers a ping at once, so its pong measures the path alone.
+  void send_ping(Link& l, uint64_t now);
+  // How often a link up is probed: every second until a pong came back (a ping or its pong may
+  // be lost), then every keepalive_ms.
+  [[nodiscard]] uint64_t probe_interval(const Link& l) const;
   void send_envelope(Link& l, std::vector<uint8_t> envelope);
   void on_link_message(uint32_t index, std::vector<uint8_t> message);
   void choose_best(Contact& c);
@@ -359,6 +375,9 @@ class Engine {
   std::vector<HeldFrame> held_;
   std::vector<Event> held_events_;
   std::set<Key> acks_due_;
+  std::map<Key, uint64_t> refused_at_; // mono ms of the last refusal sent to each key
+  uint64_t refusal_second_ = 0;        // mono second of refusals_this_second_
+  uint32_t refusals_this_second_ = 0;
   EngineCounters counters_;
 };
 

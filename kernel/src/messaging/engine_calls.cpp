@@ -53,7 +53,7 @@ std::optional<Engine::MediaRoute> Engine::media_route(const std::string& contact
     return std::nullopt;
   }
   const Link& l = *it->second;
-  return MediaRoute{l.transport, l.endpoint, l.rel ? l.rel->stats().srtt_ms : l.rtt_ms, path_of(l)};
+  return MediaRoute{l.transport, l.endpoint, l.rtt_ms, path_of(l)};
 }
 
 ApiStatus Engine::call_media_key(const std::string& contact, std::span<const uint8_t> call_id,

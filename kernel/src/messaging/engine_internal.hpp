@@ -28,6 +28,11 @@ constexpr std::string_view kDisplayNameLabel = "entre display name v1";
 constexpr std::string_view kReadPrefix = "read.";
 constexpr std::size_t kMaxHandshakeFrameBytes = 1024;
 constexpr std::size_t kMaxUnconfirmedPerContact = 4;
+// Refusals (docs/protocol.md "Refusals"): at most one per initiator key in this time, at most
+// kMaxRefusalsPerSecond in all, and kMaxRefusalsKept keys remembered (the oldest forgotten).
+constexpr uint64_t kRefusalIntervalMs = 30000;
+constexpr uint32_t kMaxRefusalsPerSecond = 8;
+constexpr std::size_t kMaxRefusalsKept = 256;
 constexpr std::size_t kMessageIdTimeBytes = 6;
 // Endpoints learned for a contact (LAN beacons, endpoints it told over a relayed link), newest
 // kept.
@@ -111,6 +116,7 @@ struct Engine::Contact {
   std::vector<MessageId> acks;
   bool hello_requested = false;
   uint64_t progress_ms = 0; // the last end-to-end ack, or the last hand-over to a link
+  bool not_added = false;   // its node refused our handshake; cleared when a link comes up
   // Every outbox item before pump_from has been handed to the link of generation pump_generation.
   uint64_t pump_generation = 0;
   std::size_t pump_from = 0;
@@ -139,8 +145,10 @@ struct Engine::Link {
   std::unique_ptr<ReliableLink> rel;
   uint64_t last_rx_ms = 0;
   uint64_t last_tx_ms = 0;
+  uint64_t last_ping_ms = 0; // the last ping sent (a round-trip probe)
   uint64_t generation = 0;
-  uint32_t rtt_ms = 0;
+  uint32_t rtt_ms = 0; // smoothed from pings, which are answered at once (no ack delay); in
+                       // whole milliseconds, at least 1 once measured (0: not yet)
   std::optional<std::array<uint8_t, wire::kSessionIdBytes>> local_sid;
   std::optional<std::array<uint8_t, wire::kSessionIdBytes>> remote_sid;
   std::array<uint8_t, wire::kSessionIdBytes> hash_sid{};

@@ -91,6 +91,7 @@ Engine::Link* Engine::new_link(std::size_t transport, std::string endpoint, cons
   l->created_ms = clock_.mono_ms();
   l->last_rx_ms = l->created_ms;
   l->last_tx_ms = l->created_ms;
+  l->last_ping_ms = l->created_ms;
   l->generation = next_generation_++;
   Link* raw = l.get();
   links_[index] = std::move(l);
@@ -248,6 +249,11 @@ void Engine::handle_hs1(std::size_t transport, std::string_view endpoint,
     }
   }
   if (refuse) {
+    if (st.is_ok() && c == nullptr) {
+      // It knows this node's key (the message opened), and this node has not added it: say so,
+      // so that its messages do not wait in silence. Blocked contacts get silence.
+      send_refusal(*hs, key, parsed->sender, transport, endpoint);
+    }
     if (hs != nullptr) {
       hs->destroy();
     }
@@ -294,6 +300,55 @@ void Engine::handle_hs1(std::size_t transport, std::string_view endpoint,
   held_.push_back({transport, std::string(endpoint), l->hs_frame});
 }
 
+void Engine::send_refusal(sdk::Handshake& hs, const Key& key, uint32_t initiator_index,
+                          std::size_t transport, std::string_view endpoint) {
+  const uint64_t now = clock_.mono_ms();
+  if (const auto it = refused_at_.find(key);
+      it != refused_at_.end() && now - it->second < kRefusalIntervalMs) {
+    return;
+  }
+  if (now / 1000 != refusal_second_) {
+    refusal_second_ = now / 1000;
+    refusals_this_second_ = 0;
+  }
+  if (refusals_this_second_ >= kMaxRefusalsPerSecond) {
+    return;
+  }
+  if (refused_at_.size() >= kMaxRefusalsKept && refused_at_.count(key) == 0) {
+    refused_at_.erase(
+        std::min_element(refused_at_.begin(), refused_at_.end(),
+                         [](const auto& a, const auto& b) { return a.second < b.second; }));
+  }
+  std::vector<uint8_t> noise;
+  sdk::VectorSink sink(noise);
+  if (!hs.write_message({}, sink).is_ok()) {
+    return;
+  }
+  ++refusals_this_second_;
+  refused_at_[key] = now;
+  held_.push_back({transport, std::string(endpoint), wire::hs2(initiator_index, 0, noise, true)});
+}
+
+void Engine::handle_refused(Link& l) {
+  Contact* c = find_contact(l.key);
+  destroy_link(l.index, "the contact has not added this node");
+  if (c == nullptr) {
+    return;
+  }
+  if (!c->not_added) {
+    c->not_added = true;
+    out_.log(1, "contact " + c->hex.substr(0, 16) + " has not added this node");
+    held_events_.push_back(ContactNotAdded{c->hex});
+  }
+  // Ask again now and then: it may add this node later (and then dials it too).
+  if (c->links.empty()) {
+    std::erase_if(reconnects_, [&](const auto& p) { return p.second == c->key; });
+    c->backoff_ms = config_.reconnect_max_ms;
+    c->reconnect_at = clock_.mono_ms() + config_.reconnect_max_ms;
+    reconnects_.insert({c->reconnect_at, c->key});
+  }
+}
+
 void Engine::handle_hs2(std::span<const uint8_t> f) {
   auto parsed = wire::parse_hs2(f);
   auto it = parsed ? links_.find(parsed->receiver) : links_.end();
@@ -313,6 +368,11 @@ void Engine::handle_hs2(std::span<const uint8_t> f) {
     }
     return;
   }
+  if (parsed->refused) {
+    // Noise message 2 opened: only the holder of the contact's key can have written it.
+    handle_refused(l);
+    return;
+  }
   if (payload.size() == wire::kSessionIdBytes) {
     std::array<uint8_t, wire::kSessionIdBytes> sid{};
     std::copy(payload.begin(), payload.end(), sid.begin());
@@ -325,8 +385,7 @@ void Engine::handle_hs2(std::span<const uint8_t> f) {
   }
   confirm_link(l);
   // The responder takes the link into use when it hears from us over it.
-  std::vector<uint8_t> ping = wire::ping(wire::kPing, clock_.mono_ms());
-  send_link_packet(l, ping);
+  send_ping(l, clock_.mono_ms());
 }
 
 bool Engine::complete_handshake(Link& l) {
@@ -383,7 +442,11 @@ void Engine::confirm_link(Link& l) {
       destroy_link(index, "superseded by a new handshake");
     }
   }
+  if (!l.initiator) {
+    send_ping(l, clock_.mono_ms()); // the initiator's ping measured its round trip; this is ours
+  }
   c->backoff_ms = config_.reconnect_min_ms;
+  c->not_added = false;
   std::erase_if(reconnects_, [&](const auto& p) { return p.second == c->key; });
   c->reconnect_at = 0;
   out_.log(1, "link " + transports_[l.transport].scheme + " to " + c->hex.substr(0, 16) + " at " +
@@ -460,6 +523,24 @@ void Engine::send_hello(Contact& c, Link& l) {
   dirty_sessions_.insert(c.key);
   env.insert(env.end(), ct.begin(), ct.end());
   send_envelope(l, std::move(env));
+}
+
+void Engine::send_ping(Link& l, uint64_t now) {
+  l.last_ping_ms = now;
+  send_link_packet(l, wire::ping(wire::kPing, now));
+}
+
+uint64_t Engine::probe_interval(const Link& l) const {
+  return l.rtt_ms == 0 ? std::min<uint64_t>(1000, config_.keepalive_ms) : config_.keepalive_ms;
+}
+
+void Engine::say_goodbye() {
+  const std::vector<uint8_t> goodbye{wire::kGoodbye};
+  for (auto& [index, l] : links_) {
+    if (l->state == Link::State::kUp) {
+      send_link_packet(*l, goodbye);
+    }
+  }
 }
 
 void Engine::send_link_packet(Link& l, std::span<const uint8_t> packet) {

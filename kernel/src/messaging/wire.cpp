@@ -163,8 +163,9 @@ std::vector<uint8_t> hs1(uint32_t sender, std::span<const uint8_t> noise) {
   return out;
 }
 
-std::vector<uint8_t> hs2(uint32_t receiver, uint32_t sender, std::span<const uint8_t> noise) {
-  std::vector<uint8_t> out = start(kFrameHs2);
+std::vector<uint8_t> hs2(uint32_t receiver, uint32_t sender, std::span<const uint8_t> noise,
+                         bool refused) {
+  std::vector<uint8_t> out = start(refused ? kFrameRefused : kFrameHs2);
   put_u32(out, receiver);
   put_u32(out, sender);
   out.insert(out.end(), noise.begin(), noise.end());
@@ -209,10 +210,15 @@ std::optional<Hs1> parse_hs1(std::span<const uint8_t> frame) {
 }
 
 std::optional<Hs2> parse_hs2(std::span<const uint8_t> frame) {
-  if (frame.size() < 1 + 8 + 1 || frame[0] != kFrameHs2) {
+  if (frame.size() < 1 + 8 + 1 || (frame[0] != kFrameHs2 && frame[0] != kFrameRefused)) {
     return std::nullopt;
   }
-  return Hs2{get_u32(frame.subspan(1)), get_u32(frame.subspan(5)), frame.subspan(9)};
+  const bool refused = frame[0] == kFrameRefused;
+  const uint32_t sender = get_u32(frame.subspan(5));
+  if (refused && sender != 0) {
+    return std::nullopt;
+  }
+  return Hs2{get_u32(frame.subspan(1)), sender, frame.subspan(9), refused};
 }
 
 std::optional<Sealed> parse_sealed(std::span<const uint8_t> frame) {

@@ -5,12 +5,15 @@
 //   frame    = hs1 / hs2 / sealed
 //   hs1      = %x10 sender-index noise-message-1            ; Noise IK, first message
 //   hs2      = %x11 receiver-index sender-index noise-message-2
+//   refused  = %x13 receiver-index %x00000000 noise-message-2  ; the responder has not added the
+//                                                           ; initiator (docs/protocol.md)
 //   sealed   = %x12 receiver-index counter ciphertext       ; AEAD of a link packet, AD = the
 //                                                           ; 13 header bytes
 //   index    = uint32 (random, chosen by the side that receives with it); counter = uint64
 //
-//   link packet = ReliableLink data / ack / datagram (%x01-%x03) / ping / pong
+//   link packet = ReliableLink data / ack / datagram (%x01-%x03) / ping / pong / goodbye
 //   ping     = %x04 stamp(uint64)   pong = %x05 stamp(uint64), the ping's stamp echoed
+//   goodbye  = %x07                 ; the sender is leaving: the link is closed at once
 //
 //   envelope = message / ack / read / hello / hello-request  ; the ReliableLink messages
 //   message  = %x01 id(16) timestamp(int64 ms) ratchet-ciphertext  ; ratchet AD = the first 25
@@ -39,8 +42,10 @@ namespace entre::wire {
 inline constexpr uint8_t kFrameHs1 = 0x10;
 inline constexpr uint8_t kFrameHs2 = 0x11;
 inline constexpr uint8_t kFrameSealed = 0x12;
+inline constexpr uint8_t kFrameRefused = 0x13;
 inline constexpr uint8_t kPing = 0x04;
 inline constexpr uint8_t kPong = 0x05;
+inline constexpr uint8_t kGoodbye = 0x07; // link packet; 0x06 is ReliableLink's bundle
 inline constexpr uint8_t kEnvMessage = 0x01;
 inline constexpr uint8_t kEnvAck = 0x02;
 inline constexpr uint8_t kEnvRead = 0x03;
@@ -107,6 +112,7 @@ struct Hs2 {
   uint32_t receiver = 0;
   uint32_t sender = 0;
   std::span<const uint8_t> noise;
+  bool refused = false; // a refused frame (%x13): the same layout, sender 0
 };
 struct Sealed {
   uint32_t receiver = 0;
@@ -121,7 +127,7 @@ struct Message {
 
 [[nodiscard]] std::vector<uint8_t> hs1(uint32_t sender, std::span<const uint8_t> noise);
 [[nodiscard]] std::vector<uint8_t> hs2(uint32_t receiver, uint32_t sender,
-                                       std::span<const uint8_t> noise);
+                                       std::span<const uint8_t> noise, bool refused = false);
 [[nodiscard]] std::vector<uint8_t> sealed_header(uint32_t receiver, uint64_t counter);
 [[nodiscard]] std::vector<uint8_t> ping(uint8_t type, uint64_t stamp);
 [[nodiscard]] std::vector<uint8_t> message_header(const MessageId& id, int64_t timestamp_ms);
@@ -133,6 +139,7 @@ struct Message {
 [[nodiscard]] std::vector<uint8_t> endpoints(const std::vector<std::string>& list);
 
 [[nodiscard]] std::optional<Hs1> parse_hs1(std::span<const uint8_t> frame);
+// An hs2 or a refused frame (Hs2::refused).
 [[nodiscard]] std::optional<Hs2> parse_hs2(std::span<const uint8_t> frame);
 [[nodiscard]] std::optional<Sealed> parse_sealed(std::span<const uint8_t> frame);
 [[nodiscard]] std::optional<uint64_t> parse_ping(std::span<const uint8_t> packet);

@@ -186,9 +186,7 @@ void MessengerThread::turn(std::deque<Task>& tasks) {
     out_.clear();
     beacons_out_.clear();
     boost::asio::post(io_, [this, frames, beacons] {
-      for (auto& f : *frames) {
-        (void)transports_[f.transport]->send(sdk::StringView(f.endpoint), sdk::ByteView(f.frame));
-      }
+      send_now(*frames);
       for (auto& b : *beacons) {
         (void)discoveries_[b.transport]->send_beacon(sdk::ByteView(b.frame));
       }
@@ -226,6 +224,24 @@ void MessengerThread::send_direct(std::size_t transport, const std::string& endp
   boost::asio::post(io_, [this, transport, endpoint, frame = std::move(frame)] {
     (void)transports_[transport]->send(sdk::StringView(endpoint), sdk::ByteView(frame));
   });
+}
+
+std::vector<MessengerThread::OutFrame> MessengerThread::farewell() {
+  return call<std::vector<OutFrame>>(
+      [this](Engine& e) {
+        e.say_goodbye();
+        e.flush();
+        std::vector<OutFrame> frames = std::move(out_);
+        out_.clear();
+        return frames;
+      },
+      {});
+}
+
+void MessengerThread::send_now(const std::vector<OutFrame>& frames) {
+  for (const auto& f : frames) {
+    (void)transports_[f.transport]->send(sdk::StringView(f.endpoint), sdk::ByteView(f.frame));
+  }
 }
 
 void MessengerThread::event(Event event) { events_(std::move(event)); }

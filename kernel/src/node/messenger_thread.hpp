@@ -77,15 +77,22 @@ class MessengerThread final : public EngineOutput {
 
   [[nodiscard]] uint64_t frames_dropped_queue_full() const { return queue_drops_.load(); }
 
- private:
-  struct Task {
-    std::function<void(Engine&)> run;
-    std::function<void(bool)> done; // may be empty
-  };
   struct OutFrame {
     std::size_t transport;
     std::string endpoint;
     std::vector<uint8_t> frame;
+  };
+  // The node is stopping: the engine says goodbye on every link (Engine::say_goodbye), and the
+  // frames of that turn come back unsent, for send_now() on the event loop before the transports
+  // stop (a post to the loop could run after them).
+  [[nodiscard]] std::vector<OutFrame> farewell();
+  // On an event-loop thread: hands `frames` to their transports.
+  void send_now(const std::vector<OutFrame>& frames);
+
+ private:
+  struct Task {
+    std::function<void(Engine&)> run;
+    std::function<void(bool)> done; // may be empty
   };
 
   void submit(Task task);

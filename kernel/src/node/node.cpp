@@ -12,6 +12,7 @@
 #include "profile/config_view.hpp"
 #include "profile/profile.hpp"
 
+#include <entre/passphrase.hpp>
 #include <entre/sdk/audio.hpp>
 #include <entre/sdk/codec.hpp>
 #include <entre/sdk/crypto.hpp>
@@ -416,7 +417,14 @@ struct Node::Impl {
           },
           false);
     }
-    runtime.run_on_loop([this] {
+    // Goodbyes first, on the loop before the transports stop, so that contacts show this node
+    // offline at once.
+    const std::vector<MessengerThread::OutFrame> goodbyes =
+        messenger ? messenger->farewell() : std::vector<MessengerThread::OutFrame>{};
+    runtime.run_on_loop([this, &goodbyes] {
+      if (messenger) {
+        messenger->send_now(goodbyes);
+      }
       attach_relayed(false);
       for (auto it = instances.rbegin(); it != instances.rend(); ++it) {
         if (it->started && it->kind == sdk::PluginKind::kTransport) {
@@ -739,6 +747,16 @@ bool Node::has_identity() {
 
 ApiStatus Node::create_identity(const std::string& passphrase) {
   return impl_->unlock_with([&](Engine& e) { return e.create_identity(passphrase); });
+}
+
+Node::KeyDerivation Node::key_derivation() {
+  auto r = impl_->call<sdk::KdfCost>(
+      [](Engine& e) { return ApiResult<sdk::KdfCost>::of(e.identity_kdf()); });
+  const sdk::KdfCost cost = r.value.value_or(sdk::KdfCost{sdk::KdfStrength::kModerate, 0, 0});
+  const char* level = cost.strength == sdk::KdfStrength::kInteractive ? "interactive"
+                      : cost.strength == sdk::KdfStrength::kSensitive ? "sensitive"
+                                                                      : "moderate";
+  return KeyDerivation{level, key_derivation_cost_text(level, cost.mem_limit_bytes)};
 }
 
 ApiStatus Node::unlock(const std::string& passphrase) {

@@ -7,6 +7,7 @@
 #include <sched.h>
 #include <sys/ioctl.h>
 
+#include <algorithm>
 #include <regex>
 
 namespace entre::integ {
@@ -98,6 +99,18 @@ class Repl : public ::testing::Test {
                                        "ENTRE_PASSPHRASE=" + passphrase});
   }
 
+  // alice at a terminal with her passphrase given, at her prompt; `code` gets her contact code.
+  std::unique_ptr<PtySession> alice_at_prompt(std::string* code = nullptr) {
+    auto t = terminal({"--profile", alice_.profile.string()}, "alice passphrase");
+    t->expect("code ");
+    const std::string mine = t->rest_of_line();
+    if (code != nullptr) {
+      *code = mine;
+    }
+    t->expect("alice> ");
+    return t;
+  }
+
   std::filesystem::path dir_;
   NodeFiles alice_;
   NodeFiles bob_;
@@ -140,6 +153,34 @@ TEST_F(Repl, FirstStartAsksForAPassphraseTwiceAndLaterStartsUnlockWithIt) {
   t->type("\x04"); // Ctrl-D on an empty line leaves
   t->expect("stopped cleanly");
   EXPECT_EQ(t->wait_exit(), 0);
+}
+
+// One passphrase rule for every frontend (entre/passphrase.hpp): the prompt refuses "abc" and
+// "aaaa1234" with the reason, says how strong an acceptable one is, and announces the key
+// derivation with its cost before it starts and its time after.
+TEST_F(Repl, AWeakPassphraseIsRefusedWithItsReasonAndTheDerivationIsAnnounced) {
+  auto t = terminal({"--profile", alice_.profile.string()});
+  t->expect("Choose a passphrase");
+  t->type("abc\r");
+  t->expect("Too short or too simple");
+  t->expect("Try again.");
+  t->expect("Choose a passphrase");
+  t->type("aaaa1234\r");
+  t->expect("(repeated and sequential characters count once). Try again.");
+  t->expect("Choose a passphrase");
+  t->type("staple battery\r");
+  t->expect("Strength: Good.");
+  t->expect("Repeat it:");
+  t->type("staple battery\r");
+  // The harness's profile has kdf = "interactive".
+  t->expect("deriving the key from the passphrase (well under a second and about 64 MiB of "
+            "memory)... done in ");
+  t->expect(" s");
+  t->expect("identity created: ");
+  t->expect("alice> ");
+  t->type("quit\r");
+  EXPECT_EQ(t->wait_exit(), 0);
+  EXPECT_EQ(t->screen().find("aaaa"), std::string::npos) << "a passphrase was echoed";
 }
 
 TEST_F(Repl, EveryCommandWithEditingCompletionAndEventsAboveTheLine) {
@@ -197,32 +238,34 @@ TEST_F(Repl, EveryCommandWithEditingCompletionAndEventsAboveTheLine) {
   EXPECT_EQ(t->screen().find(" is up"), std::string::npos);
 
   t->type("contacts\r");
-  t->expect("contact " + bob.id() + " online udp:127.0.0.1:" + std::to_string(bob_.port));
+  t->expect("bob  online (udp:127.0.0.1:" + std::to_string(bob_.port));
+  t->expect("[" + bob.id().substr(0, 8) + "]");
   t->type("safety bob\r");
   t->expect("safety " + bob.id() + " ");
   const std::string safety = t->rest_of_line();
   EXPECT_EQ(safety.size(), 71u) << safety; // 12 groups of 5 digits
   t->type("unread\r");
-  t->expect("unread " + bob.id() + " 2 bob");
+  t->expect("bob: 2 unread");
   t->type("read bob\r");
   t->expect("read 2");
   t->type("history bob 10\r");
-  t->expect(" in read ");
-  t->expect("interrupting");
+  t->expect("-- today --");
+  t->expect("] me: hi there  (");
+  t->expect("] bob: interrupting");
   t->type("status\r");
   t->expect("status name=alice id=" + alice_id + " locked=no links=1");
   t->type("links\r");
-  t->expect("link " + bob.id() + " udp:127.0.0.1:" + std::to_string(bob_.port));
+  t->expect("bob  udp:127.0.0.1:" + std::to_string(bob_.port));
   t->type("rename bob robert\r");
-  t->expect("renamed " + bob.id());
+  t->expect("renamed robert");
   t->type("verify rob\t\r");
-  t->expect("verified " + bob.id());
-  t->type("unverify robert\r");
-  t->expect("unverified " + bob.id());
+  t->expect("verified robert");
+  t->type("unverify Robert\r"); // names in any case
+  t->expect("unverified robert");
   t->type("block robert\r");
-  t->expect("blocked " + bob.id());
+  t->expect("blocked robert");
   t->type("unblock robert\r");
-  t->expect("unblocked " + bob.id());
+  t->expect("unblocked robert");
   t->type("plugins\r");
   t->expect("plugin entre.storage.sqlite loaded");
   t->type("counters\r");
@@ -245,14 +288,122 @@ TEST_F(Repl, EveryCommandWithEditingCompletionAndEventsAboveTheLine) {
   t->type("meet\r");
   t->expect("error ");
   t->type("remove robert\r");
-  t->expect("removed " + bob.id());
+  t->expect("Remove robert [" + bob.id().substr(0, 8) + "]");
+  t->type("yes\r");
+  t->expect("removed robert and the conversation");
   t->type("contacts\r");
-  t->type("id\r");
-  const std::string after_remove = t->expect("id " + alice_id);
-  EXPECT_EQ(after_remove.find("contact "), std::string::npos) << after_remove;
+  t->expect("no contacts yet");
 
   t->type("quit\r");
   t->expect("stopped cleanly");
+  EXPECT_EQ(t->wait_exit(), 0);
+  bob.quit();
+}
+
+// A contact that quits says goodbye: the prompt shows it offline at once, long before its link
+// would time out (45 s), and shows it online once however many paths it has.
+TEST_F(Repl, AContactThatQuitsShowsOfflineAtOnce) {
+  HostProcess bob(bob_);
+  bob.wait_ready();
+  std::string alice_code;
+  auto t = alice_at_prompt(&alice_code);
+  (void)bob.add(alice_code, "alice");
+  t->type("add " + bob.code() + " bob\r");
+  t->expect("added ");
+  t->type("send bob are you there?\r");
+  t->expect("* bob is online (udp:127.0.0.1:" + std::to_string(bob_.port) + ")");
+  t->expect("(bob received \"are you there?\")");
+  bob.quit();
+  t->expect("* bob went offline", 20s);
+  const std::string screen = t->screen();
+  std::size_t online = 0;
+  for (std::size_t at = 0; (at = screen.find("bob is online", at)) != std::string::npos; ++at) {
+    ++online;
+  }
+  EXPECT_EQ(online, 1u) << screen;
+  t->type("quit\r");
+  EXPECT_EQ(t->wait_exit(), 0);
+}
+
+// At the prompt results and events read as a person would say them: a few lines at start, names
+// (in any case, with a suggestion for a typo), local times, words for empty lists, receipts that
+// quote their message, and a removal that asks first and is remembered by name afterwards.
+TEST_F(Repl, ThePromptSpeaksInNamesTimesAndWords) {
+  HostProcess bob(bob_);
+  bob.wait_ready();
+  std::string alice_code;
+  auto t = alice_at_prompt(&alice_code);
+  const std::string screen = t->screen();
+  const std::string start = screen.substr(0, screen.find("alice> "));
+  EXPECT_EQ(start.find("loaded"), std::string::npos) << start;
+  EXPECT_LE(std::count(start.begin(), start.end(), '\n'), 8) << start;
+
+  t->type("contacts\r");
+  t->expect("no contacts yet: 'add CODE NAME' adds one");
+  t->type("unread\r");
+  t->expect("nothing unread");
+  t->type("links\r");
+  t->expect("no contact is online");
+  t->type("calls\r");
+  t->expect("no calls yet");
+
+  (void)bob.add(alice_code, "alice");
+  t->type("add " + bob.code() + " Bob\r");
+  t->expect("added ");
+  t->type("send bbo hi\r");
+  t->expect("error no contact 'bbo': did you mean 'Bob'?");
+  t->type("send BOB hello there, this is a long first message\r");
+  t->expect("queued ");
+  t->expect("(Bob received \"hello there, this is a long fi...\")");
+  bob.command_one("send alice hi alice", "queued ");
+  t->expect("] Bob: hi alice");
+  t->type("history bob\r");
+  t->expect("-- today --");
+  t->expect("] me: hello there, this is a long first message  (delivered)");
+  t->expect("] Bob: hi alice");
+  t->type("contacts\r");
+  t->expect("Bob  online (udp:127.0.0.1:" + std::to_string(bob_.port));
+  t->expect("1 unread  [" + bob.id().substr(0, 8) + "]");
+
+  t->type("remove bob\r");
+  t->expect("Remove Bob [" + bob.id().substr(0, 8) + "] and delete your whole conversation?");
+  t->type("no\r");
+  t->expect("kept Bob");
+  t->type("contacts\r");
+  t->expect("Bob  ");
+  t->type("remove bob\r");
+  t->expect("Type 'yes' to remove");
+  t->type("yes\r");
+  t->expect("removed Bob and the conversation");
+  // The event may print before or after the command's answer.
+  const auto deadline = Clock::now() + kCommandTimeout;
+  while (t->screen().find("* Bob (removed) went offline") == std::string::npos &&
+         Clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_NE(t->screen().find("* Bob (removed) went offline"), std::string::npos) << t->screen();
+  t->type("contacts\r");
+  t->expect("no contacts yet");
+
+  t->type("quit\r");
+  EXPECT_EQ(t->wait_exit(), 0);
+  bob.quit();
+}
+
+// A contact that has not added this node says so when dialled: the prompt tells the person,
+// instead of leaving the message "queued" with no word while the other side counts refusals.
+TEST_F(Repl, TheSenderLearnsWhenTheContactHasNotAddedThem) {
+  HostProcess bob(bob_);
+  bob.wait_ready();
+  auto t = alice_at_prompt();
+  t->type("add " + bob.code() + " bob\r");
+  t->expect("added ");
+  t->type("send bob hello, it's alice\r"); // adding dialled already: the answer may come first
+  t->expect("* bob has not added you: your messages wait until they do");
+  t->type("contacts\r");
+  t->expect("bob  offline (has not added you)");
+  EXPECT_GE(bob.counters()["handshakes_refused"], 1u);
+  t->type("quit\r");
   EXPECT_EQ(t->wait_exit(), 0);
   bob.quit();
 }

@@ -3,7 +3,7 @@
 // HostProcess speaks the entre-host line protocol (docs/host.md): it waits for "ready", keeps the
 // identity and contact code printed at start, sorts every later line into command responses (in
 // order: entre-host answers one command at a time) and events (message/state/presence/
-// events-dropped), and wraps the commands the tests use. Protocol problems (a timeout, an
+// not-added/events-dropped), and wraps the commands the tests use. Protocol problems (a timeout, an
 // unexpected answer, the process gone) are thrown as HarnessError, which gtest reports as a
 // failure of the test; the RAII members still clean up.
 #pragma once
@@ -12,6 +12,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <set>
 
 namespace entre::integ {
 
@@ -145,6 +146,7 @@ struct EventLog {
   std::map<std::string, std::string> states; // message id -> last state event
   uint64_t events_dropped = 0;
   std::map<std::string, bool> online; // contact id -> last presence
+  std::set<std::string> not_added;    // contacts whose node has not added this one
   struct Met {
     std::string safety_number; // groups joined by '-'
     std::string code;
@@ -416,6 +418,8 @@ class HostProcess {
       if (f.size() >= 4) {
         events_.met[f[1]] = {f[2], f[3]};
       }
+    } else if (starts_with(line, "not-added ")) {
+      events_.not_added.insert(line.substr(10));
     } else if (starts_with(line, "events-dropped ")) {
       events_.events_dropped += std::stoull(line.substr(15));
     } else if (starts_with(line, "entre-host: ")) {

@@ -263,16 +263,5 @@ TEST(CallPanel, FollowsACallFromBannerToEnd) {
   EXPECT_FALSE(panel.call());
 }
 
-TEST(PassphraseHint, RatesLengthVarietyAndWellKnownChoices) {
-  EXPECT_EQ(passphrase_hint("").score, 0);
-  EXPECT_EQ(passphrase_hint("password1").score, 0);
-  EXPECT_EQ(passphrase_hint("aaaaaaaaaaaaaaaa").score, 0) << "one repeated character";
-  EXPECT_EQ(passphrase_hint("abcdefghijklmnop").score, 0) << "one run";
-  EXPECT_LE(passphrase_hint("tiger7").score, 1);
-  EXPECT_GE(passphrase_hint("correct horse battery staple").score, 3);
-  EXPECT_EQ(passphrase_hint("Vq8#r2!Lm9@x,Zt4").score, 4);
-  EXPECT_FALSE(passphrase_hint("x").text.empty());
-}
-
 } // namespace
 } // namespace entre::gui
