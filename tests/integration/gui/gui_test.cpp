@@ -208,6 +208,17 @@ TEST(Gui, ScriptedNodeChatsCallsAndShowsEveryScreen) {
     ::setenv("ASAN_OPTIONS", kept.c_str(), 1);
   }
 
+  // What the GUI did so far (its script's steps and its log), for a failure's message.
+  auto story = [&] {
+    std::string text = "\n--- entre-gui's steps:\n";
+    {
+      std::lock_guard lock(mu);
+      for (const auto& l : out) {
+        text += "    " + l + "\n";
+      }
+    }
+    return text + "--- entre-gui's log:\n" + read_file(dir / "gui.log");
+  };
   // Bob's side of the script: add Gina, answer her message and her call.
   const auto code_file = dir / "gina.code";
   const auto until = Clock::now() + 60s;
@@ -220,18 +231,18 @@ TEST(Gui, ScriptedNodeChatsCallsAndShowsEveryScreen) {
   ASSERT_FALSE(gina_code.empty()) << "the GUI never wrote its code: " << read_file(dir / "gui.log");
   b.result("add", {{"code", gina_code}, {"name", "gina"}});
   auto hello = b.wait_event([](const Json& e) { return e["event"] == "message"; });
-  ASSERT_TRUE(hello) << "no message from the GUI";
+  ASSERT_TRUE(hello) << "no message from the GUI" << story();
   EXPECT_EQ((*hello)["message"]["text"], "hello bob,\nfrom the GUI \xe2\x9c\x85")
       << "Shift+Enter makes a new line, Enter sends";
   b.result("send", {{"contact", "gina"}, {"text", kAnswer}});
   auto ringing = b.wait_event(
       [](const Json& e) { return e["event"] == "call" && e["call"]["phase"] == "incoming"; });
-  ASSERT_TRUE(ringing) << "no call from the GUI";
+  ASSERT_TRUE(ringing) << "no call from the GUI" << story();
   b.result("answer");
   auto stats = b.wait_event([](const Json& e) {
     return e["event"] == "call_stats" && e["stats"]["frames_played"].get<uint64_t>() > 20;
   });
-  EXPECT_TRUE(stats) << "the GUI's audio never arrived";
+  EXPECT_TRUE(stats) << "the GUI's audio never arrived" << story();
 
   const auto status = gui.wait_exit(300s);
   ASSERT_TRUE(status) << "entre-gui did not finish: " << read_file(dir / "gui.log");
