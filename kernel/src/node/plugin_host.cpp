@@ -34,16 +34,17 @@ void PluginHost::log(sdk::LogLevel level, sdk::StringView message) noexcept {
   try {
     logger_->log(spd, "[{}] {}", plugin_id_, message.str());
     if (level == sdk::LogLevel::kWarn || level == sdk::LogLevel::kError) {
+      std::string text(message.str());
       std::function<void(const std::string&)> sink;
       {
         std::lock_guard lock(problem_mu_);
-        if (problem_ != message.str()) {
-          problem_ = message.str();
+        if (problem_ != text) {
+          problem_ = text;
           sink = problem_sink_;
         }
       }
       if (sink) {
-        sink(message.str());
+        sink(text);
       }
     }
   } catch (...) {
