@@ -200,6 +200,12 @@ void App::on_event(const Event& e) {
   if (const auto* t = std::get_if<TransportStateChanged>(&e)) {
     transports_[t->plugin_id] = {t->running, t->endpoints};
   }
+  if (const auto* p = std::get_if<PluginError>(&e)) {
+    problems_[p->plugin_id] = p->message;
+  }
+  if (const auto* l = std::get_if<LinkStateChanged>(&e); l != nullptr && l->up) {
+    problems_.erase(l->plugin_id);
+  }
 }
 
 void App::refresh_contacts() {
@@ -601,6 +607,13 @@ void App::draw_contacts_pane() {
     show_code_ = true;
   }
   ImGui::Separator();
+  // What keeps this node from reaching anyone (a relay it cannot reach, say), until it links.
+  for (const auto& [plugin, message] : problems_) {
+    ImGui::PushStyleColor(ImGuiCol_Text, kAmber);
+    ImGui::TextWrapped("%s: %s", plugin.c_str(), message.c_str());
+    ImGui::PopStyleColor();
+    mark(("problem:" + plugin).c_str());
+  }
   if (contacts_.rows().empty()) {
     ImGui::TextWrapped("No contacts yet. Give your code to someone (My code) and add theirs.");
   }

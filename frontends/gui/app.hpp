@@ -206,6 +206,7 @@ class App {
   bool show_node_ = false;
   std::vector<PluginStatus> plugins_;
   std::map<std::string, std::pair<bool, std::vector<std::string>>> transports_;
+  std::map<std::string, std::string> problems_; // plugin id -> its newest problem (PluginError)
   std::vector<Node::LogLine> log_;
   int log_level_ = 2;       // info
   bool log_to_end_ = false; // the log opens (and refreshes) at its newest line

@@ -628,6 +628,12 @@ Json Commands::run(const MethodSpec& spec, const Json& params) {
       }
     }
     const std::string id = node_.messaging_available() ? node_.my_id() : std::string();
+    Json problems = Json::array();
+    for (const auto& p : node_.plugins()) {
+      if (!p.problem.empty()) {
+        problems.push_back(Json{{"plugin", p.id}, {"message", p.problem}});
+      }
+    }
     return Json{{"name", node_.name()},
                 {"id", id},
                 {"locked", node_.messaging_available() && id.empty()},
@@ -635,7 +641,8 @@ Json Commands::run(const MethodSpec& spec, const Json& params) {
                 {"data_dir", node_.data_dir().string()},
                 {"endpoints", endpoints},
                 {"links", c.links},
-                {"outbox", c.outbox}};
+                {"outbox", c.outbox},
+                {"problems", problems}};
   }
   if (m == "links") {
     Json list = Json::array();
@@ -659,7 +666,8 @@ Json Commands::run(const MethodSpec& spec, const Json& params) {
                           {"version", p.version},
                           {"kind", p.kind},
                           {"file", p.file.string()},
-                          {"error", p.error}});
+                          {"error", p.error},
+                          {"problem", p.problem}});
     }
     return Json{{"plugins", list}};
   }
@@ -749,7 +757,8 @@ std::vector<std::string> render_lines(const std::string& method, const Json& r) 
     out.push_back(
         "status name=" + one_line(s(r["name"])) + " id=" + (s(r["id"]).empty() ? "-" : s(r["id"])) +
         " locked=" + (r["locked"].get<bool>() ? "yes" : "no") + " links=" + n(r["links"]) +
-        " outbox=" + n(r["outbox"]) + " endpoints=" + (endpoints.empty() ? "-" : endpoints));
+        " outbox=" + n(r["outbox"]) + " endpoints=" + (endpoints.empty() ? "-" : endpoints) +
+        " problems=" + std::to_string(r["problems"].size()));
   } else if (method == "links") {
     for (const auto& l : r["links"]) {
       out.push_back("link " + s(l["contact"]) + " " + s(l["path"]) + " rtt=" + n(l["rtt_ms"]) +
@@ -758,11 +767,13 @@ std::vector<std::string> render_lines(const std::string& method, const Json& r) 
     out.emplace_back("end");
   } else if (method == "plugins") {
     for (const auto& p : r["plugins"]) {
-      out.push_back(p["loaded"].get<bool>()
-                        ? "plugin " + s(p["id"]) + " loaded " + s(p["version"]) + " " + s(p["kind"])
-                        : "plugin " + s(p["id"]) + " failed " +
-                              (p["required"].get<bool>() ? "required " : "optional ") +
-                              one_line(s(p["error"])));
+      out.push_back(
+          p["loaded"].get<bool>()
+              ? "plugin " + s(p["id"]) + " loaded " + s(p["version"]) + " " + s(p["kind"]) +
+                    (s(p["problem"]).empty() ? "" : " problem " + one_line(s(p["problem"])))
+              : "plugin " + s(p["id"]) + " failed " +
+                    (p["required"].get<bool>() ? "required " : "optional ") +
+                    one_line(s(p["error"])));
     }
     out.emplace_back("end");
   } else if (method == "call" || method == "answer" || method == "hangup" || method == "mute" ||
@@ -893,6 +904,10 @@ std::string event_line(const Json& e) {
   }
   if (kind == "events_dropped") {
     return "events-dropped " + std::to_string(e["count"].get<uint64_t>());
+  }
+  if (kind == "plugin_error") {
+    return "plugin-error " + e["plugin"].get<std::string>() + " " +
+           one_line(e["message"].get<std::string>());
   }
   if (kind == "call") {
     const Json& c = e["call"];

@@ -262,6 +262,13 @@ std::vector<std::string> HumanView::result(const std::string& method, const Json
     out.push_back(line.substr(0, line.find(' ')) + " " + name_of(s(r["contact"])));
     return out;
   }
+  if (method == "status") {
+    out = render_lines(method, r);
+    for (const auto& p : r["problems"]) {
+      out.push_back("  problem: " + s(p["plugin"]) + ": " + printable(s(p["message"]), " "));
+    }
+    return out;
+  }
   if (method == "devices" && r["capture"].empty() && r["playback"].empty()) {
     out.emplace_back("no audio devices");
     return out;
@@ -329,6 +336,9 @@ std::string HumanView::event(const Json& e) {
   }
   if (kind == "events_dropped") {
     return "* " + std::to_string(e["count"].get<uint64_t>()) + " events were dropped";
+  }
+  if (kind == "plugin_error") {
+    return "* " + s(e["plugin"]) + ": " + printable(s(e["message"]), " ");
   }
   if (kind == "call") {
     const Json& c = e["call"];

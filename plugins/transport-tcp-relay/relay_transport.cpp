@@ -168,6 +168,7 @@ struct RelayLink : std::enable_shared_from_this<RelayLink> {
   Clock::time_point last_heard = Clock::now();
   Clock::time_point lost_at{};
   bool was_up = false;
+  std::string problem; // why the last attempt failed, once reported; empty while linked
 };
 
 struct RelayTransport::State : std::enable_shared_from_this<RelayTransport::State> {
@@ -326,7 +327,10 @@ struct RelayTransport::State : std::enable_shared_from_this<RelayTransport::Stat
       if (rec && rec->type == wire::Type::kRefused) {
         const auto reason = rec->reason;
         lose(l,
-             std::string("refused: ") + wire::reason_name(reason) + " (" +
+             std::string(reason == wire::Reason::kAuthFailed
+                             ? "authentication failed (wrong relay key?): refused: "
+                             : "refused: ") +
+                 wire::reason_name(reason) + " (" +
                  std::string(rec->data.begin(), rec->data.end()) + ")",
              reason == wire::Reason::kBusy || reason == wire::Reason::kHandshakeRate ||
                  reason == wire::Reason::kVersion);
@@ -337,7 +341,10 @@ struct RelayTransport::State : std::enable_shared_from_this<RelayTransport::Stat
       if (!rec || rec->type != wire::Type::kRelayHello ||
           !l->hs->read_message(sdk::ByteView(rec->data), payload).is_ok() ||
           l->hs->status() != sdk::HandshakeStatus::kComplete) {
-        lose(l, rec ? "the relay's handshake did not verify (wrong relay key?)" : why, true);
+        lose(l,
+             rec ? "authentication failed: the relay's handshake did not verify (wrong relay key?)"
+                 : why,
+             true);
         return;
       }
       const sdk::Status st =
@@ -428,7 +435,9 @@ struct RelayTransport::State : std::enable_shared_from_this<RelayTransport::Stat
         l->was_up ? std::chrono::duration_cast<Ms>(Clock::now() - l->lost_at).count() : 0;
     log(sdk::LogLevel::kInfo,
         "linked to relay " + l->relay.place() +
-            (l->was_up ? " again after " + std::to_string(lost_ms) + " ms" : std::string()));
+            (l->was_up ? " again after " + std::to_string(lost_ms) + " ms" : std::string()) +
+            (l->problem.empty() ? std::string() : " (it was unreachable: " + l->problem + ")"));
+    l->problem.clear();
     l->was_up = true;
     if (events != nullptr) {
       const std::string mine = endpoint_of(*l, me);
@@ -547,9 +556,17 @@ struct RelayTransport::State : std::enable_shared_from_this<RelayTransport::Stat
                                          : std::min(cfg.reconnect_max_ms, l->backoff_ms * 2);
     std::uniform_int_distribution<uint32_t> jitter(l->backoff_ms / 2, l->backoff_ms);
     const uint32_t wait = jitter(rng);
-    log(was_up ? sdk::LogLevel::kInfo : sdk::LogLevel::kDebug, "relay " + l->relay.place() + ": " +
-                                                                   why + "; trying again in " +
-                                                                   std::to_string(wait) + " ms");
+    // A failed attempt is a problem the person should see, once per reason (the kernel shows
+    // warnings at the prompt, in the GUI and in `status`); retries stay at debug level.
+    const bool new_problem = !was_up && why != l->problem;
+    if (new_problem) {
+      l->problem = why;
+    }
+    log(was_up        ? sdk::LogLevel::kInfo
+        : new_problem ? sdk::LogLevel::kWarn
+                      : sdk::LogLevel::kDebug,
+        (was_up || !new_problem ? "relay " : "cannot reach relay ") + l->relay.place() + ": " +
+            why + "; trying again in " + std::to_string(wait) + " ms");
     const uint64_t gen = l->generation;
     l->timer.expires_after(Ms(wait));
     l->timer.async_wait([weak = weak_from_this(), l, gen](const boost::system::error_code& tec) {

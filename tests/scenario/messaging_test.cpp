@@ -604,6 +604,25 @@ TEST(Messaging, ASenderLearnsWhenTheOtherSideHasNotAddedIt) {
   EXPECT_FALSE(mallory.engine->contact(alice_id).value->not_added);
 }
 
+// The usual order: one side adds the other and writes at once, the other adds it a moment later.
+// The refusal between must not hold the link off for the longest backoff: the link comes up
+// within seconds of being added, even when the side that adds later cannot dial (the code it got
+// names an endpoint nobody answers at).
+TEST(Messaging, ASenderRefusedOnceLinksWithinSecondsOfBeingAdded) {
+  Stranger s;
+  s.clock.run_for(1500);
+  ASSERT_EQ(s.mallory.not_added, std::vector<std::string>{s.alice_id});
+  const auto code = s.mallory.engine->contact_code({sim::sim_endpoint("nobody")});
+  ASSERT_TRUE(code.ok());
+  ASSERT_TRUE(s.alice.engine->add_contact(*code.value, "Mallory").ok());
+  s.alice.poke();
+  const uint64_t added_at = s.clock.now_ms();
+  ASSERT_TRUE(run_until(
+      s.clock, [&] { return !s.alice.received.empty(); }, 60'000));
+  EXPECT_LE(s.clock.now_ms() - added_at, 5'000u)
+      << "the refused sender waited for its longest backoff";
+}
+
 // A refusal is what only the refusing node can write (Noise message 2 under its key): a forged
 // one is dropped and changes nothing. A blocked contact gets silence, not a refusal: blocking
 // stays indistinguishable from being offline.

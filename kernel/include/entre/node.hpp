@@ -41,6 +41,10 @@ struct PluginStatus {
   bool required = true;
   bool loaded = false; // true when the plugin's root object exists
   std::string error;   // why it did not load, when loaded is false
+  // The newest warning or error the plugin logged while running (a relay it cannot reach, say),
+  // until one of its links comes up; empty when there is none. Each new one is also a
+  // PluginError event.
+  std::string problem;
 };
 
 struct NodeCounters {

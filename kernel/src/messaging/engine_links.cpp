@@ -340,12 +340,15 @@ void Engine::handle_refused(Link& l) {
     out_.log(1, "contact " + c->hex.substr(0, 16) + " has not added this node");
     held_events_.push_back(ContactNotAdded{c->hex});
   }
-  // Ask again now and then: it may add this node later (and then dials it too).
+  // Ask again on the ordinary backoff: the other side usually adds this node moments later, and
+  // may have no way to dial it (a code without a reachable endpoint, a NAT). Its refusals are
+  // rate-limited on its side; the attempts between get silence.
   if (c->links.empty()) {
     std::erase_if(reconnects_, [&](const auto& p) { return p.second == c->key; });
-    c->backoff_ms = config_.reconnect_max_ms;
-    c->reconnect_at = clock_.mono_ms() + config_.reconnect_max_ms;
+    c->reconnect_at = clock_.mono_ms() + std::max(config_.reconnect_min_ms, c->backoff_ms);
     reconnects_.insert({c->reconnect_at, c->key});
+    c->backoff_ms =
+        std::min(config_.reconnect_max_ms, std::max(config_.reconnect_min_ms, c->backoff_ms * 2));
   }
 }
 

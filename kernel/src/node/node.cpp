@@ -58,9 +58,10 @@ sdk::InterfaceId interface_for(sdk::PluginKind kind) {
 class TransportSink final : public sdk::TransportEvents {
  public:
   TransportSink(std::string plugin_id, EventQueue& events, std::shared_ptr<spdlog::logger> logger,
-                MessengerThread* messenger, std::size_t index, calls::CallService* calls)
+                MessengerThread* messenger, std::size_t index, calls::CallService* calls,
+                PluginHost& host)
       : plugin_id_(std::move(plugin_id)), events_(events), logger_(std::move(logger)),
-        messenger_(messenger), index_(index), calls_(calls) {}
+        messenger_(messenger), index_(index), calls_(calls), host_(host) {}
 
   void on_frame(sdk::StringView endpoint, sdk::ByteView frame) noexcept override {
     frames_received_.fetch_add(1, std::memory_order_relaxed);
@@ -81,6 +82,9 @@ class TransportSink final : public sdk::TransportEvents {
   }
   void on_link(sdk::StringView endpoint, sdk::LinkState state) noexcept override {
     try {
+      if (state == sdk::LinkState::kUp) {
+        host_.clear_problem();
+      }
       events_.push(
           LinkStateChanged{plugin_id_, std::string(endpoint.str()), state == sdk::LinkState::kUp});
     } catch (...) {
@@ -104,6 +108,7 @@ class TransportSink final : public sdk::TransportEvents {
   MessengerThread* messenger_;
   std::size_t index_;
   calls::CallService* calls_;
+  PluginHost& host_;
   std::atomic<uint64_t> frames_received_{0};
 };
 
@@ -436,6 +441,11 @@ struct Node::Impl {
       }
     });
     runtime.stop();
+    for (auto& inst : instances) {
+      if (inst.host) {
+        inst.host->set_problem_sink(nullptr);
+      }
+    }
     started = false;
   }
 };
@@ -675,12 +685,20 @@ std::vector<std::string> Node::start() {
         false);
   }
   bool required_failed = false;
+  // A plugin's problems at run time (a relay it cannot reach, say) reach the frontends.
+  for (auto& inst : d.instances) {
+    if (inst.host) {
+      inst.host->set_problem_sink([&events = d.events, id = inst.status.id](const std::string& m) {
+        events.push(PluginError{id, m});
+      });
+    }
+  }
   d.runtime.run_on_loop([&] {
     for (PluginInstance* inst : d.transports_in_order()) {
       auto* transport = static_cast<sdk::Transport*>(inst->interface);
       inst->sink =
           std::make_unique<TransportSink>(inst->status.id, d.events, d.logger, d.messenger.get(),
-                                          inst->engine_index, d.calls.get());
+                                          inst->engine_index, d.calls.get(), *inst->host);
       sdk::Status st = transport->start(*inst->sink);
       if (!st.is_ok()) {
         const std::string why =
@@ -734,6 +752,9 @@ std::vector<PluginStatus> Node::plugins() const {
   std::vector<PluginStatus> out;
   for (const auto& inst : impl_->instances) {
     out.push_back(inst.status);
+    if (inst.host) {
+      out.back().problem = inst.host->problem();
+    }
   }
   return out;
 }

@@ -33,9 +33,38 @@ void PluginHost::log(sdk::LogLevel level, sdk::StringView message) noexcept {
   }
   try {
     logger_->log(spd, "[{}] {}", plugin_id_, message.str());
+    if (level == sdk::LogLevel::kWarn || level == sdk::LogLevel::kError) {
+      std::string text(message.str());
+      std::function<void(const std::string&)> sink;
+      {
+        std::lock_guard lock(problem_mu_);
+        if (problem_ != text) {
+          problem_ = text;
+          sink = problem_sink_;
+        }
+      }
+      if (sink) {
+        sink(text);
+      }
+    }
   } catch (...) {
     // Logging must never take a plugin down.
   }
+}
+
+void PluginHost::set_problem_sink(std::function<void(const std::string&)> sink) {
+  std::lock_guard lock(problem_mu_);
+  problem_sink_ = std::move(sink);
+}
+
+void PluginHost::clear_problem() {
+  std::lock_guard lock(problem_mu_);
+  problem_.clear();
+}
+
+std::string PluginHost::problem() const {
+  std::lock_guard lock(problem_mu_);
+  return problem_;
 }
 
 sdk::Status PluginHost::post_blocking(sdk::BlockingTask& task) noexcept {

@@ -7,7 +7,9 @@
 #include <entre/sdk/host.hpp>
 
 #include <filesystem>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 
 namespace spdlog {
@@ -33,12 +35,21 @@ class PluginHost final : public sdk::Host {
 
   [[nodiscard]] const TomlConfigView& config_view() const { return *config_; }
 
+  // A warning or error the plugin logs is its problem until clear_problem() (a link of its came
+  // up); a new problem, one whose text differs from the last, goes to `sink` too (any thread).
+  void set_problem_sink(std::function<void(const std::string&)> sink);
+  void clear_problem();
+  [[nodiscard]] std::string problem() const;
+
  private:
   std::string plugin_id_;
   std::unique_ptr<TomlConfigView> config_;
   std::string data_dir_string_;
   Runtime& runtime_;
   std::shared_ptr<spdlog::logger> logger_;
+  mutable std::mutex problem_mu_;
+  std::string problem_;
+  std::function<void(const std::string&)> problem_sink_;
 };
 
 } // namespace entre

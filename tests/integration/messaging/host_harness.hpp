@@ -145,8 +145,9 @@ struct EventLog {
   uint64_t messages = 0;
   std::map<std::string, std::string> states; // message id -> last state event
   uint64_t events_dropped = 0;
-  std::map<std::string, bool> online; // contact id -> last presence
-  std::set<std::string> not_added;    // contacts whose node has not added this one
+  std::map<std::string, bool> online;     // contact id -> last presence
+  std::set<std::string> not_added;        // contacts whose node has not added this one
+  std::vector<std::string> plugin_errors; // "<plugin id> <message>", in order
   struct Met {
     std::string safety_number; // groups joined by '-'
     std::string code;
@@ -422,6 +423,8 @@ class HostProcess {
       events_.not_added.insert(line.substr(10));
     } else if (starts_with(line, "events-dropped ")) {
       events_.events_dropped += std::stoull(line.substr(15));
+    } else if (starts_with(line, "plugin-error ")) {
+      events_.plugin_errors.push_back(line.substr(13));
     } else if (starts_with(line, "entre-host: ")) {
       if (line == "entre-host: stopped cleanly") {
         stopped_cleanly_ = true;

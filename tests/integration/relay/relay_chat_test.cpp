@@ -4,6 +4,7 @@
 #include "../messaging/host_harness.hpp"
 #include "../messaging/relay_harness.hpp"
 
+#include <functional>
 #include <random>
 #include <set>
 
@@ -77,6 +78,75 @@ std::vector<HistoryEntry> wait_incoming(HostProcess& p, const std::string& conta
     std::this_thread::sleep_for(200ms);
   }
   return h;
+}
+
+// Polls `plugins` until the relay transport's line satisfies `done`; returns that line.
+std::string relay_plugin_line(HostProcess& p, const std::function<bool(const std::string&)>& done,
+                              std::chrono::seconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  std::string line;
+  while (Clock::now() < deadline) {
+    for (const auto& l : p.command("plugins", true)) {
+      if (l.rfind("plugin entre.transport.tcp-relay ", 0) == 0) {
+        line = l;
+      }
+    }
+    if (done(line)) {
+      break;
+    }
+    std::this_thread::sleep_for(100ms);
+  }
+  return line;
+}
+
+// A relay nobody answers at, or one that is not the relay its key names, is reported with its
+// address and the reason (a warning, a plugin-error event, the plugin's problem in `plugins` and
+// `status`) until the node links; the relay counted failed handshakes and the node said nothing.
+TEST_F(RelayChat, ARelayThatCannotBeReachedIsReportedWithItsAddressAndWhy) {
+  const uint16_t port = free_udp_ports(1, static_cast<uint64_t>(::getpid()) * 7919)[0];
+  const RelayFiles rf = write_relay_files(dir_, "relay", ENTRE_PLUGIN_DIR, port);
+  const std::string key = relay_key(rf);
+  const std::string place = "127.0.0.1:" + std::to_string(port);
+
+  // Nobody listens at the relay's port yet: refused.
+  HostProcess a(relay_node("alice", key + "@" + place));
+  a.wait_ready();
+  const std::string refused = relay_plugin_line(
+      a, [](const std::string& l) { return l.find(" problem ") != std::string::npos; }, 60s);
+  EXPECT_NE(refused.find("cannot reach relay " + place + ": cannot connect: Connection refused"),
+            std::string::npos)
+      << refused;
+  EXPECT_NE(a.command_one("status", "status ").find("problems=1"), std::string::npos);
+  std::vector<std::string> errors;
+  for (const auto until = Clock::now() + 30s; errors.empty() && Clock::now() < until;) {
+    errors = a.events().plugin_errors;
+    std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_FALSE(errors.empty()) << "no plugin-error event";
+  EXPECT_EQ(errors.front().rfind("entre.transport.tcp-relay ", 0), 0u) << errors.front();
+  EXPECT_NE(errors.front().find("cannot reach relay " + place + ": cannot connect"),
+            std::string::npos)
+      << errors.front();
+
+  // The relay starts there: the node links and the problem is gone.
+  RelayProcess relay(rf);
+  const std::string linked = relay_plugin_line(
+      a, [](const std::string& l) { return l.find(" problem ") == std::string::npos; }, 90s);
+  EXPECT_EQ(linked.find(" problem "), std::string::npos) << linked;
+  EXPECT_NE(a.command_one("status", "status ").find("problems=0"), std::string::npos);
+
+  // Another key for the same address: the relay refuses the handshake.
+  std::string wrong = key;
+  wrong[0] = wrong[0] == '0' ? '1' : '0';
+  HostProcess b(relay_node("bob", wrong + "@" + place));
+  b.wait_ready();
+  const std::string auth = relay_plugin_line(
+      b, [](const std::string& l) { return l.find(" problem ") != std::string::npos; }, 60s);
+  EXPECT_NE(auth.find("cannot reach relay " + place + ": authentication failed"), std::string::npos)
+      << auth;
+  EXPECT_NE(b.command_one("status", "status ").find("problems=1"), std::string::npos);
+  a.quit();
+  b.quit();
 }
 
 TEST_F(RelayChat, TwoNodesChatThroughTheRelayWhichSeesNoPlaintext) {
